@@ -1,0 +1,129 @@
+import { DataError } from "../errors";
+import { Rng } from "../random";
+import type { Run } from "../store/runStore";
+import type { Modality } from "./modality";
+import { type LoopConfig, type Part, type Pool, checkLoopConfig, samplesToDraw, trainingParts } from "./strategies";
+
+/** What happened at one model-fitting iteration. */
+export interface IterationRecord {
+  iteration: number;
+  /** Samples model n was trained on, and how many of them were real. */
+  trainSize: number;
+  realInTrain: number;
+  metrics: Record<string, number>;
+  /** Wall time of fit + evaluate + sample (not part of the reproducible result). */
+  seconds: number;
+}
+
+export interface CollapseOptions<D, M> {
+  modality: Modality<D, M>;
+  loop: LoopConfig;
+  /** Every random draw of the sequence derives from this seed. */
+  seed: number;
+  /** Persists records and synthetic sets after every iteration; an interrupted run resumes from it. */
+  run?: Run;
+  onIteration?: (record: IterationRecord) => void;
+  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+}
+
+export interface CollapseResult {
+  records: IterationRecord[];
+  /** Iterations that were already finished in the run store when this call started. */
+  resumedFrom: number;
+}
+
+/**
+ * The model-collapse loop, the same for every modality: fit model n on the data its strategy selects,
+ * evaluate it on held-out real data, sample the synthetic data that later iterations train on.
+ */
+export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResult> {
+  const { modality, seed, run } = opts;
+  const cfg = checkLoopConfig(opts.loop, "loop");
+  if (run && !modality.codec) throw new Error(`modality ${modality.name} has no codec, so its runs cannot be persisted`);
+
+  const pool: Pool<D> = { real: [], synthetic: [] };
+  const addReal = async (draw: number, size: number) => {
+    const data = await modality.real(size, Rng.derive(seed, "real", draw), draw);
+    pool.real.push({ data, origin: "real", generation: draw });
+  };
+  await addReal(1, cfg.realSize);
+
+  const records: IterationRecord[] = run ? run.records<IterationRecord>() : [];
+  records.forEach((r, i) => {
+    if (r.iteration !== i + 1) throw new DataError(run!.dir, `metrics.jsonl record ${i + 1} is for iteration ${r.iteration}`);
+  });
+  if (records.length > cfg.iterations) throw new DataError(run!.dir, `holds ${records.length} iterations, more than the ${cfg.iterations} configured`);
+  const resumedFrom = records.length;
+  // Rebuild the pool as it stood after the last finished iteration: real data is regenerated from
+  // its seed, synthetic sets are read back (they depend on models we no longer have).
+  for (let n = 1; n <= resumedFrom; n++) {
+    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n, cfg.freshRealSize);
+    if (n < cfg.iterations) {
+      const bytes = run!.readArtifact(syntheticArtifact(n));
+      if (!bytes) throw new DataError(run!.artifactPath(syntheticArtifact(n)), "missing, but iteration " + n + " is recorded as finished");
+      pool.synthetic.push({ data: modality.codec!.decode(bytes), origin: "synthetic", generation: n });
+    }
+  }
+
+  for (let n = resumedFrom + 1; n <= cfg.iterations; n++) {
+    const started = performance.now();
+    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n, cfg.freshRealSize);
+    let parts = trainingParts(cfg.strategy, n, pool);
+    if (cfg.strategy === "accumulate-subsample" && n > 1) {
+      parts = subsampleParts(modality, parts, cfg.realSize, Rng.derive(seed, "subsample", n));
+    }
+    const model = await modality.fit(parts, {
+      iteration: n,
+      rng: Rng.derive(seed, "fit", n),
+      report: (step, metrics) => opts.onFitProgress?.(n, step, metrics),
+    });
+    let metrics: Readonly<Record<string, number>>;
+    try {
+      metrics = await modality.evaluate(model, Rng.derive(seed, "evaluate", n));
+      for (const [name, value] of Object.entries(metrics)) {
+        if (!Number.isFinite(value)) throw new Error(`iteration ${n}: metric ${name} is ${value}; stopping (earlier iterations are kept)`);
+      }
+      if (n < cfg.iterations) {
+        const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));
+        // Persist the synthetic set before the record that declares iteration n finished.
+        if (run) run.writeArtifact(syntheticArtifact(n), modality.codec!.encode(data));
+        pool.synthetic.push({ data, origin: "synthetic", generation: n });
+      }
+    } finally {
+      modality.dispose?.(model);
+    }
+    const record: IterationRecord = {
+      iteration: n,
+      trainSize: parts.reduce((s, p) => s + modality.size(p.data), 0),
+      realInTrain: parts.filter((p) => p.origin === "real").reduce((s, p) => s + modality.size(p.data), 0),
+      metrics: { ...metrics },
+      seconds: (performance.now() - started) / 1000,
+    };
+    run?.append(record);
+    records.push(record);
+    opts.onIteration?.(record);
+  }
+  return { records, resumedFrom };
+}
+
+function syntheticArtifact(model: number): string {
+  return `synthetic-${model}.bin`;
+}
+
+/** `size` samples drawn uniformly without replacement from the union of the parts; provenance is kept. */
+export function subsampleParts<D>(modality: Modality<D, unknown>, parts: readonly Part<D>[], size: number, rng: Rng): Part<D>[] {
+  const sizes = parts.map((p) => modality.size(p.data));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= size) return [...parts];
+  const chosen = rng.choose(total, size);
+  const out: Part<D>[] = [];
+  let offset = 0;
+  let c = 0;
+  parts.forEach((part, i) => {
+    const local: number[] = [];
+    while (c < chosen.length && chosen[c] < offset + sizes[i]) local.push(chosen[c++] - offset);
+    offset += sizes[i];
+    if (local.length > 0) out.push({ ...part, data: modality.select(part.data, Int32Array.from(local)) });
+  });
+  return out;
+}

@@ -1,0 +1,41 @@
+import type { Rng } from "../random";
+import type { Part } from "./strategies";
+
+/** What the loop tells a modality while it fits model n. */
+export interface FitContext {
+  /** 1-based index of the model being fit. */
+  readonly iteration: number;
+  readonly rng: Rng;
+  /** Reports intermediate metrics (e.g. a learning curve); forwarded to the loop's observer. */
+  readonly report: (step: number, metrics: Readonly<Record<string, number>>) => void;
+}
+
+/**
+ * A kind of data plus a generative model for it. The collapse loop is generic over this interface:
+ * linear regression, language models, diffusion and VAEs each implement it once.
+ * `D` is a dataset (rows, documents, images), `M` a fitted model.
+ */
+export interface Modality<D, M> {
+  readonly name: string;
+  /** Number of samples in a dataset (rows, documents, images, conformations). */
+  size(data: D): number;
+  /** The samples at `indices` (used by accumulate-subsample). */
+  select(data: D, indices: Int32Array): D;
+  /** `size` real training samples. `draw` is 1 for the original set, n for fresh data at iteration n. */
+  real(size: number, rng: Rng, draw: number): D | Promise<D>;
+  /** Fits a fresh model on the given parts (a modality may exploit their structure, e.g. repeated rows). */
+  fit(train: readonly Part<D>[], ctx: FitContext): M | Promise<M>;
+  /** `size` new samples from the model. */
+  sample(model: M, size: number, rng: Rng): D | Promise<D>;
+  /** Metrics of the model on held-out real data. */
+  evaluate(model: M, rng: Rng): Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>;
+  /** Frees a model's resources (tensors) once the loop is done with it. */
+  dispose?(model: M): void;
+  /** Byte encoding of datasets, needed to persist synthetic sets in a run store (resume). */
+  readonly codec?: DataCodec<D>;
+}
+
+export interface DataCodec<D> {
+  encode(data: D): Uint8Array;
+  decode(bytes: Uint8Array): D;
+}

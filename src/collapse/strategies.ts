@@ -1,0 +1,111 @@
+import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+
+/**
+ * How the training set of model n is built from the data seen so far.
+ * - `replace`: only the newest synthetic set (the setting of prior work: collapse).
+ * - `accumulate`: all real data plus every synthetic set so far (the paper's proposal).
+ * - `replace-multiple`: replace, but the newest synthetic set is as large as accumulate's training set.
+ * - `accumulate-subsample`: the accumulated pool, subsampled to the first iteration's size.
+ * - `augment`: the original real data plus only the newest synthetic set (Alemohammad et al. 2023).
+ */
+export const STRATEGIES = ["replace", "accumulate", "replace-multiple", "accumulate-subsample", "augment"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Where a piece of training data came from. */
+export type Origin = "real" | "synthetic";
+
+/**
+ * One dataset in the pool. `generation` is, for synthetic data, the index of the model that sampled it
+ * (1-based); for real data, the iteration at which it was drawn (1 = the original real set).
+ */
+export interface Part<D> {
+  readonly data: D;
+  readonly origin: Origin;
+  readonly generation: number;
+}
+
+/** The data-flow settings of a sequence of model fits; everything here is plain JSON so it can key a run. */
+export interface LoopConfig {
+  strategy: Strategy;
+  /** Number of models fit in sequence (model 1 is fit on real data only). */
+  iterations: number;
+  /** Size of the original real training set (T). */
+  realSize: number;
+  /**
+   * Synthetic samples drawn from model m for the next iterations: one number for every m, or a list
+   * (entry m-1 for model m). Defaults to `realSize` (the paper's constant schedule).
+   */
+  syntheticSizes?: number | readonly number[];
+  /** Fresh real samples added at every iteration n ≥ 2 (0 = none, the paper's main setting). */
+  freshRealSize?: number;
+}
+
+export const LOOP_CONFIG_KEYS = ["strategy", "iterations", "realSize", "syntheticSizes", "freshRealSize"] as const;
+
+/** Validates a loop config, naming the offending field. Returns it with defaults filled in. */
+export function checkLoopConfig(config: LoopConfig, prefix = ""): Required<LoopConfig> {
+  const f = (name: string) => (prefix ? `${prefix}.${name}` : name);
+  if (typeof config !== "object" || config === null) throw new ConfigError(prefix || "config", "expected an object");
+  const strategy = checkOneOf(f("strategy"), config.strategy, STRATEGIES);
+  const iterations = checkInt(f("iterations"), config.iterations, { min: 1 });
+  const realSize = checkInt(f("realSize"), config.realSize, { min: 1 });
+  const freshRealSize = checkInt(f("freshRealSize"), config.freshRealSize ?? 0, { min: 0 });
+  const sizes = config.syntheticSizes ?? realSize;
+  if (Array.isArray(sizes)) {
+    if (sizes.length < iterations - 1) {
+      throw new ConfigError(f("syntheticSizes"), `lists ${sizes.length} sizes but ${iterations} iterations need ${iterations - 1}`);
+    }
+    sizes.forEach((s, i) => checkInt(`${f("syntheticSizes")}[${i}]`, s, { min: 1 }));
+  } else {
+    checkInt(f("syntheticSizes"), sizes, { min: 1 });
+  }
+  return { strategy, iterations, realSize, syntheticSizes: sizes, freshRealSize };
+}
+
+/** Samples model m adds to the pool under the schedule (before replace-multiple's growth). */
+export function scheduledSyntheticSize(config: Required<LoopConfig>, m: number): number {
+  const s = config.syntheticSizes;
+  return typeof s === "number" ? s : s[m - 1];
+}
+
+/**
+ * How many samples to draw from model m (m < iterations). Replace-multiple draws as many as
+ * accumulate's synthetic-plus-original-real total would hold at iteration m+1.
+ */
+export function samplesToDraw(config: Required<LoopConfig>, m: number): number {
+  if (config.strategy !== "replace-multiple") return scheduledSyntheticSize(config, m);
+  let total = config.realSize;
+  for (let k = 1; k <= m; k++) total += scheduledSyntheticSize(config, k);
+  return total;
+}
+
+/** The pool of data produced so far, in the order it was produced. */
+export interface Pool<D> {
+  /** real[0] is the original real set; real[k] the fresh real set drawn at iteration k+2. */
+  readonly real: Part<D>[];
+  /** synthetic[m-1] was sampled from model m. */
+  readonly synthetic: Part<D>[];
+}
+
+/**
+ * The parts model n trains on, before any subsampling. The single place where strategies differ in
+ * what data they use; the unit tests pin every case down.
+ */
+export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>): Part<D>[] {
+  if (n === 1) return [pool.real[0]];
+  const newestSynthetic = pool.synthetic[n - 2];
+  if (!newestSynthetic) throw new Error(`no synthetic data from model ${n - 1} for iteration ${n}`);
+  const fresh = pool.real.slice(1).filter((p) => p.generation === n);
+  switch (strategy) {
+    case "replace":
+    case "replace-multiple":
+      return [newestSynthetic, ...fresh];
+    case "augment":
+      return [pool.real[0], newestSynthetic, ...fresh];
+    case "accumulate":
+    case "accumulate-subsample":
+      return [...pool.real.filter((p) => p.generation <= n), ...pool.synthetic.slice(0, n - 1)];
+  }
+}
+
+export { checkKnownKeys };

@@ -1,0 +1,219 @@
+import { runCollapse } from "../collapse/loop";
+import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
+import { Rng, deriveSeed } from "../random";
+import { columnMeanAndStdErr } from "../stats";
+import type { RunStore } from "../store/runStore";
+import { type CovarianceSpec, type LinearSetting, checkSetting, covarianceMatrix, createLinearProblem } from "./problem";
+import { linearModality } from "./modality";
+import { theoryCurve } from "./theory";
+
+/** One §2 experiment: a grid of (d, T, σ²) settings × strategies, each repeated over `seeds` worlds. */
+export interface LinearExperimentConfig {
+  settings: LinearSetting[];
+  strategies: Strategy[];
+  /** Models fit in sequence. */
+  iterations: number;
+  /** Monte-Carlo repeats (independent X, w* and noise) per setting. */
+  seeds: number;
+  /** Base seed; every strategy sees the same worlds (common random numbers). */
+  seed: number;
+  /** Ridge penalty λ ≥ 0 (0 = OLS, the paper's setting). */
+  ridge: number;
+  covariance: CovarianceSpec;
+  /** Synthetic rows added per iteration, as a multiple of T (1 = the paper's constant schedule). */
+  syntheticScale: number;
+  /** Fresh real rows added per iteration, as a multiple of T (0 = none). */
+  freshRealScale: number;
+  /** Fresh test samples for the empirical test MSE (0 = exact test error only). */
+  testSamples: number;
+}
+
+export const LINEAR_DEFAULTS: Omit<LinearExperimentConfig, "settings"> = {
+  strategies: ["replace", "accumulate"],
+  iterations: 10,
+  seeds: 100,
+  seed: 0,
+  ridge: 0,
+  covariance: "isotropic",
+  syntheticScale: 1,
+  freshRealScale: 0,
+  testSamples: 0,
+};
+
+const KEYS = ["settings", "strategies", "iterations", "seeds", "seed", "ridge", "covariance", "syntheticScale", "freshRealScale", "testSamples"];
+
+/** Fills defaults and rejects bad or contradictory values, naming the field, before any work starts. */
+export function checkLinearConfig(partial: Partial<LinearExperimentConfig> & { settings: LinearSetting[] }): LinearExperimentConfig {
+  if (typeof partial !== "object" || partial === null) throw new ConfigError("config", "expected an object");
+  checkKnownKeys("", partial, KEYS);
+  const c = { ...LINEAR_DEFAULTS, ...partial };
+  if (!Array.isArray(c.settings) || c.settings.length === 0) throw new ConfigError("settings", "needs at least one {d, T, sigma2}");
+  const settings = c.settings.map((s, i) => {
+    if (typeof s !== "object" || s === null) throw new ConfigError(`settings[${i}]`, "expected {d, T, sigma2}");
+    checkKnownKeys(`settings[${i}]`, s, ["d", "T", "sigma2"]);
+    const checked = checkSetting(`settings[${i}]`, s);
+    if (checked.T < checked.d) {
+      throw new ConfigError(`settings[${i}].T`, `T=${checked.T} < d=${checked.d}: X would not have full column rank (the paper assumes T ≥ d)`);
+    }
+    return checked;
+  });
+  if (!Array.isArray(c.strategies) || c.strategies.length === 0) throw new ConfigError("strategies", `needs at least one of ${STRATEGIES.join(", ")}`);
+  const strategies = c.strategies.map((s, i) => checkOneOf(`strategies[${i}]`, s, STRATEGIES));
+  if (new Set(strategies).size !== strategies.length) throw new ConfigError("strategies", "lists a strategy twice");
+  const config: LinearExperimentConfig = {
+    settings,
+    strategies,
+    iterations: checkInt("iterations", c.iterations, { min: 1, max: 100000 }),
+    seeds: checkInt("seeds", c.seeds, { min: 1 }),
+    seed: checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 }),
+    ridge: checkNumber("ridge", c.ridge, { min: 0 }),
+    covariance: c.covariance,
+    syntheticScale: checkNumber("syntheticScale", c.syntheticScale, { exclusiveMin: 0 }),
+    freshRealScale: checkNumber("freshRealScale", c.freshRealScale, { min: 0 }),
+    testSamples: checkInt("testSamples", c.testSamples, { min: 0 }),
+  };
+  for (const s of settings) {
+    covarianceMatrix(config.covariance, s.d);
+    if (Math.round(config.syntheticScale * s.T) < 1) throw new ConfigError("syntheticScale", `gives no synthetic rows for T=${s.T}`);
+  }
+  return config;
+}
+
+/** Monte-Carlo summary of one (setting, strategy) cell. */
+export interface LinearCurve {
+  setting: LinearSetting;
+  strategy: Strategy;
+  /** 1..iterations */
+  iteration: number[];
+  meanTestError: number[];
+  stdErr: number[];
+  /** Closed-form expectation, or null where none exists (see theoryCurve). */
+  theory: number[] | null;
+  meanTestMSE?: number[];
+  /** Test error of every repeat: perSeed[s][n-1]. */
+  perSeed: number[][];
+  /** True when the cell was read back from the run store rather than computed. */
+  cached: boolean;
+}
+
+export interface LinearExperimentResult {
+  config: LinearExperimentConfig;
+  curves: LinearCurve[];
+  seconds: number;
+}
+
+export interface LinearProgress {
+  cell: number;
+  cells: number;
+  seedsDone: number;
+  seeds: number;
+  /** The cell's curve over the repeats finished so far (for live plots). */
+  partial: LinearCurve;
+}
+
+export interface LinearRunOptions {
+  /** Caches each finished cell and resumes an interrupted one; null runs in memory only. */
+  store?: RunStore | null;
+  onProgress?: (p: LinearProgress) => void;
+}
+
+interface SeedRecord {
+  seed: number;
+  testError: number[];
+  testMSE?: number[];
+}
+
+/** Runs every (setting, strategy) cell through the shared collapse loop, one sequence per repeat. */
+export async function runLinearExperiment(
+  partial: Partial<LinearExperimentConfig> & { settings: LinearSetting[] },
+  options: LinearRunOptions = {},
+): Promise<LinearExperimentResult> {
+  const config = checkLinearConfig(partial);
+  const started = performance.now();
+  const curves: LinearCurve[] = [];
+  const cells = config.settings.flatMap((setting) => config.strategies.map((strategy) => ({ setting, strategy })));
+  for (const [cellIndex, { setting, strategy }] of cells.entries()) {
+    const { settings: _s, strategies: _st, ...shared } = config;
+    const run = options.store?.open("linear", { ...shared, setting, strategy });
+    try {
+      const records: SeedRecord[] = run ? run.records<SeedRecord>() : [];
+      const cached = run?.done ?? false;
+      const progress = () =>
+        options.onProgress?.({ cell: cellIndex + 1, cells: cells.length, seedsDone: records.length, seeds: config.seeds, partial: summarize(config, setting, strategy, records, cached) });
+      for (let s = records.length; s < config.seeds; s++) {
+        const record = await runOneSequence(config, setting, strategy, s);
+        run?.append(record);
+        records.push(record);
+        if (s % 10 === 9 || s === config.seeds - 1) progress();
+      }
+      const curve = summarize(config, setting, strategy, records, cached);
+      if (run && !run.done) run.finish({ meanTestError: curve.meanTestError, stdErr: curve.stdErr, theory: curve.theory });
+      if (cached) progress();
+      curves.push(curve);
+    } finally {
+      run?.close();
+    }
+  }
+  return { config, curves, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The seed of repeat s of a setting: shared by all strategies, so they are compared on the same worlds. */
+export function repeatSeed(config: LinearExperimentConfig, setting: LinearSetting, s: number): number {
+  return deriveSeed(config.seed, "linear", setting.d, setting.T, setting.sigma2, s);
+}
+
+async function runOneSequence(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy, s: number): Promise<SeedRecord> {
+  const seed = repeatSeed(config, setting, s);
+  const problem = createLinearProblem({ ...setting, ridge: config.ridge, covariance: config.covariance, testSamples: config.testSamples }, Rng.derive(seed, "problem"));
+  const { records } = await runCollapse({
+    modality: linearModality(problem),
+    seed,
+    loop: {
+      strategy,
+      iterations: config.iterations,
+      realSize: setting.T,
+      syntheticSizes: Math.round(config.syntheticScale * setting.T),
+      freshRealSize: Math.round(config.freshRealScale * setting.T),
+    },
+  });
+  const out: SeedRecord = { seed: s, testError: records.map((r) => r.metrics.testError) };
+  if (config.testSamples > 0) out.testMSE = records.map((r) => r.metrics.testMSE);
+  return out;
+}
+
+function summarize(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy, records: SeedRecord[], cached: boolean): LinearCurve {
+  const perSeed = records.map((r) => r.testError);
+  const { mean, stdErr } = columnMeanAndStdErr(perSeed);
+  const curve: LinearCurve = {
+    setting,
+    strategy,
+    iteration: Array.from({ length: config.iterations }, (_, i) => i + 1),
+    meanTestError: mean,
+    stdErr,
+    theory: theoryCurve(strategy, { ...setting, iterations: config.iterations, syntheticScale: config.syntheticScale, freshRealScale: config.freshRealScale, ridge: config.ridge }),
+    perSeed,
+    cached,
+  };
+  if (config.testSamples > 0) curve.meanTestMSE = columnMeanAndStdErr(records.map((r) => r.testMSE ?? [])).mean;
+  return curve;
+}
+
+/** A compact, per-iteration view of the results (what `collapse linear --json` prints). */
+export function linearResultJson(result: LinearExperimentResult): unknown {
+  return {
+    config: result.config,
+    seconds: result.seconds,
+    curves: result.curves.map((c) => ({
+      setting: c.setting,
+      strategy: c.strategy,
+      iterations: c.iteration.map((n, i) => ({
+        iteration: n,
+        meanTestError: c.meanTestError[i],
+        stdErr: c.stdErr[i],
+        theory: c.theory ? c.theory[i] : null,
+        ...(c.meanTestMSE ? { meanTestMSE: c.meanTestMSE[i] } : {}),
+      })),
+    })),
+  };
+}
