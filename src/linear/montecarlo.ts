@@ -108,8 +108,10 @@ export interface LinearProgress {
   cells: number;
   seedsDone: number;
   seeds: number;
-  /** The cell's curve over the repeats finished so far (for live plots). */
+  /** The cell's curve over the repeats finished so far. */
   partial: LinearCurve;
+  /** Every finished cell plus the partial one: draw it for a live figure. */
+  snapshot: LinearExperimentResult;
 }
 
 export interface LinearRunOptions {
@@ -139,8 +141,12 @@ export async function runLinearExperiment(
     try {
       const records: SeedRecord[] = run ? run.records<SeedRecord>() : [];
       const cached = run?.done ?? false;
-      const progress = () =>
-        options.onProgress?.({ cell: cellIndex + 1, cells: cells.length, seedsDone: records.length, seeds: config.seeds, partial: summarize(config, setting, strategy, records, cached) });
+      const progress = () => {
+        if (!options.onProgress || records.length === 0) return;
+        const partial = summarize(config, setting, strategy, records, cached);
+        const snapshot = { config, curves: [...curves, partial], seconds: (performance.now() - started) / 1000 };
+        options.onProgress({ cell: cellIndex + 1, cells: cells.length, seedsDone: records.length, seeds: config.seeds, partial, snapshot });
+      };
       for (let s = records.length; s < config.seeds; s++) {
         const record = await runOneSequence(config, setting, strategy, s);
         run?.append(record);

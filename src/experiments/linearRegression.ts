@@ -1,0 +1,112 @@
+import type { Strategy } from "../collapse/strategies";
+import { type LinearExperimentConfig, type LinearExperimentResult, checkLinearConfig } from "../linear/montecarlo";
+import type { LinearSetting } from "../linear/problem";
+import { type LinearFigureOptions, linearErrorFigure } from "../plots/linearFigures";
+import type { Figure } from "../plots/plotly";
+import type { Profile } from "./profiles";
+
+/** Section 2 (linear regression): the settings grid and figure layouts at each profile. */
+
+/** The authors' grid: d ∈ {1,3,10,32,100}, T ∈ {10,32,100,316,1000} with T ≥ d+2, σ² ∈ {0.1,1,10}. */
+export function paperGrid(): LinearSetting[] {
+  const out: LinearSetting[] = [];
+  for (const sigma2 of [0.1, 1, 10]) {
+    for (const d of [1, 3, 10, 32, 100]) {
+      for (const T of [10, 32, 100, 316, 1000]) if (T >= d + 2) out.push({ d, T, sigma2 });
+    }
+  }
+  return out;
+}
+
+const SECTION2_STRATEGIES: Strategy[] = ["replace", "accumulate", "accumulate-subsample", "replace-multiple"];
+
+/** One experiment feeds Figures 2 and 9: Figure 2 shows its first iterations, Figure 9 all of them. */
+export function section2Config(profile: Profile): LinearExperimentConfig {
+  switch (profile) {
+    case "smoke":
+      return checkLinearConfig({
+        settings: [
+          { d: 3, T: 20, sigma2: 1 },
+          { d: 3, T: 20, sigma2: 0.1 },
+        ],
+        strategies: SECTION2_STRATEGIES,
+        iterations: 12,
+        seeds: 20,
+      });
+    case "quick":
+      return checkLinearConfig({
+        settings: [0.1, 1, 10].flatMap((sigma2) => [
+          { d: 10, T: 32, sigma2 },
+          { d: 10, T: 100, sigma2 },
+          { d: 3, T: 32, sigma2 },
+          { d: 3, T: 100, sigma2 },
+        ]),
+        strategies: SECTION2_STRATEGIES,
+        iterations: 50,
+        seeds: 100,
+      });
+    case "paper":
+      return checkLinearConfig({ settings: paperGrid(), strategies: SECTION2_STRATEGIES, iterations: 100, seeds: 100 });
+  }
+}
+
+/** Figure 2 shows iterations 1..10 on linear axes, as in the paper. */
+export const FIGURE2_ITERATIONS = 10;
+
+/**
+ * At `paper` there are 19 (d, T) pairs per σ²: Figure 2 then takes σ² = 1, one column per d, coloured
+ * by T; smaller profiles show every setting, one column per σ².
+ */
+function facets(result: LinearExperimentResult): Pick<LinearFigureOptions, "columns" | "color" | "where"> {
+  const ds = new Set(result.config.settings.map((s) => s.d));
+  return ds.size > 2
+    ? { columns: "d", color: "T", where: (c) => c.setting.sigma2 === 1 }
+    : { columns: "sigma2", color: "dT" };
+}
+
+export function figure2(result: LinearExperimentResult): Figure {
+  return linearErrorFigure(result, {
+    ...facets(result),
+    strategies: ["replace", "accumulate"],
+    maxIteration: FIGURE2_ITERATIONS,
+    title: "Figure 2: replacing data (top) vs accumulating data (bottom): simulation (solid, ±1 SE) and theory (dashed)",
+  });
+}
+
+export function figure9(result: LinearExperimentResult): Figure {
+  return linearErrorFigure(result, {
+    ...facets(result),
+    strategies: ["replace", "accumulate"],
+    logY: true,
+    title: `Figure 9: the same on a log scale, ${result.config.iterations} iterations`,
+  });
+}
+
+/** Beyond the paper: the four strategies side by side (columns), log scale. */
+export function strategiesFigure(result: LinearExperimentResult): Figure {
+  const f = facets(result);
+  return linearErrorFigure(result, {
+    rows: f.columns === "d" ? "none" : "sigma2",
+    columns: "strategy",
+    color: f.color,
+    where: f.where,
+    logY: true,
+    title: "Replace vs accumulate vs accumulate-subsample vs replace-multiple",
+  });
+}
+
+/** Beyond the paper: divided by σ²d/(T−d−1), every setting falls on one curve per strategy. */
+export function normalizedFigure(result: LinearExperimentResult): Figure {
+  return linearErrorFigure(result, {
+    rows: "none",
+    columns: "strategy",
+    color: "setting",
+    normalize: true,
+    logY: true,
+    bands: false,
+    height: 460,
+    title: "Normalized test error: n (replace), Σ1/i² → π²/6 (accumulate), harmonic (replace-multiple)",
+  });
+}
+
+export const SECTION2_FIGURES = { figure2, figure9, strategiesFigure, normalizedFigure } as const;

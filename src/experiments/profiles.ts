@@ -1,0 +1,22 @@
+import { ConfigError } from "../errors";
+
+/**
+ * Every experiment runs at three scales through the same code path:
+ * - smoke: seconds, for the test suite and CI;
+ * - quick: minutes on a laptop CPU;
+ * - paper: the paper's sizes (a GPU or native backend for the neural sections).
+ */
+export const PROFILES = ["smoke", "quick", "paper"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export function checkProfile(value: unknown, field = "profile"): Profile {
+  if (typeof value !== "string" || !(PROFILES as readonly string[]).includes(value)) {
+    throw new ConfigError(field, `expected one of ${PROFILES.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as Profile;
+}
+
+/** The profile a notebook runs at: $COLLAPSE_PROFILE (set by the headless runner), else `fallback`. */
+export function profileFromEnv(fallback: Profile = "quick", env: NodeJS.ProcessEnv = process.env): Profile {
+  return env.COLLAPSE_PROFILE ? checkProfile(env.COLLAPSE_PROFILE, "COLLAPSE_PROFILE") : fallback;
+}

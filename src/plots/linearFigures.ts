@@ -1,0 +1,244 @@
+import type { Strategy } from "../collapse/strategies";
+import type { LinearCurve, LinearExperimentResult } from "../linear/montecarlo";
+import { unitError } from "../linear/theory";
+import type { Figure } from "./plotly";
+
+/** What a facet (row, column or colour) of a §2 figure splits the curves by. */
+export type LinearFacet = "strategy" | "d" | "T" | "sigma2" | "dT" | "setting" | "none";
+
+export interface LinearFigureOptions {
+  rows?: LinearFacet;
+  columns?: LinearFacet;
+  color?: LinearFacet;
+  /** Which strategies to draw, in this order (default: all in the result). */
+  strategies?: readonly Strategy[];
+  /** Keep only some settings. */
+  where?: (c: LinearCurve) => boolean;
+  /** Draw iterations 1..maxIteration only. */
+  maxIteration?: number;
+  logY?: boolean;
+  logX?: boolean;
+  /** Divide by σ²d/(T−d−1), the one-fit error: every setting then falls on the same theory curve. */
+  normalize?: boolean;
+  theory?: boolean;
+  /** ±1 standard-error band around each Monte-Carlo mean. */
+  bands?: boolean;
+  title?: string;
+  height?: number;
+  width?: number;
+}
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const SIGMA = "\u03c3\u00b2";
+
+function facetValue(c: LinearCurve, f: LinearFacet): string {
+  switch (f) {
+    case "strategy":
+      return c.strategy;
+    case "d":
+      return `d=${c.setting.d}`;
+    case "T":
+      return `T=${c.setting.T}`;
+    case "sigma2":
+      return `${SIGMA}=${c.setting.sigma2}`;
+    case "dT":
+      return `d=${c.setting.d}, T=${c.setting.T}`;
+    case "setting":
+      return `d=${c.setting.d}, T=${c.setting.T}, ${SIGMA}=${c.setting.sigma2}`;
+    case "none":
+      return "";
+  }
+}
+
+function facetSortKey(c: LinearCurve, f: LinearFacet, strategies: readonly Strategy[]): number[] {
+  switch (f) {
+    case "strategy":
+      return [strategies.indexOf(c.strategy)];
+    case "d":
+      return [c.setting.d];
+    case "T":
+      return [c.setting.T];
+    case "sigma2":
+      return [c.setting.sigma2];
+    case "dT":
+      return [c.setting.d, c.setting.T];
+    case "setting":
+      return [c.setting.d, c.setting.T, c.setting.sigma2];
+    case "none":
+      return [0];
+  }
+}
+
+function orderedValues(curves: readonly LinearCurve[], f: LinearFacet, strategies: readonly Strategy[]): string[] {
+  const seen = new Map<string, number[]>();
+  for (const c of curves) seen.set(facetValue(c, f), facetSortKey(c, f, strategies));
+  return [...seen.entries()]
+    .sort(([, a], [, b]) => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return 0;
+    })
+    .map(([k]) => k);
+}
+
+function rgba(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+
+/**
+ * Test error against model-fitting iteration, faceted into a grid: Monte-Carlo mean (solid, with a
+ * ±1 SE band) and the closed-form expectation (dashed, same colour).
+ * Figure 2 is rows = strategy (replace over accumulate), columns = σ², colour = (d, T).
+ */
+export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFigureOptions = {}): Figure {
+  const rowsBy = opts.rows ?? "strategy";
+  const colsBy = opts.columns ?? "sigma2";
+  const colorBy = opts.color ?? "setting";
+  const strategies = opts.strategies ?? result.config.strategies;
+  const curves = result.curves.filter((c) => strategies.includes(c.strategy) && (opts.where ? opts.where(c) : true));
+  if (curves.length === 0) throw new Error("linearErrorFigure: no curves match the requested strategies/settings");
+  const rowVals = orderedValues(curves, rowsBy, strategies);
+  const colVals = orderedValues(curves, colsBy, strategies);
+  const colorVals = orderedValues(curves, colorBy, strategies);
+  const maxIt = Math.min(opts.maxIteration ?? result.config.iterations, result.config.iterations);
+  const showTheory = opts.theory ?? true;
+  const showBands = opts.bands ?? true;
+  const data: Record<string, unknown>[] = [];
+  const legendShown = new Set<string>();
+  let theoryLegendShown = false;
+
+  for (const c of curves) {
+    const r = rowVals.indexOf(facetValue(c, rowsBy));
+    const col = colVals.indexOf(facetValue(c, colsBy));
+    const axis = r * colVals.length + col + 1;
+    const xa = axis === 1 ? "x" : `x${axis}`;
+    const ya = axis === 1 ? "y" : `y${axis}`;
+    const colorKey = facetValue(c, colorBy);
+    const color = PALETTE[colorVals.indexOf(colorKey) % PALETTE.length];
+    const scale = opts.normalize ? unitError(c.setting.d, c.setting.T, c.setting.sigma2) ?? NaN : 1;
+    const x = c.iteration.slice(0, maxIt);
+    const mean = c.meanTestError.slice(0, maxIt).map((v) => v / scale);
+    const se = c.stdErr.slice(0, maxIt).map((v) => v / scale);
+    const label = colorKey || c.strategy;
+    if (showBands && c.perSeed.length > 1) {
+      const floor = opts.logY ? Math.min(...mean.filter((v) => v > 0)) * 1e-3 : -Infinity;
+      data.push({
+        type: "scatter",
+        x: [...x, ...x.slice().reverse()],
+        y: [...mean.map((m, i) => m + se[i]), ...mean.map((m, i) => Math.max(m - se[i], floor)).reverse()],
+        fill: "toself",
+        fillcolor: rgba(color, 0.18),
+        line: { width: 0 },
+        hoverinfo: "skip",
+        showlegend: false,
+        legendgroup: label,
+        xaxis: xa,
+        yaxis: ya,
+      });
+    }
+    data.push({
+      type: "scatter",
+      mode: x.length <= 30 ? "lines+markers" : "lines",
+      name: label,
+      legendgroup: label,
+      showlegend: !legendShown.has(label),
+      x,
+      y: mean,
+      line: { color, width: 2 },
+      marker: { size: 5 },
+      customdata: se,
+      hovertemplate: `${c.strategy}, ${facetValue(c, "setting")}<br>n=%{x}: %{y:.4g} ± %{customdata:.2g}<extra></extra>`,
+      xaxis: xa,
+      yaxis: ya,
+    });
+    legendShown.add(label);
+    if (showTheory && c.theory) {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name: "theory (dashed)",
+        legendgroup: "theory",
+        showlegend: !theoryLegendShown,
+        x,
+        y: c.theory.slice(0, maxIt).map((v) => v / scale),
+        line: { color, width: 1.5, dash: "dash" },
+        hovertemplate: `theory, ${facetValue(c, "setting")}<br>n=%{x}: %{y:.4g}<extra></extra>`,
+        xaxis: xa,
+        yaxis: ya,
+      });
+      theoryLegendShown = true;
+    }
+  }
+
+  const nRows = rowVals.length;
+  const nCols = colVals.length;
+  const layout: Record<string, unknown> = {
+    title: { text: opts.title ?? "Test error vs model-fitting iteration" },
+    grid: { rows: nRows, columns: nCols, pattern: "independent", roworder: "top to bottom" },
+    height: opts.height ?? Math.max(360, 260 * nRows + 120),
+    width: opts.width,
+    hovermode: "closest",
+    legend: { title: { text: colorBy === "none" ? "" : colorBy === "dT" ? "(d, T)" : colorBy } },
+    margin: { t: 90, r: 40 },
+    annotations: [] as Record<string, unknown>[],
+  };
+  const yTitle = opts.normalize ? "test error / (σ²d/(T−d−1))" : "test error ‖ŵ−w*‖²<sub>Σ</sub>";
+  for (let r = 0; r < nRows; r++) {
+    for (let col = 0; col < nCols; col++) {
+      const axis = r * nCols + col + 1;
+      const suffix = axis === 1 ? "" : String(axis);
+      layout[`xaxis${suffix}`] = {
+        type: opts.logX ? "log" : "linear",
+        title: r === nRows - 1 ? { text: "model-fitting iteration n" } : undefined,
+      };
+      layout[`yaxis${suffix}`] = {
+        type: opts.logY ? "log" : "linear",
+        rangemode: opts.logY ? undefined : "tozero",
+        title: col === 0 ? { text: (rowVals[r] ? rowVals[r] + "<br>" : "") + yTitle } : undefined,
+        exponentformat: "power",
+      };
+      if (r === 0 && colVals[col]) {
+        (layout.annotations as Record<string, unknown>[]).push({
+          text: `<b>${colVals[col]}</b>`,
+          xref: `x${suffix} domain`,
+          yref: `y${suffix} domain`,
+          x: 0.5,
+          y: 1.08,
+          showarrow: false,
+          xanchor: "center",
+          yanchor: "bottom",
+        });
+      }
+    }
+  }
+  return { data, layout };
+}
+
+/** One row per (strategy, setting, chosen iteration): mean, SE, theory and the z-score between them. */
+export function linearSummaryRows(result: LinearExperimentResult, iterations: readonly number[]): Record<string, string | number | null>[] {
+  const rows: Record<string, string | number | null>[] = [];
+  for (const c of result.curves) {
+    for (const n of iterations) {
+      if (n < 1 || n > result.config.iterations) continue;
+      const mean = c.meanTestError[n - 1];
+      const se = c.stdErr[n - 1];
+      const theory = c.theory ? c.theory[n - 1] : null;
+      rows.push({
+        strategy: c.strategy,
+        d: c.setting.d,
+        T: c.setting.T,
+        sigma2: c.setting.sigma2,
+        iteration: n,
+        mean: round(mean),
+        stdErr: round(se),
+        theory: theory === null ? null : round(theory),
+        z: theory === null || se === 0 ? null : round((mean - theory) / se, 2),
+      });
+    }
+  }
+  return rows;
+}
+
+function round(v: number, digits = 4): number {
+  return Number(v.toPrecision(digits));
+}

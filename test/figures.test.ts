@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { figure2, figure9, normalizedFigure, strategiesFigure } from "../src/experiments/linearRegression";
+import { runLinearExperiment } from "../src/linear/montecarlo";
+import { linearErrorFigure, linearSummaryRows } from "../src/plots/linearFigures";
+import { notebookDisplay, tableHtml } from "../src/plots/notebook";
+import { figureHtml, standaloneHtml } from "../src/plots/plotly";
+
+async function smallResult() {
+  return runLinearExperiment({
+    settings: [
+      { d: 2, T: 10, sigma2: 1 },
+      { d: 2, T: 10, sigma2: 0.1 },
+    ],
+    strategies: ["replace", "accumulate", "accumulate-subsample", "replace-multiple"],
+    iterations: 12,
+    seeds: 6,
+  });
+}
+
+test("Figure 2 has replace above accumulate, one column per σ², theory dashed, first 10 iterations", async () => {
+  const result = await smallResult();
+  const fig = figure2(result);
+  const layout = fig.layout as { grid: { rows: number; columns: number }; yaxis: { title: { text: string } }; yaxis3: { title: { text: string } } };
+  assert.deepEqual([layout.grid.rows, layout.grid.columns], [2, 2]);
+  assert.match(layout.yaxis.title.text, /^replace/);
+  assert.match(layout.yaxis3.title.text, /^accumulate/);
+  const means = fig.data.filter((t) => t.mode !== "lines" || (t.line as { dash?: string }).dash !== "dash").filter((t) => t.fill === undefined);
+  const theory = fig.data.filter((t) => (t.line as { dash?: string } | undefined)?.dash === "dash");
+  assert.equal(means.length, 4);
+  assert.equal(theory.length, 4);
+  for (const t of [...means, ...theory]) assert.equal((t.x as number[]).length, 10);
+  // The replace panel's mean equals the curve's numbers.
+  const replaceCurve = result.curves.find((c) => c.strategy === "replace" && c.setting.sigma2 === 1)!;
+  const trace = means.find((t) => t.xaxis === "x2")!;
+  assert.deepEqual(trace.y, replaceCurve.meanTestError.slice(0, 10));
+});
+
+test("Figure 9 is log-scaled over all iterations; the ablation and normalized figures cover every strategy", async () => {
+  const result = await smallResult();
+  const f9 = figure9(result);
+  assert.equal((f9.layout.yaxis as { type: string }).type, "log");
+  assert.equal((f9.data.find((t) => t.name && t.fill === undefined)!.x as number[]).length, 12);
+  const ablation = strategiesFigure(result);
+  assert.equal((ablation.layout.grid as { columns: number }).columns, 4);
+  const normalized = normalizedFigure(result);
+  const replaceTheory = normalized.data.find((t) => (t.line as { dash?: string }).dash === "dash" && t.xaxis === "x")!;
+  // Normalized replace theory is exactly n.
+  assert.deepEqual(replaceTheory.y, Array.from({ length: 12 }, (_, i) => i + 1).map((n) => (replaceTheory.y as number[])[0] * n));
+});
+
+test("a figure request matching nothing is an error, not an empty plot", async () => {
+  const result = await smallResult();
+  assert.throws(() => linearErrorFigure(result, { strategies: ["augment"] }), /no curves match/);
+});
+
+test("figure HTML is safe to embed and waits for plotly.js", () => {
+  const html = figureHtml({ data: [{ type: "scatter", name: "</script><b>x" }], layout: {} }, "fig-1");
+  assert.ok(!html.includes("</script><b>"), "strings cannot close the script element");
+  assert.match(html, /window\.Plotly\)draw\(\);else/);
+  const page = standaloneHtml([{ data: [], layout: {} }], "t");
+  assert.equal(page.split('id="collapse-kit-plotlyjs"').length - 1, 1);
+});
+
+test("notebookDisplay emits plotly.js once, then figures; live figures update one display", () => {
+  const shown: string[] = [];
+  const updates: string[] = [];
+  const fake = { display: { html: (s: string) => shown.push(s) }, newDisplay: () => ({ html: (s: string) => updates.push(s) }) };
+  const nb = notebookDisplay(fake, { figureDir: null });
+  assert.equal(shown.length, 1);
+  assert.match(shown[0], /id="collapse-kit-plotlyjs"/);
+  nb.show({ data: [], layout: {} });
+  assert.equal(shown.length, 2);
+  assert.ok(!shown[1].includes("collapse-kit-plotlyjs"));
+  const live = nb.live(undefined, 60_000);
+  live.update({ data: [], layout: {} });
+  live.update({ data: [], layout: {} }); // throttled
+  live.done({ data: [], layout: { title: "final" } });
+  assert.equal(updates.length, 2);
+  assert.match(updates[1], /final/);
+  assert.throws(() => nb.show({ data: [], layout: {} }, "../escape"), /figure name/);
+});
+
+test("summary rows carry z-scores against theory; the table escapes HTML", async () => {
+  const result = await smallResult();
+  const rows = linearSummaryRows(result, [1, 12]);
+  assert.equal(rows.length, result.curves.length * 2);
+  const sub = rows.find((r) => r.strategy === "accumulate-subsample")!;
+  assert.equal(sub.theory, null);
+  assert.equal(sub.z, null);
+  assert.match(tableHtml([{ a: "<x>" }]), /&lt;x&gt;/);
+});
