@@ -67,6 +67,7 @@ export function fitLinear(problem: LinearProblem, train: readonly Part<LinearDat
         sums[t] += data.y[t];
       }
     } else {
+      for (const r of data.rows) if (!(r >= 0 && r < T)) throw new DataError("linear dataset", `row index ${r} outside the design matrix (T=${T})`);
       for (let i = 0; i < data.rows.length; i++) {
         counts[data.rows[i]] += 1;
         sums[data.rows[i]] += data.y[i];

@@ -65,7 +65,8 @@ export function covarianceMatrix(spec: CovarianceSpec, d: number, field = "covar
       for (let j = 0; j < d; j++) {
         const v = checkNumber(`${field}.matrix[${i}][${j}]`, m[i][j]);
         if (Math.abs(v - m[j][i]) > 1e-12 * (1 + Math.abs(v))) throw new ConfigError(`${field}.matrix`, `is not symmetric at [${i}][${j}]`);
-        sigma[i * d + j] = v;
+        // Symmetrize: entries equal up to rounding must not fail the exact-symmetry check of Cholesky.
+        sigma[i * d + j] = (v + m[j][i]) / 2;
       }
     }
   } else {

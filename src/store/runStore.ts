@@ -28,7 +28,8 @@ export class RunStore {
   /** Opens (creating if needed) the run for this config and takes its lock. */
   open(kind: string, config: unknown, extraEnv: Record<string, unknown> = {}): Run {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(kind)) throw new ConfigError("kind", `run kind must be lowercase letters, digits and '-', got ${JSON.stringify(kind)}`);
-    const canonical = canonicalJson({ format: STORE_FORMAT, kind, config });
+    canonicalJson(config); // names a bad field as config.<path>
+    const canonical = canonicalJson({ format: STORE_FORMAT, kind, config }, "run");
     const key = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
     const dir = path.join(this.root, kind, key);
     fs.mkdirSync(path.join(dir, "artifacts"), { recursive: true });
@@ -197,8 +198,8 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
 }
 
 /** JSON with object keys sorted at every level, so equal configs hash equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value, "config"));
+export function canonicalJson(value: unknown, root = "config"): string {
+  return JSON.stringify(sortKeys(value, root));
 }
 
 function sortKeys(value: unknown, where: string): unknown {
