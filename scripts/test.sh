@@ -13,4 +13,4 @@ bash scripts/setup-python.sh
 # of (and from touching) the user's runs/.
 export COLLAPSE_RUNS_DIR="$(mktemp -d)"
 trap 'rm -rf "$COLLAPSE_RUNS_DIR"' EXIT
-node --test --test-reporter=spec "${@:-dist/test/}"
+if (( $# )); then node --test --test-reporter=spec "$@"; else node --test --test-reporter=spec dist/test/*.test.js; fi

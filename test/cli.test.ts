@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
+import { tempDir } from "./helpers";
 import { theoryAccumulate, theoryReplace } from "../src/linear/theory";
 
 const BIN = path.join(packageRoot(), "bin", "collapse.js");
@@ -63,7 +63,7 @@ test("collapse linear is deterministic for a seed and differs across seeds", () 
 });
 
 test("collapse linear caches in the run store: a re-run reads the finished cells back", () => {
-  const runs = fs.mkdtempSync(path.join(os.tmpdir(), "ck-cli-"));
+  const runs = tempDir("cli");
   const args = ["linear", "--runs-dir", runs, "--iterations", "3", "--seeds", "8"];
   const first = collapse([...args, "--json"]);
   assert.equal(first.code, 0, first.stderr);
@@ -99,7 +99,7 @@ test("bad input exits 2 with a message naming the problem", () => {
 });
 
 test("a corrupt run directory is reported by path, not silently recomputed", () => {
-  const runs = fs.mkdtempSync(path.join(os.tmpdir(), "ck-cli-"));
+  const runs = tempDir("cli");
   const args = ["linear", "--runs-dir", runs, "--iterations", "2", "--seeds", "3", "--strategy", "replace"];
   assert.equal(collapse(args).code, 0);
   const [dir] = fs.readdirSync(path.join(runs, "linear"));
@@ -113,7 +113,7 @@ test("a corrupt run directory is reported by path, not silently recomputed", () 
 });
 
 test("collapse reproduce --profile smoke writes every figure and JSON results", () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "ck-repro-"));
+  const out = tempDir("repro");
   const r = collapse(["reproduce", "--profile", "smoke", "--out", out, "--json", "--no-cache"]);
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);

@@ -16,6 +16,7 @@ import {
 } from "../src/linear/problem";
 import { theoryAccumulate, theoryCurve, theoryReplace, unitError } from "../src/linear/theory";
 import { Rng } from "../src/random";
+import { configErrorField } from "./helpers";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -262,15 +263,6 @@ test("empiricalTestMse ≈ exactTestError + σ² over many samples", () => {
 // ---------------------------------------------------------------------------------------------
 // (d) covariance validation
 
-function configErrorField(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-    return e.field;
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
-}
 
 test("covarianceMatrix builds Σ and its Cholesky factor", () => {
   const iso = covarianceMatrix("isotropic", 3);

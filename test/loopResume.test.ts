@@ -1,7 +1,6 @@
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { type IterationRecord, runCollapse } from "../src/collapse/loop";
 import type { Modality } from "../src/collapse/modality";
@@ -11,16 +10,9 @@ import { type LinearData, type LinearModel, linearModality } from "../src/linear
 import { type LinearProblem, createLinearProblem } from "../src/linear/problem";
 import { Rng } from "../src/random";
 import { type Run, RunStore } from "../src/store/runStore";
+import { freshStore as freshStoreIn } from "./helpers";
 
-const tmpRoots: string[] = [];
-function freshStore(): RunStore {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "collapse-resume-test-"));
-  tmpRoots.push(dir);
-  return new RunStore(dir);
-}
-after(() => {
-  for (const d of tmpRoots) fs.rmSync(d, { recursive: true, force: true });
-});
+const freshStore = () => freshStoreIn("resume");
 
 const SEED = 4242;
 

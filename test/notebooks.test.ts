@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
+import { tempDir } from "./helpers";
 
 /**
  * Executes every notebook headlessly through the tslab kernel at the smoke profile, exactly as
@@ -29,7 +29,7 @@ test("every notebook runs at the smoke profile with no errors and produces its f
   assert.ok(fs.existsSync(PYTHON), `no ${PYTHON}: run \`bash scripts/setup-python.sh\` (scripts/test.sh does)`);
   const notebooks = fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
   assert.deepEqual(notebooks, Object.keys(EXPECTED_FIGURES).sort(), "every notebook has its expected figures listed here");
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "ck-nb-"));
+  const out = tempDir("nb");
 
   const run = py(["scripts/run_notebooks.py", "--out", out, "--profile", "smoke"]);
   assert.equal(run.code, 0, run.out);

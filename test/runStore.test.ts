@@ -1,21 +1,13 @@
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, DataError } from "../src/errors";
 import { RunStore, canonicalJson, writeFileAtomic } from "../src/store/runStore";
+import { freshStore as freshStoreIn } from "./helpers";
 
-const tmpRoots: string[] = [];
-function freshStore(): RunStore {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "collapse-runstore-test-"));
-  tmpRoots.push(dir);
-  return new RunStore(dir);
-}
-after(() => {
-  for (const d of tmpRoots) fs.rmSync(d, { recursive: true, force: true });
-});
+const freshStore = () => freshStoreIn("runstore");
 
 test("same config gives the same directory, whatever the key order", () => {
   const store = freshStore();

@@ -1,19 +1,14 @@
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { type Strategy } from "../src/collapse/strategies";
 import { ConfigError } from "../src/errors";
 import { type LinearExperimentConfig, type LinearCurve, checkLinearConfig, linearResultJson, runLinearExperiment } from "../src/linear/montecarlo";
 import type { LinearSetting } from "../src/linear/problem";
 import { unitError } from "../src/linear/theory";
-import { RunStore } from "../src/store/runStore";
+import { configErrorField, freshStore } from "./helpers";
 
-const tmpRoots: string[] = [];
-after(() => {
-  for (const d of tmpRoots) fs.rmSync(d, { recursive: true, force: true });
-});
 
 const SETTINGS: LinearSetting[] = [
   { d: 5, T: 50, sigma2: 1 },
@@ -122,9 +117,7 @@ test("the experiment is deterministic under its seed, and the seed matters", asy
 });
 
 test("a run store caches finished cells and resumes an interrupted one with identical results", async () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "collapse-stat-test-"));
-  tmpRoots.push(root);
-  const store = new RunStore(root);
+  const store = freshStore("stat");
   const cfg = { settings: [{ d: 2, T: 8, sigma2: 1 }], strategies: ["accumulate"] as Strategy[], iterations: 3, seeds: 6, seed: 5, testSamples: 10 };
   const memory = await runLinearExperiment(cfg);
   const first = await runLinearExperiment(cfg, { store });
@@ -136,7 +129,7 @@ test("a run store caches finished cells and resumes an interrupted one with iden
   assert.deepEqual(second.curves[0].perSeed, memory.curves[0].perSeed);
   assert.deepEqual(second.curves[0].meanTestMSE, memory.curves[0].meanTestMSE);
   // truncate the cell's records to 2 seeds and drop done.json: it resumes from seed 2
-  const kindDir = path.join(root, "linear");
+  const kindDir = path.join(store.root, "linear");
   const [cellDir] = fs.readdirSync(kindDir);
   const metrics = path.join(kindDir, cellDir, "metrics.jsonl");
   const lines = fs.readFileSync(metrics, "utf8").split("\n").filter(Boolean);
@@ -154,15 +147,6 @@ test("a run store caches finished cells and resumes an interrupted one with iden
 // ---------------------------------------------------------------------------------------------
 // config validation
 
-function configErrorField(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-    return e.field;
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
-}
 
 type Partial1 = Partial<LinearExperimentConfig> & { settings: LinearSetting[] };
 

@@ -14,6 +14,7 @@ import {
   scheduledSyntheticSize,
   trainingParts,
 } from "../src/collapse/strategies";
+import { configErrorField } from "./helpers";
 
 // ---------------------------------------------------------------------------------------------
 // trainingParts on a hand-built pool whose data are just names
@@ -136,15 +137,6 @@ test("samplesToDraw: other strategies draw the scheduled size", () => {
 // ---------------------------------------------------------------------------------------------
 // config validation
 
-function configErrorField(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-    return e.field;
-  }
-  assert.fail("expected a ConfigError, nothing was thrown");
-}
 
 test("checkLoopConfig fills defaults", () => {
   assert.deepEqual(checkLoopConfig({ strategy: "accumulate", iterations: 3, realSize: 7 }), {
