@@ -149,9 +149,53 @@ export function solveFromCounts(problem: LinearProblem, counts: Float64Array, su
       for (let j = 0; j <= i; j++) A[i * d + j] += ci * X[o + j];
     }
   }
-  for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) A[j * d + i] = A[i * d + j];
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < i; j++) A[j * d + i] = A[i * d + j];
+    A[i * d + i] += ridge;
+  }
+  return choleskySolve(A, b, d) ?? pseudoInverseSolve(A, b, d);
+}
+
+/**
+ * Solves A w = b for a well-conditioned symmetric positive-definite A in O(d³/6), or returns null
+ * so the caller can fall back to the pseudo-inverse (rank-deficient or nearly so).
+ */
+function choleskySolve(A: Float64Array, b: Float64Array, d: number): Float64Array | null {
+  const L = new Float64Array(d * d);
+  let maxDiag = 0;
+  for (let i = 0; i < d; i++) maxDiag = Math.max(maxDiag, A[i * d + i]);
+  for (let j = 0; j < d; j++) {
+    let s = A[j * d + j];
+    for (let k = 0; k < j; k++) s -= L[j * d + k] * L[j * d + k];
+    // A pivot this small means A is numerically singular: the minimum-norm solution is wanted then.
+    if (!(s > maxDiag * 1e-10)) return null;
+    const ljj = Math.sqrt(s);
+    L[j * d + j] = ljj;
+    for (let i = j + 1; i < d; i++) {
+      let t = A[i * d + j];
+      for (let k = 0; k < j; k++) t -= L[i * d + k] * L[j * d + k];
+      L[i * d + j] = t / ljj;
+    }
+  }
+  const z = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let t = b[i];
+    for (let k = 0; k < i; k++) t -= L[i * d + k] * z[k];
+    z[i] = t / L[i * d + i];
+  }
+  const w = new Float64Array(d);
+  for (let i = d - 1; i >= 0; i--) {
+    let t = z[i];
+    for (let k = i + 1; k < d; k++) t -= L[k * d + i] * w[k];
+    w[i] = t / L[i * d + i];
+  }
+  return w;
+}
+
+/** The minimum-norm solution of A w = b for symmetric positive semi-definite A (ridge already in A). */
+function pseudoInverseSolve(A: Float64Array, b: Float64Array, d: number): Float64Array {
   const eig = new EigenvalueDecomposition(new Matrix(toRows(A, d, d)), { assumeSymmetric: true });
-  return symmetricSolve(Float64Array.from(eig.eigenvectorMatrix.to1DArray()), Float64Array.from(eig.realEigenvalues), ridge, b, d);
+  return symmetricSolve(Float64Array.from(eig.eigenvectorMatrix.to1DArray()), Float64Array.from(eig.realEigenvalues), 0, b, d);
 }
 
 /**
