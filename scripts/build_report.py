@@ -7,8 +7,8 @@ Reads OUT_DIR/notebooks/*.ipynb (sorted) and OUT_DIR/notebooks/summary.json,
 writes OUT_DIR/report.html: a title page with a table of contents (status, wall
 time, figures per notebook), then every notebook rendered by nbconvert's lab
 template. Viewable offline: require.js (a CDN script the lab template adds) is
-left out, MathJax is loaded async from its CDN (math stays raw offline), and the
-inlined plotly.js (<script id="collapse-kit-plotlyjs">, present in the first figure
+left out, MathJax is inlined from the npm `mathjax` package (tex-svg-full: every TeX
+extension, no further downloads), and the inlined plotly.js (<script id="collapse-kit-plotlyjs">, present in the first figure
 output of every notebook) is kept once, at the top of <body>, before any figure.
 """
 from __future__ import annotations
@@ -36,11 +36,8 @@ from run_notebooks import PLOTLYJS_ID, figure_div_ids  # noqa: E402
 # renders only the cells.
 TEMPLATES = {
     "ck_head.j2": """{%- extends 'index.html.j2' -%}
-{%- from 'mathjax.html.j2' import mathjax -%}
 {%- block html_head_js_requirejs -%}{%- endblock -%}
-{%- block html_head_js_mathjax -%}
-{{ mathjax(resources.mathjax_url) | replace('<script src=', '<script async src=') }}
-{%- endblock -%}
+{%- block html_head_js_mathjax -%}{%- endblock -%}
 {%- block body -%}{%- endblock -%}
 {%- block footer -%}{%- endblock -%}""",
     "ck_body.j2": """{%- extends 'index.html.j2' -%}
@@ -55,6 +52,21 @@ PLOTLYJS_RE = re.compile(
     r"<script\b[^>]*\bid\s*=\s*[\"']%s[\"'][^>]*>.*?</script\s*>" % re.escape(PLOTLYJS_ID),
     re.DOTALL | re.IGNORECASE,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+MATHJAX_JS = ROOT / "node_modules" / "mathjax" / "es5" / "tex-svg-full.js"
+# Typeset $...$ and $$...$$ as the notebooks' markdown uses them (as JupyterLab does).
+MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']],
+  displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true}, svg: {fontCache: 'global'}};</script>
+"""
+
+
+def mathjax_html() -> str:
+    """MathJax inlined, so the report typesets math with no network."""
+    if not MATHJAX_JS.exists():
+        raise SystemExit(f"build_report: {MATHJAX_JS} missing: run `npm ci` (mathjax is an npm dependency)")
+    return MATHJAX_CONFIG + "<script>" + MATHJAX_JS.read_text(encoding="utf-8") + "</script>\n"
+
 
 EXTRA_CSS = """<style type="text/css">
 .ck-toc { max-width: 60rem; margin: 2rem auto; font-family: var(--jp-ui-font-family, sans-serif); }
@@ -147,7 +159,7 @@ def build_report(out_dir: Path, log=print) -> list[str]:
         head = '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>collapse-kit report</title></head>'
         problems.append(f"no executed notebooks in {nb_dir}")
     page = "\n".join([
-        head.replace("</head>", EXTRA_CSS + "</head>"),
+        head.replace("</head>", EXTRA_CSS + mathjax_html() + "</head>"),
         '<body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">',
         "<main>",
         plotlyjs or "",
@@ -168,9 +180,8 @@ def build_report(out_dir: Path, log=print) -> list[str]:
     if missing:
         problems.append(f"figure divs missing from the report: {missing[:10]}")
     external = re.findall(r"<script[^>]*\bsrc=[\"'](https?:[^\"']+)", page)
-    blocking = [u for u in external if "mathjax" not in u.lower()]
-    if blocking:
-        problems.append(f"report loads scripts from the network: {blocking}")
+    if external:
+        problems.append(f"report loads scripts from the network: {external}")
 
     report = out_dir / "report.html"
     tmp = report.with_suffix(".html.tmp")
