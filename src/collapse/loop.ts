@@ -11,6 +11,8 @@ export interface IterationRecord {
   trainSize: number;
   realInTrain: number;
   metrics: Record<string, number>;
+  /** Points the modality reported while fitting (a learning curve), if any. */
+  curve?: { step: number; metrics: Record<string, number> }[];
   /** Wall time of fit + evaluate + sample (not part of the reproducible result). */
   seconds: number;
 }
@@ -72,10 +74,14 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
     if (cfg.strategy === "accumulate-subsample" && n > 1) {
       parts = subsampleParts(modality, parts, cfg.realSize, Rng.derive(seed, "subsample", n));
     }
+    const curve: { step: number; metrics: Record<string, number> }[] = [];
     const model = await modality.fit(parts, {
       iteration: n,
       rng: Rng.derive(seed, "fit", n),
-      report: (step, metrics) => opts.onFitProgress?.(n, step, metrics),
+      report: (step, metrics) => {
+        curve.push({ step, metrics: { ...metrics } });
+        opts.onFitProgress?.(n, step, metrics);
+      },
     });
     let metrics: Readonly<Record<string, number>>;
     try {
@@ -97,6 +103,7 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
       trainSize: parts.reduce((s, p) => s + modality.size(p.data), 0),
       realInTrain: parts.filter((p) => p.origin === "real").reduce((s, p) => s + modality.size(p.data), 0),
       metrics: { ...metrics },
+      ...(curve.length > 0 ? { curve } : {}),
       seconds: (performance.now() - started) / 1000,
     };
     run?.append(record);

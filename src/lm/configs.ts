@@ -1,0 +1,94 @@
+import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
+import type { LmConfig } from "./types";
+
+/**
+ * Named model configurations.
+ *
+ * `paper`: the paper's models (§3.1) at a vocabulary of 8000. The paper gives parameter counts, not
+ * dimensions; these dimensions reproduce the counts exactly:
+ *   GPT-2 9M   d=256, 8 layers, 2048 positions, MLP 4d, tied head           8,890,880
+ *   Llama 12M  d=256, 8 layers, SwiGLU hidden 1024, untied head            12,488,960
+ *   Llama 42M  d=512, 8 layers, SwiGLU hidden 2048, untied head            41,755,136
+ *   Llama 126M d=768, 12 layers, SwiGLU hidden 3072, untied head          125,553,408
+ * (the GPT-2 one is the TinyStories-8M shape: 256 wide, 8 layers, 2048 positions). Head counts do not
+ * change parameter counts and are not given in the paper: head size 32 for d=256, 64 otherwise.
+ *
+ * `quick`: small enough to learn a simple story corpus on a 2-core CPU in minutes. `smoke`: a few
+ * training steps in seconds, for tests and CI.
+ */
+
+const PAPER_VOCAB = 8000;
+
+const CONFIGS: Record<string, LmConfig> = {
+  "gpt2-9m": gpt2("gpt2-9m", PAPER_VOCAB, 2048, 256, 8, 8, 1024),
+  "llama2-12m": llama("llama2-12m", PAPER_VOCAB, 2048, 256, 8, 8, 1024),
+  "llama2-42m": llama("llama2-42m", PAPER_VOCAB, 2048, 512, 8, 8, 2048),
+  "llama2-126m": llama("llama2-126m", PAPER_VOCAB, 2048, 768, 12, 12, 3072),
+  "gpt2-quick": gpt2("gpt2-quick", 2048, 256, 128, 4, 4, 512),
+  "llama2-quick": llama("llama2-quick", 2048, 256, 128, 4, 4, 352),
+  "gpt2-smoke": gpt2("gpt2-smoke", 512, 64, 32, 2, 2, 128),
+  "llama2-smoke": llama("llama2-smoke", 512, 64, 32, 2, 2, 96),
+};
+
+/** The paper's parameter counts (§3.1, Table 2) for the `paper` configs, at vocabulary 8000. */
+export const PAPER_PARAMETER_COUNTS: Readonly<Record<string, number>> = {
+  "gpt2-9m": 8_890_880,
+  "llama2-12m": 12_488_960,
+  "llama2-42m": 41_755_136,
+  "llama2-126m": 125_553_408,
+};
+
+export const PAPER_VOCAB_SIZE = PAPER_VOCAB;
+
+function gpt2(name: string, vocabSize: number, contextLength: number, dModel: number, nLayers: number, nHeads: number, dHidden: number): LmConfig {
+  return { name, arch: "gpt2", vocabSize, contextLength, dModel, nLayers, nHeads, dHidden, normEps: 1e-5 };
+}
+
+function llama(name: string, vocabSize: number, contextLength: number, dModel: number, nLayers: number, nHeads: number, dHidden: number): LmConfig {
+  return { name, arch: "llama", vocabSize, contextLength, dModel, nLayers, nHeads, dHidden, normEps: 1e-5, ropeTheta: 10000 };
+}
+
+/** The names `lmConfig` knows. */
+export function lmConfigNames(): string[] {
+  return Object.keys(CONFIGS);
+}
+
+/** A validated copy of the named config, optionally with another vocabulary size (the tokenizer's). */
+export function lmConfig(name: string, vocabSize?: number): LmConfig {
+  const base = CONFIGS[name];
+  if (!base) throw new ConfigError("model", `unknown model ${JSON.stringify(name)} (known: ${lmConfigNames().join(", ")})`);
+  const config = { ...base };
+  if (vocabSize !== undefined) config.vocabSize = checkInt("vocabSize", vocabSize, { min: 2 });
+  return validateLmConfig(config);
+}
+
+const KNOWN_KEYS = ["name", "arch", "vocabSize", "contextLength", "dModel", "nLayers", "nHeads", "dHidden", "normEps", "ropeTheta"];
+
+/** Checks every field of a model config (e.g. one read back from a checkpoint); returns a copy. */
+export function validateLmConfig(value: unknown, field = "model"): LmConfig {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(field, "expected an object");
+  const v = value as Record<string, unknown>;
+  checkKnownKeys(field, v, KNOWN_KEYS);
+  const f = (k: string) => `${field}.${k}`;
+  if (typeof v.name !== "string" || v.name === "") throw new ConfigError(f("name"), "expected a non-empty string");
+  const arch = checkOneOf(f("arch"), v.arch, ["gpt2", "llama"] as const);
+  const c: LmConfig = {
+    name: v.name,
+    arch,
+    vocabSize: checkInt(f("vocabSize"), v.vocabSize, { min: 2 }),
+    contextLength: checkInt(f("contextLength"), v.contextLength, { min: 1 }),
+    dModel: checkInt(f("dModel"), v.dModel, { min: 1 }),
+    nLayers: checkInt(f("nLayers"), v.nLayers, { min: 1 }),
+    nHeads: checkInt(f("nHeads"), v.nHeads, { min: 1 }),
+    dHidden: checkInt(f("dHidden"), v.dHidden, { min: 1 }),
+    normEps: checkNumber(f("normEps"), v.normEps, { exclusiveMin: 0 }),
+  };
+  if (c.dModel % c.nHeads !== 0) throw new ConfigError(f("nHeads"), `dModel=${c.dModel} is not divisible by nHeads=${c.nHeads}`);
+  if (arch === "llama") {
+    c.ropeTheta = checkNumber(f("ropeTheta"), v.ropeTheta ?? 10000, { exclusiveMin: 0 });
+    if ((c.dModel / c.nHeads) % 2 !== 0) throw new ConfigError(f("nHeads"), `RoPE needs an even head size, got ${c.dModel / c.nHeads}`);
+  } else if (v.ropeTheta !== undefined) {
+    throw new ConfigError(f("ropeTheta"), "only Llama models use RoPE");
+  }
+  return c;
+}

@@ -1,0 +1,90 @@
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../random";
+import { attend, checkTokens, embed, gelu, layerNorm, linear, materialize, mergeHeads, normal, ones, splitHeads, withCache, zeros, type ParamSpec } from "./layers";
+import type { ForwardOptions, LmConfig, Params } from "./types";
+
+/**
+ * GPT-2 (Radford et al. 2019), nanoGPT style: learned token and position embeddings, pre-LayerNorm
+ * blocks (causal self-attention, GELU MLP), a final LayerNorm, biases everywhere, and the output head
+ * tied to the token embedding (logits = h · wteᵀ).
+ *
+ * Parameters ([in, out] weight layout):
+ *   wte [V, d], wpe [P, d]
+ *   blocks.i.ln1.{weight,bias} [d]; blocks.i.attn.qkv.weight [d, 3d], .bias [3d];
+ *   blocks.i.attn.proj.weight [d, d], .bias [d]; blocks.i.ln2.{weight,bias} [d];
+ *   blocks.i.mlp.fc.weight [d, h], .bias [h]; blocks.i.mlp.proj.weight [h, d], .bias [d]
+ *   lnf.{weight,bias} [d]
+ */
+
+export function gpt2Specs(c: LmConfig): Record<string, ParamSpec> {
+  const d = c.dModel;
+  const h = c.dHidden;
+  // GPT-2 init: N(0, 0.02); projections into the residual stream scaled by 1/√(2·nLayers).
+  const resid = normal(0.02 / Math.sqrt(2 * c.nLayers));
+  const specs: Record<string, ParamSpec> = {
+    wte: { shape: [c.vocabSize, d], init: normal() },
+    wpe: { shape: [c.contextLength, d], init: normal() },
+    "lnf.weight": { shape: [d], init: ones },
+    "lnf.bias": { shape: [d], init: zeros },
+  };
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `blocks.${i}.`;
+    specs[p + "ln1.weight"] = { shape: [d], init: ones };
+    specs[p + "ln1.bias"] = { shape: [d], init: zeros };
+    specs[p + "attn.qkv.weight"] = { shape: [d, 3 * d], init: normal() };
+    specs[p + "attn.qkv.bias"] = { shape: [3 * d], init: zeros };
+    specs[p + "attn.proj.weight"] = { shape: [d, d], init: resid };
+    specs[p + "attn.proj.bias"] = { shape: [d], init: zeros };
+    specs[p + "ln2.weight"] = { shape: [d], init: ones };
+    specs[p + "ln2.bias"] = { shape: [d], init: zeros };
+    specs[p + "mlp.fc.weight"] = { shape: [d, h], init: normal() };
+    specs[p + "mlp.fc.bias"] = { shape: [h], init: zeros };
+    specs[p + "mlp.proj.weight"] = { shape: [h, d], init: resid };
+    specs[p + "mlp.proj.bias"] = { shape: [d], init: zeros };
+  }
+  return specs;
+}
+
+/** V·d + P·d + L·(4d² + 2d·h + 9d + h) + 2d (the head is tied to wte). */
+export function gpt2ParameterCount(c: LmConfig): number {
+  const d = c.dModel;
+  const h = c.dHidden;
+  const perBlock = 4 * d * d + 2 * d * h + 9 * d + h;
+  return c.vocabSize * d + c.contextLength * d + c.nLayers * perBlock + 2 * d;
+}
+
+export function gpt2Init(c: LmConfig, rng: Rng): Params {
+  return materialize(gpt2Specs(c), rng);
+}
+
+/** tokens [B, T] int32 → logits [B, T, V]. With `opts.cache`, T new tokens after the cached ones. */
+export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+  const past = checkTokens(c, tokens, opts.cache);
+  const [b, t] = tokens.shape;
+  return withCache(opts.cache, t, (update) =>
+    tf.tidy(() => {
+      const pos = tf.slice(params.wpe, [past, 0], [t, c.dModel]);
+      let x: tf.Tensor = tf.add(embed(params.wte, tokens), pos);
+      for (let i = 0; i < c.nLayers; i++) {
+        const p = (n: string) => params[`blocks.${i}.${n}`];
+        // attention
+        const a = layerNorm(x, p("ln1.weight"), p("ln1.bias"), c.normEps);
+        // q, k, v from the fused [d, 3d] projection, split on the (small) weights rather than on the
+        // activations: slicing/transposing [B, T, 3d] activations is slow on the portable backends.
+        const w = tf.split(p("attn.qkv.weight"), 3, 1);
+        const bias = tf.split(p("attn.qkv.bias"), 3, 0);
+        const [q, k, v] = [0, 1, 2].map((j) => splitHeads(linear(a, w[j], bias[j]), c.nHeads));
+        const [kk, vv] = update ? update.extend(i, k, v) : [k, v];
+        const y = mergeHeads(attend(q, kk, vv));
+        x = tf.add(x, linear(y, p("attn.proj.weight"), p("attn.proj.bias")));
+        // MLP
+        const m = layerNorm(x, p("ln2.weight"), p("ln2.bias"), c.normEps);
+        const hdn = gelu(linear(m, p("mlp.fc.weight"), p("mlp.fc.bias")));
+        x = tf.add(x, linear(hdn, p("mlp.proj.weight"), p("mlp.proj.bias")));
+      }
+      const f = layerNorm(x, params["lnf.weight"], params["lnf.bias"], c.normEps);
+      const logits = tf.matMul(f.reshape([b * t, c.dModel]), params.wte, false, true);
+      return logits.reshape([b, t, c.vocabSize]) as tf.Tensor3D;
+    }),
+  );
+}

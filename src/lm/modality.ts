@@ -1,0 +1,129 @@
+import type { DataCodec, Modality } from "../collapse/modality";
+import { DataError } from "../errors";
+import type { BpeTokenizer } from "../text/bpe";
+import { disposeParams, initParams } from "./model";
+import { type SamplingConfig, sampleDocuments } from "./sample";
+import { type TrainConfig, evaluateCrossEntropy, train, windows } from "./train";
+import type { LmConfig, Params } from "./types";
+
+/** Tokenized documents (ids without the end-of-document token). */
+export interface LmData {
+  readonly docs: readonly Int32Array[];
+}
+
+export interface LmModel {
+  readonly params: Params;
+  /** Tokens the model was trained on (all epochs). */
+  readonly trainTokens: number;
+}
+
+export interface LmModalityOptions {
+  model: LmConfig;
+  tokenizer: BpeTokenizer;
+  /** Real training documents, tokenized; the original set is the first `realSize` of them. */
+  realDocs: readonly Int32Array[];
+  /** Held-out real validation windows (sequenceLength + 1 tokens each). */
+  validWindows: readonly Int32Array[];
+  train: TrainConfig;
+  /** Epochs of the first iteration only (Figure 11 varies it); default train.epochs. */
+  firstIterationEpochs?: number;
+  sampling: SamplingConfig;
+}
+
+/**
+ * Causal language models as a collapse-loop modality: fit = pretrain a freshly initialised model,
+ * sample = generate whole documents, evaluate = cross-entropy on real held-out text.
+ */
+export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
+  const eot = o.tokenizer.eotId;
+  let realUsed = 0;
+  return {
+    name: "lm",
+    size: (data) => data.docs.length,
+    select: (data, indices) => ({ docs: Array.from(indices, (i) => data.docs[i]) }),
+    real(size, _rng, draw) {
+      // The original set, then each fresh-real draw, take the next unused real documents.
+      const start = draw === 1 ? 0 : realUsed;
+      if (start + size > o.realDocs.length) {
+        throw new DataError("real corpus", `needs ${start + size} training documents for real draw ${draw}, has ${o.realDocs.length}`);
+      }
+      realUsed = Math.max(realUsed, start + size);
+      return { docs: o.realDocs.slice(start, start + size) };
+    },
+    fit(parts, ctx) {
+      const docs = parts.flatMap((p) => p.data.docs);
+      // Documents in a seeded order, each followed by the end-of-document token, as one stream.
+      const order = ctx.rng.permutation(docs.length);
+      const stream = concatDocuments(Array.from(order, (i) => docs[i]), eot);
+      const trainWindows = windows(stream, o.train.sequenceLength);
+      const epochs = ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs;
+      const params = initParams(o.model, ctx.rng.fork("init"));
+      try {
+        const result = train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
+          const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
+          if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
+          ctx.report(p.step, metrics);
+        });
+        return { params, trainTokens: result.tokens };
+      } catch (e) {
+        disposeParams(params);
+        if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;
+        throw e;
+      }
+    },
+    sample: (model, size, rng) => ({ docs: sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
+    evaluate: (model) => ({
+      testCrossEntropy: evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
+      trainTokens: model.trainTokens,
+    }),
+    dispose: (model) => disposeParams(model.params),
+    codec: lmCodec,
+  };
+}
+
+/** Documents joined into one token stream, each followed by `eot`. */
+export function concatDocuments(docs: readonly Int32Array[], eot: number): Int32Array {
+  const total = docs.reduce((s, d) => s + d.length + 1, 0);
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const d of docs) {
+    out.set(d, o);
+    o += d.length;
+    out[o++] = eot;
+  }
+  return out;
+}
+
+const MAGIC = 0x4c4d4431; // "LMD1"
+
+/** Binary layout: magic, document count (u32), lengths (u32 each), then all ids (i32). */
+export const lmCodec: DataCodec<LmData> = {
+  encode(data) {
+    const n = data.docs.length;
+    const total = data.docs.reduce((s, d) => s + d.length, 0);
+    const buf = Buffer.alloc(8 + 4 * n + 4 * total);
+    buf.writeUInt32LE(MAGIC, 0);
+    buf.writeUInt32LE(n, 4);
+    let o = 8;
+    for (const d of data.docs) (buf.writeUInt32LE(d.length, o), (o += 4));
+    for (const d of data.docs) for (let i = 0; i < d.length; i++, o += 4) buf.writeInt32LE(d[i], o);
+    return buf;
+  },
+  decode(bytes) {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.length < 8 || buf.readUInt32LE(0) !== MAGIC) throw new DataError("lm dataset", "not a collapse-kit token dataset (bad magic)");
+    const n = buf.readUInt32LE(4);
+    if (buf.length < 8 + 4 * n) throw new DataError("lm dataset", "truncated document table");
+    const lengths = Array.from({ length: n }, (_, i) => buf.readUInt32LE(8 + 4 * i));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    if (buf.length !== 8 + 4 * n + 4 * total) throw new DataError("lm dataset", `truncated or corrupt: ${buf.length} bytes, expected ${8 + 4 * n + 4 * total}`);
+    let o = 8 + 4 * n;
+    const docs = lengths.map((len) => {
+      const d = new Int32Array(len);
+      for (let i = 0; i < len; i++, o += 4) d[i] = buf.readInt32LE(o);
+      return d;
+    });
+    return { docs };
+  },
+};
+

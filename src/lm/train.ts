@@ -1,0 +1,224 @@
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
+import type { Rng } from "../random";
+import { forward } from "./model";
+import type { LmConfig, Params } from "./types";
+
+/** Optimisation settings of one model fit (the same for every iteration of a sequence). */
+export interface TrainConfig {
+  batchSize: number;
+  /** Tokens per training sequence (≤ the model's context length). */
+  sequenceLength: number;
+  /** Passes over the iteration's training tokens (the paper: 1). */
+  epochs: number;
+  /** Optional cap on optimizer steps (e.g. for smoke runs). */
+  maxSteps?: number;
+  learningRate: number;
+  /** Cosine decay ends here. */
+  minLearningRate: number;
+  /** Linear warmup over this fraction of the steps. */
+  warmupFraction: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Clip the global gradient norm to this (0 = off). */
+  gradClip: number;
+  /** Evaluate test cross-entropy every this many steps (learning curves); 0 = only at the end. */
+  evalEvery: number;
+  /** Validation sequences used per evaluation (0 = all). */
+  evalSequences: number;
+}
+
+export const TRAIN_DEFAULTS: TrainConfig = {
+  batchSize: 16,
+  sequenceLength: 128,
+  epochs: 1,
+  learningRate: 3e-3,
+  minLearningRate: 3e-4,
+  warmupFraction: 0.05,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  gradClip: 1,
+  evalEvery: 0,
+  evalSequences: 0,
+};
+
+const KEYS = Object.keys(TRAIN_DEFAULTS).concat("maxSteps");
+
+export function checkTrainConfig(partial: Partial<TrainConfig>, model: LmConfig, field = "train"): TrainConfig {
+  checkKnownKeys(field, partial, KEYS);
+  const c = { ...TRAIN_DEFAULTS, ...partial };
+  checkInt(`${field}.batchSize`, c.batchSize, { min: 1 });
+  checkInt(`${field}.sequenceLength`, c.sequenceLength, { min: 2, max: model.contextLength });
+  checkNumber(`${field}.epochs`, c.epochs, { exclusiveMin: 0 });
+  if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
+  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
+  checkNumber(`${field}.minLearningRate`, c.minLearningRate, { min: 0, max: c.learningRate });
+  checkNumber(`${field}.warmupFraction`, c.warmupFraction, { min: 0, max: 1 });
+  checkNumber(`${field}.weightDecay`, c.weightDecay, { min: 0 });
+  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
+  checkInt(`${field}.evalEvery`, c.evalEvery, { min: 0 });
+  checkInt(`${field}.evalSequences`, c.evalSequences, { min: 0 });
+  return c;
+}
+
+/** Learning rate at `step` of `total`: linear warmup, then cosine decay to the minimum. */
+export function learningRateAt(c: TrainConfig, step: number, total: number): number {
+  const warmup = Math.max(1, Math.round(c.warmupFraction * total));
+  if (step < warmup) return (c.learningRate * (step + 1)) / warmup;
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return c.minLearningRate + 0.5 * (c.learningRate - c.minLearningRate) * (1 + Math.cos(Math.PI * progress));
+}
+
+/**
+ * Cuts a token stream into non-overlapping windows of sequenceLength + 1 tokens (input + shifted
+ * target). Documents are concatenated with their end-of-document tokens, as in GPT pretraining.
+ */
+export function windows(tokens: Int32Array, sequenceLength: number): Int32Array[] {
+  const span = sequenceLength + 1;
+  const out: Int32Array[] = [];
+  for (let start = 0; start + span <= tokens.length; start += sequenceLength) out.push(tokens.subarray(start, start + span));
+  return out;
+}
+
+/** Mean cross-entropy (nats/token) of the next-token predictions of a batch of windows. */
+export function crossEntropy(config: LmConfig, params: Params, batch: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, span] = batch.shape;
+    const inputs = batch.slice([0, 0], [b, span - 1]);
+    const targets = batch.slice([0, 1], [b, span - 1]);
+    const logits = forward(config, params, inputs);
+    const logp = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(targets, config.vocabSize)), -1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}
+
+/** Test cross-entropy on held-out real windows (no gradients), in nats per token. */
+export function evaluateCrossEntropy(config: LmConfig, params: Params, valid: readonly Int32Array[], batchSize: number): number {
+  if (valid.length === 0) throw new Error("no validation windows: the validation text is shorter than one sequence");
+  let total = 0;
+  for (let i = 0; i < valid.length; i += batchSize) {
+    const rows = valid.slice(i, i + batchSize);
+    const loss = tf.tidy(() => crossEntropy(config, params, stack(rows)));
+    total += loss.dataSync()[0] * rows.length;
+    loss.dispose();
+  }
+  return total / valid.length;
+}
+
+function stack(rows: readonly Int32Array[]): tf.Tensor2D {
+  const span = rows[0].length;
+  const flat = new Int32Array(rows.length * span);
+  rows.forEach((r, i) => flat.set(r, i * span));
+  return tf.tensor2d(flat, [rows.length, span], "int32");
+}
+
+/** A NaN or infinite loss: the fit is stopped and the iteration and step are named. */
+export class DivergenceError extends Error {
+  constructor(
+    readonly step: number,
+    loss: number,
+  ) {
+    super(`training diverged at step ${step} (loss ${loss}); lower the learning rate or raise gradClip`);
+    this.name = "DivergenceError";
+  }
+}
+
+export interface TrainProgress {
+  step: number;
+  steps: number;
+  tokens: number;
+  trainLoss: number;
+  learningRate: number;
+  /** Present at evaluation steps. */
+  testCrossEntropy?: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  tokens: number;
+  seconds: number;
+  finalTrainLoss: number;
+}
+
+/**
+ * One model fit: AdamW (decoupled weight decay on matrices only, not on norms, biases or positions),
+ * warmup + cosine learning rate, global-norm gradient clipping, `epochs` passes over the windows in a
+ * seeded order. The parameters are updated in place.
+ */
+export function train(
+  config: LmConfig,
+  params: Params,
+  trainWindows: readonly Int32Array[],
+  valid: readonly Int32Array[],
+  c: TrainConfig,
+  rng: Rng,
+  onProgress?: (p: TrainProgress) => void,
+): TrainResult {
+  if (trainWindows.length === 0) throw new ConfigError("train", "the training text is shorter than one sequence");
+  const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
+  const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
+  const names = Object.keys(params).sort();
+  const decayed = new Set(names.filter((n) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n)));
+  // tf.variable keeps its initial tensor alive; tidy frees the zeros, the variables survive it.
+  const moments = () => Object.fromEntries(names.map((n) => [n, tf.tidy(() => tf.variable(tf.zerosLike(params[n]), false))]));
+  const m = moments();
+  const v = moments();
+  const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;
+  const started = performance.now();
+  let order = rng.permutation(trainWindows.length);
+  let cursor = 0;
+  let tokens = 0;
+  let lastLoss = NaN;
+  try {
+    for (let step = 0; step < total; step++) {
+      if (cursor >= order.length) {
+        order = rng.permutation(trainWindows.length);
+        cursor = 0;
+      }
+      const rows = Array.from(order.subarray(cursor, cursor + c.batchSize), (i) => trainWindows[i]);
+      cursor += c.batchSize;
+      const lr = learningRateAt(c, step, total);
+      const lossValue = tf.tidy(() => {
+        const batch = stack(rows);
+        const { value, grads } = tf.variableGrads(() => crossEntropy(config, params, batch), names.map((n) => params[n]));
+        const byName = names.map((n) => grads[params[n].name]);
+        let scale: tf.Scalar | number = 1;
+        if (c.gradClip > 0) {
+          const norm = tf.sqrt(tf.addN(byName.map((g) => tf.sum(tf.square(g)))));
+          scale = tf.minimum(1, tf.div(c.gradClip, tf.add(norm, 1e-6))) as tf.Scalar;
+        }
+        const t = step + 1;
+        const bc1 = 1 - Math.pow(c.beta1, t);
+        const bc2 = 1 - Math.pow(c.beta2, t);
+        names.forEach((n, i) => {
+          const g = tf.mul(byName[i], scale);
+          m[n].assign(tf.add(tf.mul(m[n], c.beta1), tf.mul(g, 1 - c.beta1)));
+          v[n].assign(tf.add(tf.mul(v[n], c.beta2), tf.mul(tf.square(g), 1 - c.beta2)));
+          const update = tf.div(tf.div(m[n], bc1), tf.add(tf.sqrt(tf.div(v[n], bc2)), 1e-8));
+          let next = tf.sub(params[n], tf.mul(update, lr));
+          if (decayed.has(n) && c.weightDecay > 0) next = tf.sub(next, tf.mul(params[n], lr * c.weightDecay));
+          params[n].assign(next);
+        });
+        return value.dataSync()[0];
+      });
+      if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
+      lastLoss = lossValue;
+      tokens += rows.length * (rows[0].length - 1);
+      const evaluate = (c.evalEvery > 0 && (step + 1) % c.evalEvery === 0) || step === total - 1;
+      const progress: TrainProgress = { step: step + 1, steps: total, tokens, trainLoss: lossValue, learningRate: lr };
+      if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, evalSet, c.batchSize);
+      onProgress?.(progress);
+    }
+  } finally {
+    for (const n of names) {
+      m[n].dispose();
+      v[n].dispose();
+    }
+  }
+  return { steps: total, tokens, seconds: (performance.now() - started) / 1000, finalTrainLoss: lastLoss };
+}

@@ -1,0 +1,46 @@
+import type * as tf from "@tensorflow/tfjs";
+
+/**
+ * Shared shapes of the language-model stack (§3.1). Models are plain functions over explicit, named
+ * parameters (nanoGPT style): `initParams(config, rng)` builds them, `forward(config, params, tokens)`
+ * runs them. No hidden global state; every random draw comes from an explicit `Rng`.
+ */
+
+export type Architecture = "gpt2" | "llama";
+
+export interface LmConfig {
+  /** A name such as "gpt2-9m", "llama2-42m", "gpt2-quick", "gpt2-smoke". */
+  name: string;
+  arch: Architecture;
+  vocabSize: number;
+  /** Maximum sequence length (positions for GPT-2, RoPE table for Llama). */
+  contextLength: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** Hidden width of the MLP (GPT-2: usually 4·dModel; Llama: the SwiGLU hidden size). */
+  dHidden: number;
+  /** LayerNorm / RMSNorm epsilon. */
+  normEps: number;
+  /** Llama only: RoPE base frequency. */
+  ropeTheta?: number;
+}
+
+/** Parameters by stable dotted name ("wte", "blocks.0.attn.wq", ...); also the safetensors keys. */
+export type Params = Record<string, tf.Variable>;
+
+/**
+ * Per-layer key/value cache for incremental decoding: keys[l], values[l] have shape
+ * [batch, nHeads, length, headDim]; `length` grows by the number of tokens fed each step.
+ */
+export interface KVCache {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+  /** Tokens already in the cache (the position of the next token). */
+  length: number;
+}
+
+export interface ForwardOptions {
+  /** Incremental decoding: attend over the cache plus the new tokens, then extend the cache. */
+  cache?: KVCache;
+}
