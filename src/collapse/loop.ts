@@ -25,6 +25,8 @@ export interface CollapseOptions<D, M> {
   /** Persists records and synthetic sets after every iteration; an interrupted run resumes from it. */
   run?: Run;
   onIteration?: (record: IterationRecord) => void;
+  /** Sees each fitted model after evaluation and before it is disposed (e.g. to save a checkpoint). */
+  onModel?: (iteration: number, model: M) => void | Promise<void>;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
 }
 
@@ -89,6 +91,7 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
       for (const [name, value] of Object.entries(metrics)) {
         if (!Number.isFinite(value)) throw new Error(`iteration ${n}: metric ${name} is ${value}; stopping (earlier iterations are kept)`);
       }
+      await opts.onModel?.(n, model);
       if (n < cfg.iterations) {
         const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));
         // Persist the synthetic set before the record that declares iteration n finished.

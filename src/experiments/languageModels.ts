@@ -1,0 +1,201 @@
+import * as fs from "node:fs";
+import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
+import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { backendInfo, selectBackend } from "../backend";
+import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { lmConfig } from "../lm/configs";
+import { type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
+import { parameterCount } from "../lm/model";
+import { saveParams } from "../lm/safetensors";
+import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
+import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
+import type { LmConfig } from "../lm/types";
+import type { Run, RunStore } from "../store/runStore";
+import { BpeTokenizer, trainBpe } from "../text/bpe";
+import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
+import type { Profile } from "./profiles";
+
+/** One §3.1 sequence of language models: everything that determines its results. */
+export interface LmSequenceConfig {
+  /** A named model config (see lmConfigNames()): gpt2-9m, llama2-42m, gpt2-quick, ... */
+  model: string;
+  /** BPE vocabulary size to train (the paper: 8000); a small corpus may support fewer merges. */
+  vocabSize: number;
+  /** "embedded", "tinystories" or "text:PATH". */
+  data: string;
+  /** Documents in the original real training set; every synthetic set has as many. */
+  trainDocuments: number;
+  /** Real held-out documents for the test cross-entropy. */
+  validDocuments: number;
+  strategy: Strategy;
+  iterations: number;
+  seed: number;
+  train: Partial<TrainConfig>;
+  sampling: Partial<SamplingConfig>;
+  /** Epochs of the first model only (Figure 11); default: train.epochs. */
+  firstIterationEpochs?: number;
+  /** Fresh real documents added at every iteration ≥ 2 (0 = none). */
+  freshRealDocuments?: number;
+}
+
+const KEYS = ["model", "vocabSize", "data", "trainDocuments", "validDocuments", "strategy", "iterations", "seed", "train", "sampling", "firstIterationEpochs", "freshRealDocuments"];
+
+export interface CheckedLmSequence {
+  config: LmSequenceConfig;
+  train: TrainConfig;
+  sampling: SamplingConfig;
+}
+
+/** Rejects bad fields before any work starts. The model config is checked again once the vocabulary is known. */
+export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
+  if (typeof c !== "object" || c === null) throw new ConfigError("config", "expected an object");
+  checkKnownKeys("", c, KEYS);
+  const probe = lmConfig(c.model, checkInt("vocabSize", c.vocabSize, { min: 258 }));
+  parseDataSpec(c.data);
+  checkInt("trainDocuments", c.trainDocuments, { min: 1 });
+  checkInt("validDocuments", c.validDocuments, { min: 1 });
+  checkOneOf("strategy", c.strategy, STRATEGIES);
+  checkInt("iterations", c.iterations, { min: 1 });
+  checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+  checkTrainConfig(c.train ?? {}, probe);
+  checkSamplingConfig(c.sampling ?? {}, probe);
+  if (c.firstIterationEpochs !== undefined && !(c.firstIterationEpochs > 0)) throw new ConfigError("firstIterationEpochs", "must be > 0");
+  checkInt("freshRealDocuments", c.freshRealDocuments ?? 0, { min: 0 });
+  return c;
+}
+
+export interface LmSequenceOptions {
+  store?: RunStore | null;
+  onIteration?: (record: IterationRecord) => void;
+  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  /** Short status lines (loading data, training the tokenizer, ...). */
+  onStatus?: (message: string) => void;
+  /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
+  checkpoints?: boolean;
+}
+
+export interface LmSequenceResult extends CollapseResult {
+  config: LmSequenceConfig;
+  model: LmConfig;
+  parameters: number;
+  backend: Record<string, unknown>;
+  tokenizer: BpeTokenizer;
+  /** The run directory, when a store was used. */
+  runDir: string | null;
+}
+
+/**
+ * Runs (or resumes, or reads back) one sequence: loads the real corpus, trains the tokenizer on the real
+ * training documents, then fits `iterations` models through the shared collapse loop.
+ */
+export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOptions = {}): Promise<LmSequenceResult> {
+  checkLmSequenceConfig(config);
+  const status = opts.onStatus ?? (() => {});
+  const backend = await selectBackend();
+  const fresh = config.freshRealDocuments ?? 0;
+  const neededTrain = config.trainDocuments + fresh * (config.iterations - 1);
+  const run = opts.store?.open("lm", config, { backend: backendInfo() }) ?? null;
+  try {
+    status(`loading ${formatDataSpec(parseDataSpec(config.data))} (${neededTrain} train, ${config.validDocuments} validation documents)`);
+    const corpus = await loadCorpus(config.data, {
+      seed: config.seed,
+      embeddedDocuments: neededTrain + config.validDocuments,
+      validFraction: config.validDocuments / (neededTrain + config.validDocuments),
+      trainDocuments: neededTrain,
+      validDocuments: config.validDocuments,
+    });
+    if (corpus.train.length < neededTrain) {
+      throw new ConfigError("trainDocuments", `needs ${neededTrain} real training documents, the corpus has ${corpus.train.length}`);
+    }
+    if (corpus.valid.length === 0) throw new ConfigError("validDocuments", "the corpus has no validation documents");
+    const tokenizer = loadOrTrainTokenizer(run, corpus.train.slice(0, config.trainDocuments), config.vocabSize, status);
+    const model = lmConfig(config.model, tokenizer.vocabSize);
+    const train = checkTrainConfig(config.train ?? {}, model);
+    const sampling = checkSamplingConfig({ maxTokens: model.contextLength - 1, ...config.sampling }, model);
+    const realDocs = corpus.train.map((d) => tokenizer.encode(d));
+    const validWindows = windows(concatDocuments(corpus.valid.map((d) => tokenizer.encode(d)), tokenizer.eotId), train.sequenceLength);
+    if (validWindows.length === 0) throw new ConfigError("validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
+    status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
+    const result = await runCollapse({
+      modality: lmModality({ model, tokenizer, realDocs, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs }),
+      loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainDocuments, freshRealSize: fresh },
+      seed: config.seed,
+      run: run ?? undefined,
+      onIteration: opts.onIteration,
+      onFitProgress: opts.onFitProgress,
+      onModel:
+        run && opts.checkpoints !== false
+          ? (n, m) => {
+              saveParams(run.artifactPath(`model-${n}.safetensors`), m.params, { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()), iteration: String(n) });
+            }
+          : undefined,
+    });
+    if (run && !run.done) run.finish({ testCrossEntropy: result.records.map((r) => r.metrics.testCrossEntropy) });
+    return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null };
+  } finally {
+    run?.close();
+  }
+}
+
+/** The tokenizer is part of a run's results: trained once, then read back on resume. */
+function loadOrTrainTokenizer(run: Run | null, docs: readonly string[], vocabSize: number, status: (m: string) => void): BpeTokenizer {
+  const saved = run?.readArtifact("tokenizer.json");
+  if (saved) return BpeTokenizer.fromJSON(JSON.parse(saved.toString("utf8")), run!.artifactPath("tokenizer.json"));
+  status(`training a byte-level BPE tokenizer (vocabulary ${vocabSize}) on ${docs.length} documents`);
+  const tokenizer = trainBpe(docs, { vocabSize });
+  run?.writeArtifact("tokenizer.json", JSON.stringify(tokenizer.toJSON()));
+  return tokenizer;
+}
+
+/** Decoded synthetic documents sampled from model `iteration` of a stored run (Table 1). */
+export function storedSamples(runDir: string, tokenizer: BpeTokenizer, iteration: number, count: number): string[] {
+  const file = `${runDir}/artifacts/synthetic-${iteration}.bin`;
+  if (!fs.existsSync(file)) return [];
+  const data: LmData = lmCodec.decode(fs.readFileSync(file));
+  return data.docs.slice(0, count).map((d) => tokenizer.decode(d, { skipSpecial: true }));
+}
+
+/** The base sequence of each profile (GPT-2; the notebooks vary model, strategy and temperature). */
+export function lmBaseConfig(profile: Profile): LmSequenceConfig {
+  switch (profile) {
+    case "smoke":
+      return {
+        model: "gpt2-smoke",
+        vocabSize: 512,
+        data: "embedded",
+        trainDocuments: 120,
+        validDocuments: 30,
+        strategy: "replace",
+        iterations: 3,
+        seed: 0,
+        train: { batchSize: 8, sequenceLength: 64, learningRate: 3e-3, minLearningRate: 3e-4 },
+        sampling: { batchSize: 60 },
+      };
+    case "quick":
+      return {
+        model: "gpt2-quick",
+        vocabSize: 1024,
+        data: "embedded",
+        trainDocuments: 600,
+        validDocuments: 100,
+        strategy: "replace",
+        iterations: 4,
+        seed: 0,
+        train: { batchSize: 16, sequenceLength: 256, learningRate: 3e-3, minLearningRate: 3e-4, evalEvery: 20 },
+        sampling: { batchSize: 100 },
+      };
+    case "paper":
+      return {
+        model: "gpt2-9m",
+        vocabSize: 8000,
+        data: "tinystories",
+        trainDocuments: 2_119_719,
+        validDocuments: 21_990,
+        strategy: "replace",
+        iterations: 10,
+        seed: 0,
+        train: { batchSize: 64, sequenceLength: 512, learningRate: 5e-4, minLearningRate: 5e-5, warmupFraction: 0.01, evalEvery: 500, evalSequences: 512 },
+        sampling: { batchSize: 256, maxTokens: 1023 },
+      };
+  }
+}
