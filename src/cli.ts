@@ -1,17 +1,25 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { BACKEND_ENV_VAR, BACKEND_NAMES, type BackendName, selectBackend } from "./backend";
+import type { IterationRecord } from "./collapse/loop";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
 import { type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
+import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, runLmSequence } from "./experiments/languageModels";
 import { PROFILES, checkProfile } from "./experiments/profiles";
 import { EXPERIMENTS } from "./experiments/registry";
+import { lmConfigNames } from "./lm/configs";
+import { SAMPLING_DEFAULTS } from "./lm/sample";
+import { TRAIN_DEFAULTS } from "./lm/train";
 import { linearErrorFigure } from "./plots/linearFigures";
 import { saveFigure, standaloneHtml } from "./plots/plotly";
-import { progressBar } from "./progress";
+import { formatSeconds, progressBar } from "./progress";
 import { RunStore, writeFileAtomic } from "./store/runStore";
+import { parseDataSpec } from "./text/dataSpec";
+import { tinyStoriesFiles } from "./text/tinystories";
 
 /** A usage mistake: printed with the command's help hint, exit code 2. */
 class UsageError extends Error {}
@@ -20,6 +28,7 @@ const MAIN_HELP = `collapse — reproduce "Is Model Collapse Inevitable?" (Gerst
 
 Usage:
   collapse linear [flags]        §2: sequences of linear regressions, Monte-Carlo vs theory
+  collapse lm [flags]            §3.1: one sequence of transformer language models (GPT-2, Llama-2)
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
   collapse <command> --help      flags of a command
 
@@ -65,12 +74,75 @@ Flags:
   --runs-dir DIR     run store location (default $COLLAPSE_RUNS_DIR or runs/)
   -h, --help         this help`;
 
+function lmHelp(): string {
+  const profiles = PROFILES.map((p) => {
+    const b = lmBaseConfig(p);
+    return `                           ${(p + ":").padEnd(7)}${b.model} on ${b.data}, ${b.trainDocuments.toLocaleString("en-US")} documents, vocabulary ${b.vocabSize}, ${b.iterations} iterations`;
+  }).join("\n");
+  const models = wrap(lmConfigNames().join(", "), 66).join("\n                         ");
+  return `collapse lm — fit one §3.1 sequence of transformer language models, each pretrained on text
+sampled from the models before it (replace) or on everything so far (accumulate)
+
+Usage: collapse lm [flags]
+
+The profile gives the base configuration; every other flag overrides one field of it.
+
+Flags:
+  --profile P            ${PROFILES.join(" | ")} (default quick)
+${profiles}
+  --model NAME           ${models}
+  --strategy S           ${STRATEGIES.join(", ")}
+  --iterations N         models fit in sequence
+  --temperature T        sampling temperature > 0 (default 1.0; the paper's ablation: 0.3)
+  --top-k K              sample from the K most likely tokens only (default 0: off)
+  --top-p P              nucleus sampling, 0 < P ≤ 1 (default 1: off)
+  --data D               embedded | tinystories | text:PATH
+                         embedded: stories generated offline from a seed;
+                         tinystories: downloaded once into $COLLAPSE_DATA_DIR (or read from
+                         $COLLAPSE_TINYSTORIES_DIR); text:PATH: documents separated by lines
+                         holding only <|endoftext|>
+  --seed S               seed of every random draw (default 0)
+  --documents N          real training documents; every synthetic set has as many
+  --valid-documents N    real held-out documents for the test cross-entropy
+  --vocab N              BPE vocabulary size, ≥ 258 (the paper: 8000)
+  --epochs E             passes over each model's training data (default 1)
+  --first-epochs E       epochs of the first model only (Figure 11; default: --epochs)
+  --fresh-real N         fresh real documents added at every iteration ≥ 2 (default 0)
+  --backend B            ${BACKEND_NAMES.join(" | ")} (default: the best available;
+                         sets ${BACKEND_ENV_VAR} for this process)
+  --json                 print machine-readable results to stdout: per iteration the test
+                         cross-entropy (nats/token), training tokens and documents, seconds;
+                         the model, its parameter count, backend, vocabulary and run directory
+  --no-cache             do not read or write the run store (no checkpoints either)
+  --runs-dir DIR         run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps
+                         its tokenizer, synthetic sets and one safetensors checkpoint per model
+  -h, --help             this help
+
+An interrupted run resumes from its last finished model when the same command is run again; a
+finished one is read back.`;
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case "linear":
         return await linearCommand(rest);
+      case "lm":
+        return await lmCommand(rest);
       case "reproduce":
         return await reproduceCommand(rest);
       case undefined:
@@ -238,4 +310,245 @@ async function reproduceCommand(args: string[]): Promise<number> {
   console.error(`figures: ${outDir}/figures.html and ${allFigures.length} figure JSON files`);
   if (v.json) console.log(JSON.stringify({ profile, results }, null, 2));
   return 0;
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// collapse lm
+
+/** The config fields `collapse lm` sets from a flag, so that a ConfigError can name the flag. */
+const LM_FIELD_FLAGS: Record<string, string> = {
+  model: "model",
+  vocabSize: "vocab",
+  data: "data",
+  trainDocuments: "documents",
+  validDocuments: "valid-documents",
+  strategy: "strategy",
+  iterations: "iterations",
+  seed: "seed",
+  "train.epochs": "epochs",
+  firstIterationEpochs: "first-epochs",
+  freshRealDocuments: "fresh-real",
+  "sampling.temperature": "temperature",
+  "sampling.topK": "top-k",
+  "sampling.topP": "top-p",
+};
+
+type LmFlags = Partial<Record<string, string | boolean>>;
+
+/** A ConfigError about a field the user set by a flag, restated in terms of that flag. */
+function lmFlagError(e: unknown, flags: LmFlags, profile: string): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const detail = e.message.startsWith(`invalid config: ${e.field}: `) ? e.message.slice(`invalid config: ${e.field}: `.length) : e.message;
+  const flag = LM_FIELD_FLAGS[e.field];
+  if (flag && flags[flag] !== undefined) return new UsageError(`--${flag}: ${detail}`);
+  const base = lmBaseConfig(profile as (typeof PROFILES)[number]);
+  if (flags.model !== undefined && flags.model !== base.model) {
+    const model = String(flags.model);
+    const fits = model.endsWith("-smoke") ? "smoke" : model.endsWith("-quick") ? "quick" : "paper";
+    return new UsageError(`${e.field}: ${detail} (set by the ${profile} profile, which is sized for ${base.model}; --model ${model} fits --profile ${fits})`);
+  }
+  return e;
+}
+
+/** Sets obj[key] = value unless the flag was not given or the value is what it already means (keeps run keys stable). */
+function override<T extends object, K extends keyof T>(obj: T, key: K, value: T[K] | undefined, fallback: T[K]): void {
+  if (value === undefined) return;
+  if (value === (obj[key] ?? fallback)) return;
+  obj[key] = value;
+}
+
+/** The run config: the profile's base config with the flags applied. */
+function lmConfigFromFlags(v: LmFlags, profile: (typeof PROFILES)[number]): LmSequenceConfig {
+  const str = (flag: string) => v[flag] as string | undefined;
+  const int = (flag: string) => (str(flag) === undefined ? undefined : num(flag, str(flag)!, true));
+  const real = (flag: string) => (str(flag) === undefined ? undefined : num(flag, str(flag)!, false));
+  const base = lmBaseConfig(profile);
+  const c: LmSequenceConfig = { ...base, train: { ...base.train }, sampling: { ...base.sampling } };
+  if (str("model") !== undefined) {
+    if (!lmConfigNames().includes(str("model")!)) throw new UsageError(`--model: unknown model ${JSON.stringify(str("model"))} (known: ${lmConfigNames().join(", ")})`);
+    c.model = str("model")!;
+  }
+  if (str("strategy") !== undefined) {
+    const s = str("strategy")!;
+    if (!(STRATEGIES as readonly string[]).includes(s)) throw new UsageError(`--strategy: unknown strategy ${JSON.stringify(s)} (known: ${STRATEGIES.join(", ")})`);
+    c.strategy = s as Strategy;
+  }
+  if (str("data") !== undefined) {
+    const spec = parseDataSpec(str("data"));
+    // A relative path would key the run by where the command was started from.
+    c.data = spec.kind === "text" ? `text:${path.resolve(spec.path)}` : spec.kind;
+  }
+  override(c, "iterations", int("iterations"), c.iterations);
+  override(c, "seed", int("seed"), c.seed);
+  override(c, "trainDocuments", int("documents"), c.trainDocuments);
+  override(c, "validDocuments", int("valid-documents"), c.validDocuments);
+  override(c, "vocabSize", int("vocab"), c.vocabSize);
+  override(c.train, "epochs", real("epochs"), TRAIN_DEFAULTS.epochs);
+  const epochs = c.train.epochs ?? TRAIN_DEFAULTS.epochs;
+  override(c, "firstIterationEpochs", real("first-epochs"), epochs);
+  override(c, "freshRealDocuments", int("fresh-real"), 0);
+  override(c.sampling, "temperature", real("temperature"), SAMPLING_DEFAULTS.temperature);
+  override(c.sampling, "topK", int("top-k"), SAMPLING_DEFAULTS.topK);
+  override(c.sampling, "topP", real("top-p"), SAMPLING_DEFAULTS.topP);
+  return c;
+}
+
+/** Fails before a run directory is created when the data cannot be had (downloads TinyStories once). */
+async function ensureLmData(spec: string): Promise<void> {
+  const s = parseDataSpec(spec);
+  if (s.kind === "text") {
+    let stat: fs.Stats;
+    try {
+      fs.accessSync(s.path, fs.constants.R_OK);
+      stat = fs.statSync(s.path);
+    } catch (e) {
+      throw new DataError(s.path, `cannot read text corpus: ${(e as Error).message}`);
+    }
+    if (!stat.isFile()) throw new DataError(s.path, "cannot read text corpus: not a file");
+  } else if (s.kind === "tinystories") {
+    await tinyStoriesFiles();
+  }
+}
+
+async function lmCommand(args: string[]): Promise<number> {
+  const v = parse(args, {
+    model: { type: "string" },
+    strategy: { type: "string" },
+    iterations: { type: "string" },
+    temperature: { type: "string" },
+    "top-k": { type: "string" },
+    "top-p": { type: "string" },
+    data: { type: "string" },
+    profile: { type: "string" },
+    seed: { type: "string" },
+    documents: { type: "string" },
+    "valid-documents": { type: "string" },
+    vocab: { type: "string" },
+    epochs: { type: "string" },
+    "first-epochs": { type: "string" },
+    "fresh-real": { type: "string" },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+    "no-cache": { type: "boolean" },
+    "runs-dir": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (v.help) {
+    console.log(lmHelp());
+    return 0;
+  }
+  const profile = checkProfile(v.profile ?? "quick", "--profile");
+  let config: LmSequenceConfig;
+  try {
+    config = checkLmSequenceConfig(lmConfigFromFlags(v, profile));
+  } catch (e) {
+    throw lmFlagError(e, v, profile);
+  }
+  if (v.backend !== undefined) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(v.backend)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(v.backend)}`);
+    process.env[BACKEND_ENV_VAR] = v.backend as BackendName;
+    try {
+      await selectBackend();
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`--backend: ${e.message.replace(`invalid config: ${e.field}: `, "")}`);
+      throw e;
+    }
+  }
+  await ensureLmData(config.data);
+  const store = storeFrom(v);
+
+  const tty = process.stderr.isTTY === true;
+  const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
+  const bar = progressBar("lm", config.iterations);
+  let lastIteration = 0;
+  let firstCe: number | null = null;
+  const onSigint = () => {
+    status(`\ncollapse: interrupted${lastIteration > 0 ? ` after model ${lastIteration}` : ""}; ${store ? "run the same command again to resume" : "nothing was stored (--no-cache)"}`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSigint);
+  let result: LmSequenceResult;
+  try {
+    result = await runLmSequence(config, {
+      store,
+      onStatus: status,
+      onFitProgress: (n, step, metrics) => {
+        if (lastIteration === 0 && n > 1) status(`resuming at model ${n} (models 1–${n - 1} read back from the run store)`);
+        lastIteration = Math.max(lastIteration, n - 1);
+        const loss = Number.isFinite(metrics.trainLoss) ? ` · train loss ${metrics.trainLoss.toFixed(3)}` : "";
+        bar.update(n - 1, `model ${n}: step ${step}${loss}`);
+      },
+      onIteration: (r) => {
+        lastIteration = r.iteration;
+        const ce = r.metrics.testCrossEntropy;
+        if (r.iteration === 1) firstCe = ce;
+        const delta = firstCe !== null && r.iteration > 1 ? ` (${signed(ce - firstCe)} vs model 1)` : "";
+        status(
+          `model ${r.iteration}/${config.iterations}: test cross-entropy ${ce.toFixed(4)}${delta}; trained on ${r.trainSize} documents ` +
+            `(${Math.round(r.metrics.trainTokens).toLocaleString("en-US")} tokens) in ${formatSeconds(r.seconds)}`,
+        );
+        bar.update(r.iteration);
+      },
+    });
+  } catch (e) {
+    throw lmFlagError(e, v, profile);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  const read = result.resumedFrom;
+  bar.finish(read === config.iterations ? "read back from the run store" : read > 0 ? `resumed after model ${read}` : "done");
+  if (v.json) console.log(JSON.stringify(lmResultJson(result, profile), null, 2));
+  else printLmTable(result);
+  return 0;
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(4)}`;
+}
+
+function lmIterationJson(r: IterationRecord) {
+  return {
+    iteration: r.iteration,
+    testCrossEntropy: r.metrics.testCrossEntropy,
+    trainTokens: r.metrics.trainTokens,
+    trainDocuments: r.trainSize,
+    realDocuments: r.realInTrain,
+    seconds: r.seconds,
+  };
+}
+
+function lmResultJson(result: LmSequenceResult, profile: string) {
+  return {
+    profile,
+    model: result.model.name,
+    parameters: result.parameters,
+    vocabSize: result.tokenizer.vocabSize,
+    backend: result.backend.backend,
+    backendDetail: result.backend.detail,
+    strategy: result.config.strategy,
+    runDir: result.runDir,
+    resumedFrom: result.resumedFrom,
+    config: result.config,
+    iterations: result.records.map(lmIterationJson),
+  };
+}
+
+function printLmTable(result: LmSequenceResult): void {
+  const c = result.config;
+  const read = result.resumedFrom;
+  console.log(
+    `\n${result.model.name} (${result.parameters.toLocaleString("en-US")} parameters, vocabulary ${result.tokenizer.vocabSize}) · ${c.strategy} · ` +
+      `${c.data} · seed ${c.seed} · backend ${String(result.backend.backend)}`,
+  );
+  if (result.runDir) console.log(`run: ${result.runDir}${read === c.iterations ? " (from run store)" : read > 0 ? ` (resumed after model ${read})` : ""}`);
+  console.log("  iter   test CE (nats/token)   Δ vs t=1      tokens   seconds");
+  const first = result.records[0]?.metrics.testCrossEntropy;
+  for (const r of result.records) {
+    const ce = r.metrics.testCrossEntropy;
+    const delta = r.iteration === 1 ? "—" : signed(ce - first);
+    console.log(
+      `  ${String(r.iteration).padStart(4)}   ${ce.toFixed(4).padStart(20)}   ${delta.padStart(8)}   ${Math.round(r.metrics.trainTokens).toLocaleString("en-US").padStart(9)}   ${r.seconds.toFixed(1).padStart(7)}`,
+    );
+  }
 }

@@ -27,3 +27,5 @@ export * from "./lm/safetensors";
 export * from "./lm/train";
 export * from "./lm/sample";
 export * from "./lm/modality";
+export * from "./plots/lmFigures";
+export * from "./experiments/languageModels";

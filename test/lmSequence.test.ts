@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, test } from "node:test";
+import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../src/backend";
+import type { IterationRecord } from "../src/collapse/loop";
+import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, runLmSequence, storedSamples } from "../src/experiments/languageModels";
+import { validateLmConfig } from "../src/lm/configs";
+import { concatDocuments } from "../src/lm/modality";
+import { disposeParams } from "../src/lm/model";
+import { loadParams } from "../src/lm/safetensors";
+import { checkTrainConfig, evaluateCrossEntropy, windows } from "../src/lm/train";
+import type { RunStore } from "../src/store/runStore";
+import { loadCorpus } from "../src/text/dataSpec";
+import { freshStore } from "./helpers";
+
+// runLmSequence at the smoke profile: the run store, resume, strategies, learning curves, stored
+// samples and checkpoints. One 3-model replace sequence is trained once and shared by the tests.
+
+const SMOKE = lmBaseConfig("smoke");
+const REPLACE: LmSequenceConfig = { ...SMOKE, strategy: "replace", iterations: 3 };
+
+before(async () => {
+  await selectBackend();
+});
+
+let replaceRun: Promise<{ result: LmSequenceResult; store: RunStore; tensorsBefore: number; tensorsAfter: number }> | null = null;
+
+/** The uninterrupted 3-model replace sequence (trained on first use). */
+function uninterrupted() {
+  replaceRun ??= (async () => {
+    const store = freshStore("lmseq-a");
+    const tensorsBefore = tf.memory().numTensors;
+    const result = await runLmSequence(REPLACE, { store });
+    return { result, store, tensorsBefore, tensorsAfter: tf.memory().numTensors };
+  })();
+  return replaceRun;
+}
+
+/** Records without their wall times (the one part of a record that is not reproducible). */
+const timeless = (records: readonly IterationRecord[]) => records.map((r) => ({ ...r, seconds: 0 }));
+
+test("a run trains every model, leaks no tensors, and finishes its run directory", async () => {
+  const { result, tensorsBefore, tensorsAfter } = await uninterrupted();
+  assert.equal(result.resumedFrom, 0);
+  assert.equal(result.records.length, 3);
+  for (const r of result.records) assert.ok(Number.isFinite(r.metrics.testCrossEntropy) && r.metrics.testCrossEntropy > 0, `model ${r.iteration}`);
+  assert.equal(tensorsAfter, tensorsBefore, "tf.memory().numTensors before and after the run");
+  assert.ok(result.runDir && fs.existsSync(path.join(result.runDir, "done.json")));
+  assert.ok(!fs.existsSync(path.join(result.runDir, "lock")), "the lock is released");
+  assert.equal(result.model.vocabSize, result.tokenizer.vocabSize);
+});
+
+test("an interrupted run resumes from its last finished model with bit-identical results", async () => {
+  const a = (await uninterrupted()).result;
+  const store = freshStore("lmseq-b");
+  const tensorsBefore = tf.memory().numTensors;
+  let recordsWhenInterrupted = -1;
+  await assert.rejects(
+    runLmSequence(REPLACE, {
+      store,
+      onIteration: (r) => {
+        if (r.iteration < 2) return;
+        const [dir] = fs.readdirSync(path.join(store.root, "lm"));
+        recordsWhenInterrupted = fs.readFileSync(path.join(store.root, "lm", dir, "metrics.jsonl"), "utf8").trim().split("\n").length;
+        throw new Error("simulated crash after model 2");
+      },
+    }),
+    /simulated crash after model 2/,
+  );
+  assert.equal(recordsWhenInterrupted, 2, "model 2's record is persisted before onIteration sees it");
+  const [dir] = fs.readdirSync(path.join(store.root, "lm"));
+  const runDir = path.join(store.root, "lm", dir);
+  assert.ok(!fs.existsSync(path.join(runDir, "done.json")), "an interrupted run is not done");
+  assert.ok(!fs.existsSync(path.join(runDir, "lock")), "the lock is released on an error");
+  assert.ok(fs.existsSync(path.join(runDir, "artifacts", "model-2.safetensors")));
+  assert.ok(!fs.existsSync(path.join(runDir, "artifacts", "model-3.safetensors")));
+
+  const fitted: number[] = [];
+  const resumed = await runLmSequence(REPLACE, { store, onIteration: (r) => fitted.push(r.iteration) });
+  assert.equal(resumed.resumedFrom, 2);
+  assert.deepEqual(fitted, [3], "only model 3 is trained again");
+  assert.equal(resumed.runDir, runDir);
+  assert.deepEqual(
+    resumed.records.map((r) => r.metrics.testCrossEntropy),
+    a.records.map((r) => r.metrics.testCrossEntropy),
+    "test cross-entropy per model, bitwise",
+  );
+  assert.deepEqual(timeless(resumed.records), timeless(a.records), "whole records (sizes, metrics, learning curves)");
+  assert.deepEqual(resumed.tokenizer.toJSON(), a.tokenizer.toJSON());
+
+  // A finished run is read back: nothing is trained.
+  const again = await runLmSequence(REPLACE, { store, onFitProgress: () => assert.fail("a finished run must not train") });
+  assert.equal(again.resumedFrom, 3);
+  assert.deepEqual(again.records, resumed.records);
+  assert.equal(tf.memory().numTensors, tensorsBefore, "no tensors leaked by the crash, the resume or the read-back");
+});
+
+test("replace trains every model on one synthetic set; accumulate on everything so far", async () => {
+  const a = (await uninterrupted()).result;
+  assert.deepEqual(a.records.map((r) => r.trainSize), [120, 120, 120]);
+  assert.deepEqual(a.records.map((r) => r.realInTrain), [120, 0, 0]);
+  // Sizes do not depend on how long each model trains: a few steps and short samples suffice.
+  const accumulate = await runLmSequence(
+    { ...REPLACE, strategy: "accumulate", train: { ...REPLACE.train, maxSteps: 3 }, sampling: { ...REPLACE.sampling, maxTokens: 24 } },
+    { store: null },
+  );
+  assert.equal(accumulate.runDir, null);
+  assert.deepEqual(accumulate.records.map((r) => r.trainSize), [120, 240, 360]);
+  assert.deepEqual(accumulate.records.map((r) => r.realInTrain), [120, 120, 120]);
+  const sequence = REPLACE.train.sequenceLength!;
+  for (const r of accumulate.records) assert.equal(r.metrics.trainTokens, 3 * REPLACE.train.batchSize! * sequence, `model ${r.iteration}: 3 full batches`);
+});
+
+test("every record carries its learning curve: steps 1..n, ending at the recorded test cross-entropy", async () => {
+  const a = (await uninterrupted()).result;
+  for (const r of a.records) {
+    const curve = r.curve;
+    assert.ok(curve && curve.length > 1, `model ${r.iteration} has a curve`);
+    assert.deepEqual(
+      curve.map((p) => p.step),
+      curve.map((_, i) => i + 1),
+      `model ${r.iteration}: steps increase by one from 1`,
+    );
+    for (const p of curve) assert.ok(Number.isFinite(p.metrics.trainLoss) && p.metrics.learningRate > 0, `model ${r.iteration} step ${p.step}`);
+    const tokens = curve.map((p) => p.metrics.tokens);
+    assert.ok(tokens.every((t, i) => i === 0 || t > tokens[i - 1]), "tokens seen increase");
+    const last = curve[curve.length - 1];
+    assert.equal(last.metrics.tokens, r.metrics.trainTokens);
+    if ((REPLACE.train.evalSequences ?? 0) === 0) assert.equal(last.metrics.testCrossEntropy, r.metrics.testCrossEntropy, "final evaluation = the record's");
+  }
+  // Training lowers the loss on real text (model 1).
+  const first = a.records[0].curve!;
+  assert.ok(first[first.length - 1].metrics.trainLoss < first[0].metrics.trainLoss - 0.5, "model 1's training loss falls");
+});
+
+test("storedSamples decodes the synthetic documents of a stored run", async () => {
+  const { result } = await uninterrupted();
+  const samples = storedSamples(result.runDir!, result.tokenizer, 1, 5);
+  assert.equal(samples.length, 5);
+  for (const s of samples) assert.equal(typeof s, "string");
+  assert.ok(samples.filter((s) => /[a-z]{2,}/i.test(s)).length >= 3, `mostly non-empty text: ${JSON.stringify(samples)}`);
+  assert.ok(!samples.some((s) => s.includes("<|endoftext|>")), "special tokens are skipped");
+  assert.equal(storedSamples(result.runDir!, result.tokenizer, 2, 1000).length, REPLACE.trainDocuments, "one synthetic set per model");
+  assert.deepEqual(storedSamples(result.runDir!, result.tokenizer, 3, 5), [], "the last model's text is never sampled");
+});
+
+test("checkpoints load back and reproduce each model's recorded test cross-entropy", async () => {
+  const { result } = await uninterrupted();
+  const c = result.config;
+  // The validation windows, built as runLmSequence builds them.
+  const neededTrain = c.trainDocuments + (c.freshRealDocuments ?? 0) * (c.iterations - 1);
+  const corpus = await loadCorpus(c.data, {
+    seed: c.seed,
+    embeddedDocuments: neededTrain + c.validDocuments,
+    validFraction: c.validDocuments / (neededTrain + c.validDocuments),
+    trainDocuments: neededTrain,
+    validDocuments: c.validDocuments,
+  });
+  const train = checkTrainConfig(c.train, result.model);
+  const valid = windows(concatDocuments(corpus.valid.map((d) => result.tokenizer.encode(d)), result.tokenizer.eotId), train.sequenceLength);
+  assert.ok(valid.length > 0);
+  const tensorsBefore = tf.memory().numTensors;
+  for (const r of result.records) {
+    const { params, metadata } = loadParams(path.join(result.runDir!, "artifacts", `model-${r.iteration}.safetensors`));
+    try {
+      assert.equal(metadata.iteration, String(r.iteration));
+      assert.deepEqual(validateLmConfig(JSON.parse(metadata.config)), result.model);
+      assert.deepEqual(JSON.parse(metadata.tokenizer), result.tokenizer.toJSON());
+      const ce = evaluateCrossEntropy(result.model, params, valid, train.batchSize);
+      assert.equal(ce, r.metrics.testCrossEntropy, `model ${r.iteration}: checkpoint CE ${ce} vs recorded ${r.metrics.testCrossEntropy}`);
+    } finally {
+      disposeParams(params);
+    }
+  }
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+});
