@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { figure2, figure9, normalizedFigure, strategiesFigure } from "../src/experiments/linearRegression";
 import { runLinearExperiment } from "../src/linear/montecarlo";
 import { linearErrorFigure, linearSummaryRows } from "../src/plots/linearFigures";
+import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure, samplesTableHtml } from "../src/plots/lmFigures";
 import { notebookDisplay, tableHtml } from "../src/plots/notebook";
 import { figureHtml, standaloneHtml } from "../src/plots/plotly";
 
@@ -89,4 +90,33 @@ test("summary rows carry z-scores against theory; the table escapes HTML", async
   assert.equal(sub.theory, null);
   assert.equal(sub.z, null);
   assert.match(tableHtml([{ a: "<x>" }]), /&lt;x&gt;/);
+});
+
+test("Figure 3/4 builders: one panel per label, a line per strategy; learning curves per iteration on token axes", () => {
+  const rec = (iteration: number, ce: number, curve = true) => ({
+    iteration,
+    trainSize: 10,
+    realInTrain: 10,
+    metrics: { testCrossEntropy: ce, trainTokens: 100 * iteration },
+    seconds: 1,
+    ...(curve ? { curve: [1, 2, 3].map((step) => ({ step, metrics: { tokens: step * 50, trainLoss: 5 - step, testCrossEntropy: ce + 1 / step } })) } : {}),
+  });
+  const curves: LmCurve[] = [
+    { label: "gpt2", strategy: "replace", records: [rec(1, 3), rec(2, 3.5), rec(3, 4)] },
+    { label: "gpt2", strategy: "accumulate", records: [rec(1, 3), rec(2, 2.9), rec(3, 2.95, false)] },
+    { label: "llama", strategy: "replace", records: [rec(1, 2.8)] },
+  ];
+  const f3 = lmCrossEntropyFigure(curves);
+  assert.equal((f3.layout.grid as { columns: number }).columns, 2);
+  assert.equal(f3.data.length, 3);
+  assert.deepEqual(f3.data[0].y, [3, 3.5, 4]);
+  assert.equal(f3.data[2].xaxis, "x2");
+  assert.equal(f3.data.filter((t) => t.showlegend).length, 2, "one legend entry per strategy");
+  const f4 = lmLearningCurvesFigure(curves.slice(0, 2));
+  assert.equal(f4.data.length, 5, "iteration 3 of accumulate reported no curve");
+  assert.deepEqual(f4.data[0].x, [50, 100, 150]);
+  assert.notEqual((f4.data[0].line as { color: string }).color, (f4.data[2].line as { color: string }).color);
+  const html = samplesTableHtml([{ iteration: 1, samples: { replace: "<b>Once</b>", accumulate: "Once upon" } }]);
+  assert.match(html, /&lt;b&gt;Once/);
+  assert.match(html, /<th>replace<\/th><th>accumulate<\/th>/);
 });
