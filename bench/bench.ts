@@ -81,8 +81,8 @@ const BENCHES: Bench[] = [
     },
   },
   {
-    // Training throughput of the quick §3.1 model at the quick profile's shapes (batch 16 × 256 tokens):
-    // one warm-up step, then timed steps, on the selected backend and on plain-JS cpu for comparison.
+    // Training throughput of the quick §3.1 model on batches of 16 × 256 tokens (its full context): one
+    // warm-up step, then timed steps, on the selected backend and on plain-JS cpu for comparison.
     name: "lm-train-gpt2-quick",
     repeats: 1,
     async run() {
@@ -161,8 +161,8 @@ async function lmTrainThroughput(model: LmConfig, batch: number, sequence: numbe
   const windows = Array.from({ length: steps * batch }, () => Int32Array.from({ length: sequence + 1 }, () => rng.int(model.vocabSize)));
   const c = checkTrainConfig({ batchSize: batch, sequenceLength: sequence }, model);
   try {
-    train(model, params, windows, [], { ...c, batchSize: warmUpBatch, maxSteps: 1 }, rng.fork("warm-up"));
-    const r = train(model, params, windows, [], { ...c, maxSteps: steps }, rng.fork("timed"));
+    await train(model, params, windows, [], { ...c, batchSize: warmUpBatch, maxSteps: 1 }, rng.fork("warm-up"));
+    const r = await train(model, params, windows, [], { ...c, maxSteps: steps }, rng.fork("timed"));
     return { steps: r.steps, tokens: r.tokens, seconds: r.seconds };
   } finally {
     disposeParams(params);
@@ -175,7 +175,7 @@ async function lmSampleThroughput(model: LmConfig, batch: number, maxTokens: num
   const params = initParams(model, rng.fork("init"));
   const c = checkSamplingConfig({ batchSize: batch, maxTokens }, model);
   try {
-    sampleDocuments(model, params, EOT_ID, batch, { ...c, maxTokens: 2 }, rng.fork("warm-up"));
+    await sampleDocuments(model, params, EOT_ID, batch, { ...c, maxTokens: 2 }, rng.fork("warm-up"));
     const { seconds, value: docs } = await timed(() => sampleDocuments(model, params, EOT_ID, batch, c, rng.fork("timed")));
     // The batch decodes until its longest document ends (an end token is one more decoded position).
     const steps = Math.max(...docs.map((d) => (d.length < maxTokens ? d.length + 1 : d.length)));
@@ -189,7 +189,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: "string" }, repeats: { type: "string" } } });
   const only = values.only?.split(",");
   const env = environmentInfo();
-  for (const name of only ?? []) if (!BENCHES.some((b) => b.name === name)) throw new Error(`--only: unknown benchmark ${JSON.stringify(name)} (known: ${BENCHES.map((b) => b.name).join(", ")})`);
+  for (const name of only ?? []) {
+    if (!BENCHES.some((b) => b.name === name)) {
+      console.error(`bench: --only: unknown benchmark ${JSON.stringify(name)} (known: ${BENCHES.map((b) => b.name).join(", ")})`);
+      process.exit(2);
+    }
+  }
   for (const b of BENCHES) {
     if (only && !only.includes(b.name)) continue;
     const repeats = Number(values.repeats ?? b.repeats ?? 3);

@@ -312,7 +312,6 @@ async function reproduceCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-
 // ---------------------------------------------------------------------------------------------------
 // collapse lm
 
@@ -336,14 +335,17 @@ const LM_FIELD_FLAGS: Record<string, string> = {
 
 type LmFlags = Partial<Record<string, string | boolean>>;
 
-/** A ConfigError about a field the user set by a flag, restated in terms of that flag. */
-function lmFlagError(e: unknown, flags: LmFlags, profile: string): unknown {
+/**
+ * A ConfigError about a field the user set by a flag, restated in terms of that flag. Before the run
+ * (`beforeRun`), a field the profile set that does not fit the chosen --model says which profile fits.
+ */
+function lmFlagError(e: unknown, flags: LmFlags, profile: string, beforeRun: boolean): unknown {
   if (!(e instanceof ConfigError)) return e;
   const detail = e.message.startsWith(`invalid config: ${e.field}: `) ? e.message.slice(`invalid config: ${e.field}: `.length) : e.message;
   const flag = LM_FIELD_FLAGS[e.field];
   if (flag && flags[flag] !== undefined) return new UsageError(`--${flag}: ${detail}`);
   const base = lmBaseConfig(profile as (typeof PROFILES)[number]);
-  if (flags.model !== undefined && flags.model !== base.model) {
+  if (beforeRun && flags.model !== undefined && flags.model !== base.model) {
     const model = String(flags.model);
     const fits = model.endsWith("-smoke") ? "smoke" : model.endsWith("-quick") ? "quick" : "paper";
     return new UsageError(`${e.field}: ${detail} (set by the ${profile} profile, which is sized for ${base.model}; --model ${model} fits --profile ${fits})`);
@@ -443,7 +445,7 @@ async function lmCommand(args: string[]): Promise<number> {
   try {
     config = checkLmSequenceConfig(lmConfigFromFlags(v, profile));
   } catch (e) {
-    throw lmFlagError(e, v, profile);
+    throw lmFlagError(e, v, profile, true);
   }
   if (v.backend !== undefined) {
     if (!(BACKEND_NAMES as readonly string[]).includes(v.backend)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(v.backend)}`);
@@ -463,11 +465,8 @@ async function lmCommand(args: string[]): Promise<number> {
   const bar = progressBar("lm", config.iterations);
   let lastIteration = 0;
   let firstCe: number | null = null;
-  const onSigint = () => {
-    status(`\ncollapse: interrupted${lastIteration > 0 ? ` after model ${lastIteration}` : ""}; ${store ? "run the same command again to resume" : "nothing was stored (--no-cache)"}`);
-    process.exit(130);
-  };
-  process.once("SIGINT", onSigint);
+  // No SIGINT handler: training is synchronous, so a handler would only run once the whole sequence
+  // is done. The default (exit at once) is safe: finished models are stored, the stale lock is taken over.
   let result: LmSequenceResult;
   try {
     result = await runLmSequence(config, {
@@ -492,9 +491,7 @@ async function lmCommand(args: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    throw lmFlagError(e, v, profile);
-  } finally {
-    process.removeListener("SIGINT", onSigint);
+    throw lmFlagError(e, v, profile, false);
   }
   const read = result.resumedFrom;
   bar.finish(read === config.iterations ? "read back from the run store" : read > 0 ? `resumed after model ${read}` : "done");

@@ -63,7 +63,7 @@ test("figure HTML is safe to embed and waits for plotly.js", () => {
   assert.equal(page.split('id="collapse-kit-plotlyjs"').length - 1, 1);
 });
 
-test("notebookDisplay emits plotly.js once, then figures; live figures update one display", () => {
+test("notebookDisplay emits plotly.js once, then figures; live figures and progress coalesce updates into one display", async () => {
   const shown: string[] = [];
   const updates: string[] = [];
   const fake = { display: { html: (s: string) => shown.push(s) }, newDisplay: () => ({ html: (s: string) => updates.push(s) }) };
@@ -73,12 +73,22 @@ test("notebookDisplay emits plotly.js once, then figures; live figures update on
   nb.show({ data: [], layout: {} });
   assert.equal(shown.length, 2);
   assert.ok(!shown[1].includes("collapse-kit-plotlyjs"));
-  const live = nb.live(undefined, 60_000);
-  live.update({ data: [], layout: {} });
-  live.update({ data: [], layout: {} }); // throttled
+  const live = nb.live(undefined, 50);
+  for (let i = 0; i < 5; i++) live.update({ data: [], layout: { title: `u${i}` } });
+  assert.equal(updates.length, 0, "a burst from blocking code sends nothing synchronously");
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(updates.length, 1, "the burst became one message");
+  assert.match(updates[0], /u4/, "carrying the latest state");
   live.done({ data: [], layout: { title: "final" } });
-  assert.equal(updates.length, 2);
+  assert.equal(updates.length, 2, "the final state is sent at once");
   assert.match(updates[1], /final/);
+  const bar = nb.progress("fits", 10);
+  for (let i = 1; i <= 9; i++) bar.update(i);
+  bar.finish();
+  assert.equal(updates.length, 3, "progress: only the final state went out synchronously");
+  assert.match(updates[2], /fits 10\/10/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(updates.length, 3, "nothing stale is sent after the final state");
   assert.throws(() => nb.show({ data: [], layout: {} }, "../escape"), /figure name/);
 });
 

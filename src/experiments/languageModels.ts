@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
@@ -82,6 +83,8 @@ export interface LmSequenceResult extends CollapseResult {
   tokenizer: BpeTokenizer;
   /** The run directory, when a store was used. */
   runDir: string | null;
+  /** The held-out real validation windows every model was scored on. */
+  validWindows: readonly Int32Array[];
 }
 
 /**
@@ -94,20 +97,25 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
   const backend = await selectBackend();
   const fresh = config.freshRealDocuments ?? 0;
   const neededTrain = config.trainDocuments + fresh * (config.iterations - 1);
-  const run = opts.store?.open("lm", config, { backend: backendInfo() }) ?? null;
+  const spec = parseDataSpec(config.data);
+  status(`loading ${formatDataSpec(spec)} (${neededTrain} train, ${config.validDocuments} validation documents)`);
+  // Load before opening the run, so bad data leaves no run directory behind.
+  const corpus = await loadCorpus(spec, {
+    seed: config.seed,
+    embeddedDocuments: neededTrain + config.validDocuments,
+    validFraction: config.validDocuments / (neededTrain + config.validDocuments),
+    trainDocuments: neededTrain,
+    validDocuments: config.validDocuments,
+  });
+  if (corpus.train.length < neededTrain) {
+    throw new ConfigError("trainDocuments", `needs ${neededTrain} real training documents, the corpus has ${corpus.train.length}`);
+  }
+  if (corpus.valid.length === 0) throw new ConfigError("validDocuments", "the corpus has no validation documents");
+  // A text file is part of the key by size and modification time: editing it must not reuse old results.
+  const dataFile = spec.kind === "text" ? fs.statSync(path.resolve(spec.path)) : null;
+  const key = dataFile ? { ...config, dataFile: { size: dataFile.size, mtimeMs: dataFile.mtimeMs } } : config;
+  const run = opts.store?.open("lm", key, { backend: backendInfo() }) ?? null;
   try {
-    status(`loading ${formatDataSpec(parseDataSpec(config.data))} (${neededTrain} train, ${config.validDocuments} validation documents)`);
-    const corpus = await loadCorpus(config.data, {
-      seed: config.seed,
-      embeddedDocuments: neededTrain + config.validDocuments,
-      validFraction: config.validDocuments / (neededTrain + config.validDocuments),
-      trainDocuments: neededTrain,
-      validDocuments: config.validDocuments,
-    });
-    if (corpus.train.length < neededTrain) {
-      throw new ConfigError("trainDocuments", `needs ${neededTrain} real training documents, the corpus has ${corpus.train.length}`);
-    }
-    if (corpus.valid.length === 0) throw new ConfigError("validDocuments", "the corpus has no validation documents");
     const tokenizer = loadOrTrainTokenizer(run, corpus.train.slice(0, config.trainDocuments), config.vocabSize, status);
     const model = lmConfig(config.model, tokenizer.vocabSize);
     const train = checkTrainConfig(config.train ?? {}, model);
@@ -131,7 +139,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
           : undefined,
     });
     if (run && !run.done) run.finish({ testCrossEntropy: result.records.map((r) => r.metrics.testCrossEntropy) });
-    return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null };
+    return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null, validWindows };
   } finally {
     run?.close();
   }

@@ -50,7 +50,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
       realUsed = Math.max(realUsed, start + size);
       return { docs: o.realDocs.slice(start, start + size) };
     },
-    fit(parts, ctx) {
+    async fit(parts, ctx) {
       const docs = parts.flatMap((p) => p.data.docs);
       // Documents in a seeded order, each followed by the end-of-document token, as one stream.
       const order = ctx.rng.permutation(docs.length);
@@ -59,7 +59,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
       const epochs = ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs;
       const params = initParams(o.model, ctx.rng.fork("init"));
       try {
-        const result = train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
+        const result = await train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
           const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
           if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
           ctx.report(p.step, metrics);
@@ -71,7 +71,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
         throw e;
       }
     },
-    sample: (model, size, rng) => ({ docs: sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
+    sample: async (model, size, rng) => ({ docs: await sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
     evaluate: (model) => ({
       testCrossEntropy: evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
       trainTokens: model.trainTokens,

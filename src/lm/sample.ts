@@ -62,11 +62,12 @@ export function drawNextTokens(logits: tf.Tensor2D, c: SamplingConfig, rng: Rng)
  * without the start and end tokens. Incremental decoding through the KV cache: the prefix is never
  * recomputed.
  */
-export function sampleDocuments(config: LmConfig, params: Params, endOfDocument: number, count: number, c: SamplingConfig, rng: Rng): Int32Array[] {
+export async function sampleDocuments(config: LmConfig, params: Params, endOfDocument: number, count: number, c: SamplingConfig, rng: Rng): Promise<Int32Array[]> {
   const out: Int32Array[] = [];
   while (out.length < count) {
     const batch = Math.min(c.batchSize, count - out.length);
     out.push(...sampleBatch(config, params, endOfDocument, batch, c, rng));
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let notebook messages and Ctrl-C through
   }
   return out;
 }

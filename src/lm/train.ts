@@ -145,12 +145,17 @@ export interface TrainResult {
   finalTrainLoss: number;
 }
 
+/** Lets timers, I/O and notebook messages run during a long synchronous computation. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * One model fit: AdamW (decoupled weight decay on matrices only, not on norms, biases or positions),
  * warmup + cosine learning rate, global-norm gradient clipping, `epochs` passes over the windows in a
  * seeded order. The parameters are updated in place.
  */
-export function train(
+export async function train(
   config: LmConfig,
   params: Params,
   trainWindows: readonly Int32Array[],
@@ -158,7 +163,7 @@ export function train(
   c: TrainConfig,
   rng: Rng,
   onProgress?: (p: TrainProgress) => void,
-): TrainResult {
+): Promise<TrainResult> {
   if (trainWindows.length === 0) throw new ConfigError("train", "the training text is shorter than one sequence");
   const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
@@ -174,8 +179,14 @@ export function train(
   let cursor = 0;
   let tokens = 0;
   let lastLoss = NaN;
+  let lastYield = performance.now();
   try {
     for (let step = 0; step < total; step++) {
+      // A fit runs for minutes: yield now and then so progress reaches the notebook and Ctrl-C works.
+      if (performance.now() - lastYield > 200) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
       if (cursor >= order.length) {
         order = rng.permutation(trainWindows.length);
         cursor = 0;

@@ -52,32 +52,57 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
     },
     live(name, minIntervalMs = 1000) {
       if (name !== undefined) checkFigureName(name);
-      const handle = tslab.newDisplay();
+      const send = coalesced(tslab.newDisplay(), minIntervalMs);
       const id = nextId();
-      let last = 0;
       return {
-        update(fig) {
-          const now = Date.now();
-          if (now - last < minIntervalMs) return;
-          last = now;
-          handle.html(figureHtml(fig, id));
-        },
+        update: (fig) => send(figureHtml(fig, id)),
         done(fig) {
           save(fig, name);
-          handle.html(figureHtml(fig, id));
+          send(figureHtml(fig, id), true);
         },
       };
+    },
+    progress(label, total) {
+      const send = coalesced(tslab.newDisplay(), 250);
+      return progressBar(label, total, {
+        minIntervalMs: 0,
+        render: (text, fraction, final) =>
+          send(`<div style="font-family:monospace"><progress value="${fraction.toFixed(4)}" max="1" style="width:40%"></progress> ${text.replace(/</g, "&lt;")}</div>`, final),
+      });
     },
     table(rows) {
       tslab.display.html(tableHtml(rows));
     },
-    progress(label, total) {
-      const handle = tslab.newDisplay();
-      return progressBar(label, total, {
-        render: (text, fraction) =>
-          handle.html(`<div style="font-family:monospace"><progress value="${fraction.toFixed(4)}" max="1" style="width:40%"></progress> ${text.replace(/</g, "&lt;")}</div>`),
-      });
-    },
+  };
+}
+
+/**
+ * Updates of one display, coalesced: the latest content is sent from a later event-loop turn, at
+ * most once per interval (a `final` update goes out at once). tslab sends each display message on a zeromq socket that allows one send
+ * in flight; a burst of updates from code that blocks the event loop (a training loop) would make
+ * overlapping sends and crash the kernel.
+ */
+function coalesced(handle: { html(s: string): void }, minIntervalMs: number): (html: string, final?: boolean) => void {
+  let pending: string | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let last = 0;
+  const flush = () => {
+    timer = null;
+    if (pending === null) return;
+    last = Date.now();
+    const html = pending;
+    pending = null;
+    handle.html(html);
+  };
+  return (html, final = false) => {
+    pending = html;
+    if (final) {
+      // Sent now: a timer could fire after the cell has finished, when the output has no cell to go to.
+      if (timer) clearTimeout(timer);
+      flush();
+      return;
+    }
+    if (!timer) timer = setTimeout(flush, Math.max(0, minIntervalMs - (Date.now() - last)));
   };
 }
 

@@ -34,7 +34,11 @@ export async function* iterateDocuments(file: string, opts: ReadDocumentsOptions
     await fs.promises.access(file, fs.constants.R_OK);
     stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
   } catch (e) {
-    throw new DataError(file, `cannot read text corpus: ${(e as Error).message}`);
+    throw new DataError(file, `cannot read text corpus: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!(await fs.promises.stat(file)).isFile()) {
+    stream.destroy();
+    throw new DataError(file, "is not a file (expected a text file of documents separated by <|endoftext|> lines)");
   }
   // StringDecoder keeps a multi-byte character split across two chunks whole.
   const decoder = new StringDecoder("utf8");
