@@ -77,7 +77,7 @@ Flags:
 function lmHelp(): string {
   const profiles = PROFILES.map((p) => {
     const b = lmBaseConfig(p);
-    return `                           ${(p + ":").padEnd(7)}${b.model} on ${b.data}, ${b.trainDocuments.toLocaleString("en-US")} documents, vocabulary ${b.vocabSize}, ${b.iterations} iterations`;
+    return `                           ${(p + ":").padEnd(7)}${b.model} on ${b.data}, ${b.trainDocuments.toLocaleString("en-US")} documents, vocabulary ${b.vocabSize}, ${b.iterations} iterations, ${b.train.epochs ?? 1} epoch(s)`;
   }).join("\n");
   const models = wrap(lmConfigNames().join(", "), 66).join("\n                         ");
   return `collapse lm — fit one §3.1 sequence of transformer language models, each pretrained on text
@@ -105,7 +105,7 @@ ${profiles}
   --documents N          real training documents; every synthetic set has as many
   --valid-documents N    real held-out documents for the test cross-entropy
   --vocab N              BPE vocabulary size, ≥ 258 (the paper: 8000)
-  --epochs E             passes over each model's training data (default 1)
+  --epochs E             passes over each model's training data (default: the profile's)
   --first-epochs E       epochs of the first model only (Figure 11; default: --epochs)
   --fresh-real N         fresh real documents added at every iteration ≥ 2 (default 0)
   --backend B            ${BACKEND_NAMES.join(" | ")} (default: the best available;
