@@ -165,6 +165,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Flags every command takes: output format, run store, help. */
+const COMMON_FLAGS = {
+  json: { type: "boolean" },
+  "no-cache": { type: "boolean" },
+  "runs-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 function parse<T extends Record<string, { type: "string" | "boolean"; short?: string }>>(args: string[], options: T) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
@@ -213,11 +221,8 @@ async function linearCommand(args: string[]): Promise<number> {
     "synthetic-scale": { type: "string" },
     "fresh-real-scale": { type: "string" },
     "test-samples": { type: "string" },
-    json: { type: "boolean" },
     figure: { type: "string" },
-    "no-cache": { type: "boolean" },
-    "runs-dir": { type: "string" },
-    help: { type: "boolean", short: "h" },
+    ...COMMON_FLAGS,
   });
   if (v.help) {
     console.log(LINEAR_HELP);
@@ -279,10 +284,7 @@ async function reproduceCommand(args: string[]): Promise<number> {
     profile: { type: "string" },
     only: { type: "string" },
     out: { type: "string" },
-    json: { type: "boolean" },
-    "no-cache": { type: "boolean" },
-    "runs-dir": { type: "string" },
-    help: { type: "boolean", short: "h" },
+    ...COMMON_FLAGS,
   });
   if (v.help) {
     console.log(REPRODUCE_HELP);
@@ -431,10 +433,7 @@ async function lmCommand(args: string[]): Promise<number> {
     "first-epochs": { type: "string" },
     "fresh-real": { type: "string" },
     backend: { type: "string" },
-    json: { type: "boolean" },
-    "no-cache": { type: "boolean" },
-    "runs-dir": { type: "string" },
-    help: { type: "boolean", short: "h" },
+    ...COMMON_FLAGS,
   });
   if (v.help) {
     console.log(lmHelp());
