@@ -114,12 +114,14 @@ test("a corrupt run directory is reported by path, not silently recomputed", () 
 
 test("collapse reproduce --profile smoke writes every figure and JSON results", () => {
   const out = tempDir("repro");
-  const r = collapse(["reproduce", "--profile", "smoke", "--out", out, "--json", "--no-cache"]);
+  const r = collapse(["reproduce", "--profile", "smoke", "--out", out, "--json", "--runs-dir", tempDir("repro-runs")]);
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);
   assert.equal(json.profile, "smoke");
   assert.ok(json.results.linear.curves.length > 0);
-  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized"]) {
+  assert.deepEqual(json.results.lm.map((r: { strategy: string }) => r.strategy), ["replace", "accumulate"]);
+  for (const r of json.results.lm) assert.ok(r.iterations.every((i: { testCrossEntropy: number }) => Number.isFinite(i.testCrossEntropy)));
+  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "figure3", "figure4-gpt2-smoke"]) {
     const fig = JSON.parse(fs.readFileSync(path.join(out, `${name}.json`), "utf8"));
     assert.ok(Array.isArray(fig.data) && fig.data.length > 0, name);
   }

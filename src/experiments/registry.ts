@@ -3,6 +3,8 @@ import type { Progress } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, section2Config } from "./linearRegression";
+import { lmBaseConfig, runLmSequence } from "./languageModels";
+import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../plots/lmFigures";
 import type { Profile } from "./profiles";
 
 export interface ExperimentContext {
@@ -40,6 +42,36 @@ export const EXPERIMENTS = {
           "figure2-normalized": SECTION2_FIGURES.normalizedFigure(result),
         },
         json: linearResultJson(result),
+      };
+    },
+  },
+  lm: {
+    description: "§3.1 language models: Figures 3 and 4 (replace vs accumulate, GPT-2 at the profile's scale)",
+    async run(profile, ctx) {
+      const base = lmBaseConfig(profile);
+      const bar = ctx.progress("model fits", 2 * base.iterations);
+      const curves: LmCurve[] = [];
+      const json: unknown[] = [];
+      let fits = 0;
+      for (const strategy of ["replace", "accumulate"] as const) {
+        const result = await runLmSequence({ ...base, strategy }, { store: ctx.store, onIteration: () => bar.update(++fits, `${strategy}`) });
+        fits += result.resumedFrom;
+        curves.push({ label: base.model, strategy, records: result.records });
+        json.push({
+          model: base.model,
+          strategy,
+          parameters: result.parameters,
+          backend: result.backend.backend,
+          iterations: result.records.map((r) => ({ iteration: r.iteration, testCrossEntropy: r.metrics.testCrossEntropy, trainTokens: r.metrics.trainTokens, seconds: r.seconds })),
+        });
+      }
+      bar.finish();
+      return {
+        figures: {
+          figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)"),
+          [`figure4-${base.model}`]: lmLearningCurvesFigure(curves, `Figure 4: learning curves (${base.model})`),
+        },
+        json,
       };
     },
   },
