@@ -310,3 +310,29 @@ test("the linear loop's records: train sizes and the first model's error", async
   }
   assert.equal(first.size, 1);
 });
+
+test("an extendable run continues to more iterations and reads back fewer, identically to direct runs", async () => {
+  const modality = linearModality(problem());
+  for (const strategy of ["replace", "accumulate", "replace-multiple", "accumulate-subsample"] as Strategy[]) {
+    const direct = await runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 5, realSize: 12 } });
+    const store = freshStore();
+    // Keyed without `iterations`, as the language-model runs are.
+    const open = () => store.open("extend-test", { strategy });
+    const r1 = open();
+    const two = await runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 2, realSize: 12 }, run: r1, extendable: true });
+    r1.close();
+    assert.ok(r1.readArtifact("synthetic-2.bin"), "the last model's samples are kept for a continuation");
+    const r2 = open();
+    const five = await runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 5, realSize: 12 }, run: r2, extendable: true });
+    r2.close();
+    assert.equal(two.records.length, 2);
+    assert.equal(five.resumedFrom, 2, strategy);
+    assert.deepEqual(five.records.map((r) => r.metrics), direct.records.map((r) => r.metrics), strategy);
+    const r3 = open();
+    let fitted = false;
+    const three = await runCollapse({ modality: { ...modality, fit: (p, c) => ((fitted = true), modality.fit(p, c)) }, seed: SEED, loop: { strategy, iterations: 3, realSize: 12 }, run: r3, extendable: true });
+    r3.close();
+    assert.equal(fitted, false, "a prefix is read back, nothing is refit");
+    assert.deepEqual(three.records.map((r) => r.metrics), direct.records.slice(0, 3).map((r) => r.metrics));
+  }
+});

@@ -25,6 +25,12 @@ export interface CollapseOptions<D, M> {
   /** Persists records and synthetic sets after every iteration; an interrupted run resumes from it. */
   run?: Run;
   onIteration?: (record: IterationRecord) => void;
+  /**
+   * Sample from the last model too, so that the run can later be continued to more iterations; a run
+   * that already holds more iterations than asked for then returns its first ones (every draw is
+   * derived per iteration, so a prefix of a longer run is exactly the shorter run).
+   */
+  extendable?: boolean;
   /** Sees each fitted model after evaluation and before it is disposed (e.g. to save a checkpoint). */
   onModel?: (iteration: number, model: M) => void | Promise<void>;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
@@ -56,7 +62,10 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
   records.forEach((r, i) => {
     if (r.iteration !== i + 1) throw new DataError(run!.dir, `metrics.jsonl record ${i + 1} is for iteration ${r.iteration}`);
   });
-  if (records.length > cfg.iterations) throw new DataError(run!.dir, `holds ${records.length} iterations, more than the ${cfg.iterations} configured`);
+  if (records.length > cfg.iterations) {
+    if (opts.extendable) return { records: records.slice(0, cfg.iterations), resumedFrom: cfg.iterations };
+    throw new DataError(run!.dir, `holds ${records.length} iterations, more than the ${cfg.iterations} configured`);
+  }
   const resumedFrom = records.length;
   // Rebuild the pool as it stood after the last finished iteration: real data is regenerated from
   // its seed, synthetic sets are read back (they depend on models we no longer have).
@@ -92,7 +101,7 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
         if (!Number.isFinite(value)) throw new Error(`iteration ${n}: metric ${name} is ${value}; stopping (earlier iterations are kept)`);
       }
       await opts.onModel?.(n, model);
-      if (n < cfg.iterations) {
+      if (n < cfg.iterations || opts.extendable) {
         const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));
         // Persist the synthetic set before the record that declares iteration n finished.
         if (run) run.writeArtifact(syntheticArtifact(n), modality.codec!.encode(data));

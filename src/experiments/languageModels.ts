@@ -113,7 +113,9 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
   if (corpus.valid.length === 0) throw new ConfigError("validDocuments", "the corpus has no validation documents");
   // A text file is part of the key by size and modification time: editing it must not reuse old results.
   const dataFile = spec.kind === "text" ? fs.statSync(path.resolve(spec.path)) : null;
-  const key = dataFile ? { ...config, dataFile: { size: dataFile.size, mtimeMs: dataFile.mtimeMs } } : config;
+  // Keyed without `iterations`: asking for more iterations continues the run, fewer reads its prefix.
+  const { iterations: _iterations, ...sequence } = config;
+  const key = dataFile ? { ...sequence, dataFile: { size: dataFile.size, mtimeMs: dataFile.mtimeMs } } : sequence;
   const run = opts.store?.open("lm", key, { backend: backendInfo() }) ?? null;
   try {
     const tokenizer = loadOrTrainTokenizer(run, corpus.train.slice(0, config.trainDocuments), config.vocabSize, status);
@@ -129,6 +131,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
       loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainDocuments, freshRealSize: fresh },
       seed: config.seed,
       run: run ?? undefined,
+      extendable: run !== null,
       onIteration: opts.onIteration,
       onFitProgress: opts.onFitProgress,
       onModel:
@@ -138,7 +141,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
             }
           : undefined,
     });
-    if (run && !run.done) run.finish({ testCrossEntropy: result.records.map((r) => r.metrics.testCrossEntropy) });
+    if (run) run.finish({ iterations: run.records().length, testCrossEntropy: run.records<IterationRecord>().map((r) => r.metrics.testCrossEntropy) });
     return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null, validWindows };
   } finally {
     run?.close();
