@@ -1,4 +1,4 @@
-import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { ConfigError, checkInt, checkOneOf } from "../errors";
 
 /**
  * How the training set of model n is built from the data seen so far.
@@ -108,4 +108,3 @@ export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>): 
   }
 }
 
-export { checkKnownKeys };

@@ -141,7 +141,10 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
             }
           : undefined,
     });
-    if (run) run.finish({ iterations: run.records().length, testCrossEntropy: run.records<IterationRecord>().map((r) => r.metrics.testCrossEntropy) });
+    if (run) {
+      const stored = run.records<IterationRecord>();
+      run.finish({ iterations: stored.length, testCrossEntropy: stored.map((r) => r.metrics.testCrossEntropy) });
+    }
     return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null, validWindows };
   } finally {
     run?.close();
