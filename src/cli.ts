@@ -19,7 +19,6 @@ import { saveFigure, standaloneHtml } from "./plots/plotly";
 import { formatSeconds, progressBar } from "./progress";
 import { RunStore, writeFileAtomic } from "./store/runStore";
 import { parseDataSpec } from "./text/dataSpec";
-import { tinyStoriesFiles } from "./text/tinystories";
 
 /** A usage mistake: printed with the command's help hint, exit code 2. */
 class UsageError extends Error {}
@@ -398,23 +397,6 @@ function lmConfigFromFlags(v: LmFlags, profile: (typeof PROFILES)[number]): LmSe
   return c;
 }
 
-/** Fails before a run directory is created when the data cannot be had (downloads TinyStories once). */
-async function ensureLmData(spec: string): Promise<void> {
-  const s = parseDataSpec(spec);
-  if (s.kind === "text") {
-    let stat: fs.Stats;
-    try {
-      fs.accessSync(s.path, fs.constants.R_OK);
-      stat = fs.statSync(s.path);
-    } catch (e) {
-      throw new DataError(s.path, `cannot read text corpus: ${(e as Error).message}`);
-    }
-    if (!stat.isFile()) throw new DataError(s.path, "cannot read text corpus: not a file");
-  } else if (s.kind === "tinystories") {
-    await tinyStoriesFiles();
-  }
-}
-
 async function lmCommand(args: string[]): Promise<number> {
   const v = parse(args, {
     model: { type: "string" },
@@ -456,7 +438,6 @@ async function lmCommand(args: string[]): Promise<number> {
       throw e;
     }
   }
-  await ensureLmData(config.data);
   const store = storeFrom(v);
 
   const tty = process.stderr.isTTY === true;
@@ -464,8 +445,8 @@ async function lmCommand(args: string[]): Promise<number> {
   const bar = progressBar("lm", config.iterations);
   let lastIteration = 0;
   let firstCe: number | null = null;
-  // No SIGINT handler: training is synchronous, so a handler would only run once the whole sequence
-  // is done. The default (exit at once) is safe: finished models are stored, the stale lock is taken over.
+  // No SIGINT handler: the default (exit at once) is safe, since finished models are stored and a
+  // stale lock is taken over by the next run.
   let result: LmSequenceResult;
   try {
     result = await runLmSequence(config, {
