@@ -127,7 +127,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     if (validWindows.length === 0) throw new ConfigError("validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
     status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
     const result = await runCollapse({
-      modality: lmModality({ model, tokenizer, realDocs, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs }),
+      modality: lmModality({ model, tokenizer, realDocs, originalDocs: config.trainDocuments, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs }),
       loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainDocuments, freshRealSize: fresh },
       seed: config.seed,
       run: run ?? undefined,

@@ -20,8 +20,10 @@ export interface LmModel {
 export interface LmModalityOptions {
   model: LmConfig;
   tokenizer: BpeTokenizer;
-  /** Real training documents, tokenized; the original set is the first `realSize` of them. */
+  /** Real training documents, tokenized: the original set first, then the fresh-real draws in order. */
   realDocs: readonly Int32Array[];
+  /** Size of the original real set (the first draw). */
+  originalDocs: number;
   /** Held-out real validation windows (sequenceLength + 1 tokens each). */
   validWindows: readonly Int32Array[];
   train: TrainConfig;
@@ -36,18 +38,16 @@ export interface LmModalityOptions {
  */
 export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
   const eot = o.tokenizer.eotId;
-  let realUsed = 0;
   return {
     name: "lm",
     size: (data) => data.docs.length,
     select: (data, indices) => ({ docs: Array.from(indices, (i) => data.docs[i]) }),
     real(size, _rng, draw) {
-      // The original set, then each fresh-real draw, take the next unused real documents.
-      const start = draw === 1 ? 0 : realUsed;
+      // Draw 1 is the original set; fresh draw n (n ≥ 2) is the (n−1)-th slice after it.
+      const start = draw === 1 ? 0 : o.originalDocs + (draw - 2) * size;
       if (start + size > o.realDocs.length) {
         throw new DataError("real corpus", `needs ${start + size} training documents for real draw ${draw}, has ${o.realDocs.length}`);
       }
-      realUsed = Math.max(realUsed, start + size);
       return { docs: o.realDocs.slice(start, start + size) };
     },
     async fit(parts, ctx) {
