@@ -178,3 +178,43 @@ test("lmModality.real: the original set, then fresh draws as fixed slices, whate
   assert.deepEqual(await ids(3, 2), [4, 5, 6]);
   await assert.rejects(async () => ids(3, 4), /needs 13 training documents for real draw 4, has 10/);
 });
+
+test("sequences that differ only in strategy or sampling share one first model, read back bit-identically", async () => {
+  const { result, store } = await uninterrupted();
+  const firstRuns = () => fs.readdirSync(path.join(store.root, "lm-first-model"));
+  assert.equal(firstRuns().length, 1, "the replace run stored its first model");
+  const firstDir = path.join(store.root, "lm-first-model", firstRuns()[0]);
+  const tensorsBefore = tf.memory().numTensors;
+  const other = await runLmSequence(
+    { ...REPLACE, strategy: "accumulate", iterations: 1, sampling: { ...REPLACE.sampling, temperature: 0.5, maxTokens: 16 } },
+    { store },
+  );
+  assert.deepEqual(timeless(other.records), timeless(result.records.slice(0, 1)), "model 1's record (metrics and learning curve), bitwise");
+  assert.equal(firstRuns().length, 1, "no second first model");
+  const lines = (f: string) => fs.readFileSync(path.join(firstDir, f), "utf8").trim().split("\n").length;
+  assert.equal(lines("sessions.jsonl"), 2, "opened by both sequences");
+  assert.equal(lines("metrics.jsonl"), 1, "trained once");
+  assert.equal(tf.memory().numTensors, tensorsBefore, "the shared model is loaded and disposed without leaks");
+  // A different setting (here: the first model's epochs) trains its own first model.
+  await runLmSequence({ ...REPLACE, iterations: 1, firstIterationEpochs: 0.5, sampling: { ...REPLACE.sampling, maxTokens: 16 } }, { store });
+  assert.equal(firstRuns().length, 2);
+});
+
+test("a sequence waits while another live process trains the same first model", async () => {
+  const { spawn } = await import("node:child_process");
+  const store = freshStore("lmseq-wait");
+  const config: LmSequenceConfig = { ...REPLACE, iterations: 1, train: { ...REPLACE.train, maxSteps: 2 }, sampling: { ...REPLACE.sampling, maxTokens: 8 } };
+  const first = await runLmSequence(config, { store });
+  const [firstKey] = fs.readdirSync(path.join(store.root, "lm-first-model"));
+  // Pretend a live process holds the shared model's lock, then let it go.
+  const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"]);
+  const lock = path.join(store.root, "lm-first-model", firstKey, "lock");
+  fs.writeFileSync(lock, String(holder.pid));
+  const messages: string[] = [];
+  const started = Date.now();
+  setTimeout(() => holder.kill(), 1500);
+  const second = await runLmSequence({ ...config, strategy: "accumulate" }, { store, onStatus: (m) => messages.push(m) });
+  assert.ok(Date.now() - started >= 1400, "it waited for the holder");
+  assert.ok(messages.some((m) => m.includes(`waiting for process ${holder.pid}`)), messages.join("\n"));
+  assert.deepEqual(timeless(second.records), timeless(first.records));
+});

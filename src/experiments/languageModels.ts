@@ -5,13 +5,13 @@ import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { lmConfig } from "../lm/configs";
-import { type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
+import { type FittedLm, type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
 import { parameterCount } from "../lm/model";
-import { saveParams } from "../lm/safetensors";
+import { loadParams, saveParams } from "../lm/safetensors";
 import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
 import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
 import type { LmConfig } from "../lm/types";
-import type { Run, RunStore } from "../store/runStore";
+import { type Run, RunInUseError, type RunStore } from "../store/runStore";
 import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
@@ -73,6 +73,8 @@ export interface LmSequenceOptions {
   onStatus?: (message: string) => void;
   /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
   checkpoints?: boolean;
+  /** Share the first model with every sequence that differs only in strategy or sampling (default true). */
+  shareFirstModel?: boolean;
 }
 
 export interface LmSequenceResult extends CollapseResult {
@@ -126,8 +128,11 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     const validWindows = windows(concatDocuments(corpus.valid.map((d) => tokenizer.encode(d)), tokenizer.eotId), train.sequenceLength);
     if (validWindows.length === 0) throw new ConfigError("validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
     status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
+    const store = opts.store;
+    const shareFirstModel =
+      store && opts.shareFirstModel !== false ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(key), model, tokenizer, status, fit) : undefined;
     const result = await runCollapse({
-      modality: lmModality({ model, tokenizer, realDocs, originalDocs: config.trainDocuments, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs }),
+      modality: lmModality({ model, tokenizer, realDocs, originalDocs: config.trainDocuments, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs, shareFirstModel }),
       loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainDocuments, freshRealSize: fresh },
       seed: config.seed,
       run: run ?? undefined,
@@ -148,6 +153,50 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null, validWindows };
   } finally {
     run?.close();
+  }
+}
+
+/** What determines model 1 of a sequence: everything but the strategy and the sampling (iterations are never keyed). */
+export function firstModelKey(runKey: object): Record<string, unknown> {
+  const { strategy: _strategy, sampling: _sampling, iterations: _iterations, ...rest } = runKey as Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * Fits model 1 once per setting and keeps it in the store (kind `lm-first-model`): the replace,
+ * accumulate and temperature-0.3 sequences of one setting then train one first model instead of three.
+ * A process that finds another one training it waits for that model rather than training a copy.
+ */
+async function sharedFirstModel(
+  store: RunStore,
+  key: Record<string, unknown>,
+  model: LmConfig,
+  tokenizer: BpeTokenizer,
+  status: (m: string) => void,
+  fit: () => Promise<FittedLm>,
+): Promise<FittedLm & { cached: boolean }> {
+  let run: Run | null = null;
+  for (let waited = false; run === null; ) {
+    try {
+      run = store.open("lm-first-model", key);
+    } catch (e) {
+      if (!(e instanceof RunInUseError)) throw e;
+      if (!waited) status(`waiting for process ${e.owner}, which is training the same first model`);
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    const [record] = run.records<{ trainTokens: number; curve: FittedLm["curve"] }>();
+    const file = run.artifactPath("model.safetensors");
+    if (record && fs.existsSync(file)) return { params: loadParams(file).params, trainTokens: record.trainTokens, curve: record.curve, cached: true };
+    const fitted = await fit();
+    saveParams(file, fitted.params, { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()), iteration: "1" });
+    run.append({ trainTokens: fitted.trainTokens, curve: fitted.curve });
+    run.finish({ trainTokens: fitted.trainTokens });
+    return { ...fitted, cached: false };
+  } finally {
+    run.close();
   }
 }
 

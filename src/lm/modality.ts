@@ -30,6 +30,16 @@ export interface LmModalityOptions {
   /** Epochs of the first iteration only (Figure 11 varies it); default train.epochs. */
   firstIterationEpochs?: number;
   sampling: SamplingConfig;
+  /**
+   * Model 1 is trained on the real data alone, so sequences that differ only in strategy or sampling
+   * train the very same first model. When given, this fits it once and shares it (see runLmSequence).
+   */
+  shareFirstModel?: (fit: () => Promise<FittedLm>) => Promise<FittedLm & { cached: boolean }>;
+}
+
+/** A freshly fitted model with the learning curve it reported. */
+export interface FittedLm extends LmModel {
+  readonly curve: readonly { step: number; metrics: Record<string, number> }[];
 }
 
 /**
@@ -51,25 +61,34 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
       return { docs: o.realDocs.slice(start, start + size) };
     },
     async fit(parts, ctx) {
-      const docs = parts.flatMap((p) => p.data.docs);
-      // Documents in a seeded order, each followed by the end-of-document token, as one stream.
-      const order = ctx.rng.permutation(docs.length);
-      const stream = concatDocuments(Array.from(order, (i) => docs[i]), eot);
-      const trainWindows = windows(stream, o.train.sequenceLength);
-      const epochs = ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs;
-      const params = initParams(o.model, ctx.rng.fork("init"));
-      try {
-        const result = await train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
-          const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
-          if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
-          ctx.report(p.step, metrics);
-        });
-        return { params, trainTokens: result.tokens };
-      } catch (e) {
-        disposeParams(params);
-        if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;
-        throw e;
-      }
+      const fitFresh = async (report: (step: number, metrics: Record<string, number>) => void): Promise<FittedLm> => {
+        const docs = parts.flatMap((p) => p.data.docs);
+        // Documents in a seeded order, each followed by the end-of-document token, as one stream.
+        const order = ctx.rng.permutation(docs.length);
+        const stream = concatDocuments(Array.from(order, (i) => docs[i]), eot);
+        const trainWindows = windows(stream, o.train.sequenceLength);
+        const epochs = ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs;
+        const params = initParams(o.model, ctx.rng.fork("init"));
+        const curve: { step: number; metrics: Record<string, number> }[] = [];
+        try {
+          const result = await train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
+            const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
+            if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
+            curve.push({ step: p.step, metrics });
+            report(p.step, metrics);
+          });
+          return { params, trainTokens: result.tokens, curve };
+        } catch (e) {
+          disposeParams(params);
+          if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;
+          throw e;
+        }
+      };
+      if (ctx.iteration !== 1 || !o.shareFirstModel) return fitFresh(ctx.report);
+      const fitted = await o.shareFirstModel(() => fitFresh(ctx.report));
+      // A shared model's learning curve is replayed, so the record is the same as a fresh fit's.
+      if (fitted.cached) for (const point of fitted.curve) ctx.report(point.step, point.metrics);
+      return { params: fitted.params, trainTokens: fitted.trainTokens };
     },
     sample: async (model, size, rng) => ({ docs: await sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
     evaluate: (model) => ({

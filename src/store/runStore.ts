@@ -147,7 +147,7 @@ export class Run {
           fs.rmSync(lockPath, { force: true });
           continue;
         }
-        throw new Error(`run ${this.dir} is in use by process ${owner}; wait for it or stop it`);
+        throw new RunInUseError(this.dir, owner);
       }
     }
   }
@@ -155,6 +155,17 @@ export class Run {
   close(): void {
     if (this.locked) fs.rmSync(path.join(this.dir, "lock"), { force: true });
     this.locked = false;
+  }
+}
+
+/** Another live process holds a run's lock. */
+export class RunInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly owner: number,
+  ) {
+    super(`run ${dir} is in use by process ${owner}; wait for it or stop it`);
+    this.name = "RunInUseError";
   }
 }
 
