@@ -29,3 +29,4 @@ export * from "./lm/sample";
 export * from "./lm/modality";
 export * from "./plots/lmFigures";
 export * from "./experiments/languageModels";
+export * from "./experiments/lmSequences";

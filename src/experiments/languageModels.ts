@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
-import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { lmConfig } from "../lm/configs";
 import { type FittedLm, type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
 import { parameterCount } from "../lm/model";
@@ -11,7 +11,7 @@ import { loadParams, saveParams } from "../lm/safetensors";
 import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
 import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
 import type { LmConfig } from "../lm/types";
-import { type Run, RunInUseError, type RunStore } from "../store/runStore";
+import { Run, RunInUseError, type RunStore } from "../store/runStore";
 import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
@@ -113,11 +113,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     throw new ConfigError("trainDocuments", `needs ${neededTrain} real training documents, the corpus has ${corpus.train.length}`);
   }
   if (corpus.valid.length === 0) throw new ConfigError("validDocuments", "the corpus has no validation documents");
-  // A text file is part of the key by size and modification time: editing it must not reuse old results.
-  const dataFile = spec.kind === "text" ? fs.statSync(path.resolve(spec.path)) : null;
-  // Keyed without `iterations`: asking for more iterations continues the run, fewer reads its prefix.
-  const { iterations: _iterations, ...sequence } = config;
-  const key = dataFile ? { ...sequence, dataFile: { size: dataFile.size, mtimeMs: dataFile.mtimeMs } } : sequence;
+  const key = lmRunKey(config);
   const run = opts.store?.open("lm", key, { backend: backendInfo() }) ?? null;
   try {
     const tokenizer = loadOrTrainTokenizer(run, corpus.train.slice(0, config.trainDocuments), config.vocabSize, status);
@@ -154,6 +150,31 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
   } finally {
     run?.close();
   }
+}
+
+/**
+ * The run-store key of a sequence. Keyed without `iterations`: asking for more iterations continues the
+ * run, fewer reads its prefix. A text file is part of the key by size and modification time, so that
+ * editing it does not reuse old results.
+ */
+export function lmRunKey(config: LmSequenceConfig): Record<string, unknown> {
+  const { iterations: _iterations, ...sequence } = config;
+  const spec = parseDataSpec(config.data);
+  if (spec.kind !== "text") return sequence;
+  const resolved = path.resolve(spec.path);
+  let file: fs.Stats;
+  try {
+    file = fs.statSync(resolved);
+  } catch (e) {
+    throw new DataError(resolved, `cannot read the corpus (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); --data text:PATH needs an existing text file`);
+  }
+  return { ...sequence, dataFile: { size: file.size, mtimeMs: file.mtimeMs } };
+}
+
+/** Iterations a stored sequence has finished (0 when it has no run yet). */
+export function lmFinishedIterations(store: RunStore, config: LmSequenceConfig): number {
+  const dir = store.find("lm", lmRunKey(config));
+  return dir ? new Run(dir, path.basename(dir)).records().length : 0;
 }
 
 /** What determines model 1 of a sequence: everything but the strategy and the sampling (iterations are never keyed). */

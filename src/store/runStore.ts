@@ -25,13 +25,24 @@ export class RunStore {
     return new RunStore(path.resolve(env.COLLAPSE_RUNS_DIR || path.join(packageRoot(), "runs")));
   }
 
-  /** Opens (creating if needed) the run for this config and takes its lock. */
-  open(kind: string, config: unknown, extraEnv: Record<string, unknown> = {}): Run {
+  /** The directory of the run for this config, whether or not it exists yet. */
+  private locate(kind: string, config: unknown): { dir: string; key: string; canonical: string } {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(kind)) throw new ConfigError("kind", `run kind must be lowercase letters, digits and '-', got ${JSON.stringify(kind)}`);
     canonicalJson(config); // names a bad field as config.<path>
     const canonical = canonicalJson({ format: STORE_FORMAT, kind, config }, "run");
     const key = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
-    const dir = path.join(this.root, kind, key);
+    return { dir: path.join(this.root, kind, key), key, canonical };
+  }
+
+  /** The run directory for this config if it exists (nothing is created or locked), else null. */
+  find(kind: string, config: unknown): string | null {
+    const { dir } = this.locate(kind, config);
+    return fs.existsSync(path.join(dir, "config.json")) ? dir : null;
+  }
+
+  /** Opens (creating if needed) the run for this config and takes its lock. */
+  open(kind: string, config: unknown, extraEnv: Record<string, unknown> = {}): Run {
+    const { dir, key, canonical } = this.locate(kind, config);
     fs.mkdirSync(path.join(dir, "artifacts"), { recursive: true });
     const configPath = path.join(dir, "config.json");
     const env = { ...environmentInfo(), ...extraEnv };
