@@ -30,3 +30,4 @@ export * from "./lm/modality";
 export * from "./plots/lmFigures";
 export * from "./experiments/languageModels";
 export * from "./experiments/lmSequences";
+export * from "./experiments/lmAppendix";

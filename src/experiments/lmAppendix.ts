@@ -1,0 +1,269 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { DataFrame } from "danfojs-node";
+import type { IterationRecord } from "../collapse/loop";
+import type { Strategy } from "../collapse/strategies";
+import { ConfigError, checkInt, checkNumber } from "../errors";
+import type { LmCurve } from "../plots/lmFigures";
+import { canonicalJson, writeFileAtomic } from "../store/runStore";
+import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
+import type { Profile } from "./profiles";
+
+/**
+ * The §3.1 ablations of the paper's appendix: Figure 10 (sampling temperature), Figure 11 (how much
+ * the first model is trained) and Table 2 (test cross-entropy at t=1, after a few iterations of each
+ * strategy and after many of replace, for several settings and models).
+ */
+export interface LmAppendixConfig {
+  /** The GPT-2 setting of Figure 3; every ablation changes one thing about it. */
+  base: LmSequenceConfig;
+  /** "t=4" of Table 2: the iteration at which accumulate, replace and replace-multiple are compared. */
+  shortIterations: number;
+  /** "t=10" of Table 2: how far replace is followed. */
+  longIterations: number;
+  /** The low sampling temperature of Figure 10 and Table 2 (the paper: 0.3). */
+  lowTemperature: number;
+  /** The small-dataset rows train on base.trainDocuments / smallDatasetDivisor real documents (the paper: 5). */
+  smallDatasetDivisor: number;
+  /** Epochs of the "small dataset + more epochs" row (the paper: 3). */
+  smallDatasetEpochs: number;
+  /** Llama-2 models of Table 2, smallest first (the paper: 12M, 42M, 126M). */
+  llamaModels: string[];
+  /** Figure 11: epochs of the first model only, one panel each (the base's own epochs are added). */
+  firstIterationEpochs: number[];
+  /** Strategies drawn in Figure 10 and 11. */
+  strategies: Strategy[];
+}
+
+export function lmAppendixConfig(profile: Profile): LmAppendixConfig {
+  const base = lmBaseConfig(profile);
+  switch (profile) {
+    case "smoke":
+      return { base, shortIterations: 2, longIterations: 3, lowTemperature: 0.3, smallDatasetDivisor: 2, smallDatasetEpochs: 2, llamaModels: ["llama2-smoke"], firstIterationEpochs: [0.5], strategies: ["replace", "accumulate"] };
+    case "quick":
+      return {
+        base,
+        shortIterations: 4,
+        longIterations: 10,
+        lowTemperature: 0.3,
+        smallDatasetDivisor: 5,
+        smallDatasetEpochs: 3,
+        // Three widths of the quick Llama-2 (92k, 154k, 232k parameters at vocabulary 1024).
+        llamaModels: ["llama2-quick-s", "llama2-quick-m", "llama2-quick"],
+        firstIterationEpochs: [1, 4],
+        strategies: ["replace", "accumulate"],
+      };
+    case "paper":
+      return {
+        base,
+        shortIterations: 4,
+        longIterations: 10,
+        lowTemperature: 0.3,
+        smallDatasetDivisor: 5,
+        smallDatasetEpochs: 3,
+        llamaModels: ["llama2-12m", "llama2-42m", "llama2-126m"],
+        firstIterationEpochs: [0.25, 0.5, 2],
+        strategies: ["replace", "accumulate"],
+      };
+  }
+}
+
+export function checkLmAppendixConfig(c: LmAppendixConfig): LmAppendixConfig {
+  checkInt("shortIterations", c.shortIterations, { min: 2 });
+  checkInt("longIterations", c.longIterations, { min: c.shortIterations });
+  checkNumber("lowTemperature", c.lowTemperature, { exclusiveMin: 0 });
+  checkInt("smallDatasetDivisor", c.smallDatasetDivisor, { min: 1, max: c.base.trainDocuments });
+  checkNumber("smallDatasetEpochs", c.smallDatasetEpochs, { exclusiveMin: 0 });
+  c.firstIterationEpochs.forEach((e, i) => checkNumber(`firstIterationEpochs[${i}]`, e, { exclusiveMin: 0 }));
+  if (c.strategies.length === 0) throw new ConfigError("strategies", "name at least one strategy");
+  return c;
+}
+
+/** danfojs-node takes ~2 s to load: only when a table is built, not with the kit. */
+function danfo(): typeof import("danfojs-node") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("danfojs-node");
+}
+
+/** Which of Table 2's columns a row fills (the paper leaves some out, and so does the kit by default). */
+export interface Table2Row {
+  label: string;
+  /** The row's setting; the strategy and iterations are set per column. */
+  setting: LmSequenceConfig;
+  replaceLong: boolean;
+  replaceMultiple: boolean;
+}
+
+/** Table 2's rows, as in the paper: which settings, and which columns each one fills. */
+export function table2Rows(c: LmAppendixConfig): Table2Row[] {
+  const b = c.base;
+  const small = Math.max(1, Math.round(b.trainDocuments / c.smallDatasetDivisor));
+  return [
+    { label: "GPT-2", setting: b, replaceLong: true, replaceMultiple: true },
+    { label: `GPT-2, temperature ${c.lowTemperature}`, setting: { ...b, sampling: { ...b.sampling, temperature: c.lowTemperature } }, replaceLong: true, replaceMultiple: false },
+    { label: `GPT-2, small dataset (1/${c.smallDatasetDivisor})`, setting: { ...b, trainDocuments: small }, replaceLong: true, replaceMultiple: true },
+    { label: `ibid, ${c.smallDatasetEpochs} epochs`, setting: { ...b, trainDocuments: small, train: { ...b.train, epochs: c.smallDatasetEpochs } }, replaceLong: false, replaceMultiple: false },
+    ...c.llamaModels.map((model) => ({ label: "Llama-2", setting: { ...b, model }, replaceLong: false, replaceMultiple: false })),
+  ];
+}
+
+/** Figure 10's settings: the base temperature and the low one. */
+export function figure10Settings(c: LmAppendixConfig): { label: string; setting: LmSequenceConfig }[] {
+  const t = c.base.sampling.temperature ?? 1;
+  return [
+    { label: `temperature ${t.toFixed(1)}`, setting: c.base },
+    { label: `temperature ${c.lowTemperature}`, setting: { ...c.base, sampling: { ...c.base.sampling, temperature: c.lowTemperature } } },
+  ];
+}
+
+/** Figure 11's settings: the first model trained for fewer or more epochs than the rest. */
+export function figure11Settings(c: LmAppendixConfig): { label: string; setting: LmSequenceConfig }[] {
+  const baseEpochs = c.base.train.epochs ?? 1;
+  const epochs = [...new Set([...c.firstIterationEpochs, baseEpochs])].sort((a, b) => a - b);
+  const plural = (e: number) => `${e} epoch${e === 1 ? "" : "s"}`;
+  return epochs.map((e) => ({
+    label: `first model: ${plural(e)}`,
+    setting: e === baseEpochs ? c.base : { ...c.base, firstIterationEpochs: e },
+  }));
+}
+
+/**
+ * Every sequence the appendix needs, each once: a replace sequence followed to t=10 also gives t=4 (runs
+ * are keyed without their length), and the base GPT-2 sequences are the ones Figure 3 already ran.
+ */
+export function appendixSequences(c: LmAppendixConfig): LmSequenceConfig[] {
+  checkLmAppendixConfig(c);
+  const wanted: LmSequenceConfig[] = [];
+  for (const row of table2Rows(c)) {
+    wanted.push({ ...row.setting, strategy: "accumulate", iterations: c.shortIterations });
+    wanted.push({ ...row.setting, strategy: "replace", iterations: row.replaceLong ? c.longIterations : c.shortIterations });
+    if (row.replaceMultiple) wanted.push({ ...row.setting, strategy: "replace-multiple", iterations: c.shortIterations });
+  }
+  for (const { setting } of [...figure10Settings(c), ...figure11Settings(c)]) {
+    for (const strategy of c.strategies) wanted.push({ ...setting, strategy, iterations: c.shortIterations });
+  }
+  const byKey = new Map<string, LmSequenceConfig>();
+  for (const s of wanted) {
+    const key = canonicalJson(lmRunKey(s));
+    const seen = byKey.get(key);
+    if (!seen || seen.iterations < s.iterations) byKey.set(key, s);
+  }
+  return [...byKey.values()];
+}
+
+/** Finished sequences, looked up by setting and strategy; `upTo` cuts a longer run to its first iterations. */
+export class SequenceResults {
+  private readonly byKey = new Map<string, LmSequenceResult>();
+
+  constructor(results: readonly LmSequenceResult[]) {
+    for (const r of results) this.byKey.set(canonicalJson(lmRunKey(r.config)), r);
+  }
+
+  get(setting: LmSequenceConfig, strategy: Strategy): LmSequenceResult | undefined {
+    return this.byKey.get(canonicalJson(lmRunKey({ ...setting, strategy })));
+  }
+
+  records(setting: LmSequenceConfig, strategy: Strategy, upTo = Infinity): IterationRecord[] {
+    return (this.get(setting, strategy)?.records ?? []).slice(0, upTo);
+  }
+
+  /** Figure 10/11 curves: one panel per label, one line per strategy. */
+  curves(settings: readonly { label: string; setting: LmSequenceConfig }[], strategies: readonly Strategy[], upTo: number): LmCurve[] {
+    return settings.flatMap(({ label, setting }) => strategies.map((strategy) => ({ label, strategy, records: this.records(setting, strategy, upTo) })));
+  }
+}
+
+/** Parameters as the paper writes them: 9M, 126M; 182k at the quick sizes. */
+export function formatParameters(n: number): string {
+  if (n >= 1e6) return `${Math.round(n / 1e6)}M`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)}k`;
+  return String(n);
+}
+
+/** One row of Table 2: cross-entropies (nats/token) and their change from t=1; NaN where not run. */
+export interface Table2Values {
+  model: string;
+  t1: number;
+  accShort: number;
+  replShort: number;
+  replLong: number;
+  replMultipleShort: number;
+}
+
+/**
+ * Table 2 as a danfojs DataFrame: one row per setting; columns t1, then for each of accumulate at t=4,
+ * replace at t=4, replace at t=10 and replace-multiple at t=4 the cross-entropy and its change from t=1
+ * (NaN where the row does not run that column, as in the paper).
+ */
+export function table2Frame(c: LmAppendixConfig, results: SequenceResults): DataFrame {
+  const rows = table2Rows(c).map((row) => {
+    const ce = (strategy: Strategy, t: number, wanted = true) => (wanted ? (results.records(row.setting, strategy)[t - 1]?.metrics.testCrossEntropy ?? NaN) : NaN);
+    const any = results.get(row.setting, "replace") ?? results.get(row.setting, "accumulate");
+    const t1 = ce("replace", 1);
+    const v: Table2Values = {
+      model: `${row.label} (${any ? formatParameters(any.parameters) : "?"})`,
+      t1,
+      accShort: ce("accumulate", c.shortIterations),
+      replShort: ce("replace", c.shortIterations),
+      replLong: ce("replace", c.longIterations, row.replaceLong),
+      replMultipleShort: ce("replace-multiple", c.shortIterations, row.replaceMultiple),
+    };
+    return v;
+  });
+  const column = <K extends keyof Table2Values>(k: K) => rows.map((r) => r[k]);
+  const delta = (k: Exclude<keyof Table2Values, "model">) => rows.map((r) => (r[k] as number) - r.t1);
+  const s = c.shortIterations;
+  const l = c.longIterations;
+  return new (danfo().DataFrame)({
+    model: column("model"),
+    "t=1": column("t1"),
+    [`t=${s} acc`]: column("accShort"),
+    [`t=${s} acc Δ`]: delta("accShort"),
+    [`t=${s} repl`]: column("replShort"),
+    [`t=${s} repl Δ`]: delta("replShort"),
+    [`t=${l} repl`]: column("replLong"),
+    [`t=${l} repl Δ`]: delta("replLong"),
+    [`t=${s} repl-multiple`]: column("replMultipleShort"),
+    [`t=${s} repl-multiple Δ`]: delta("replMultipleShort"),
+  });
+}
+
+/** Rows for display: the paper's layout, "value (Δ)" per cell, n/a where a row does not run a column. */
+export function table2Display(frame: DataFrame): Record<string, string>[] {
+  const cols = frame.columns as string[];
+  const values = frame.values as unknown as (string | number)[][];
+  return values.map((row) => {
+    const out: Record<string, string> = {};
+    cols.forEach((col, k) => {
+      if (col.endsWith(" Δ")) return;
+      const v = row[k];
+      if (typeof v === "string") out[col] = v;
+      else if (!Number.isFinite(v)) out[col] = "n/a";
+      else {
+        const d = cols.indexOf(`${col} Δ`);
+        const dv = d >= 0 ? (row[d] as number) : NaN;
+        out[col] = Number.isFinite(dv) ? `${v.toFixed(2)} (${dv >= 0 ? "+" : "−"}${Math.abs(dv).toFixed(2)})` : v.toFixed(2);
+      }
+    });
+    return out;
+  });
+}
+
+/** A Markdown (GitHub) table of the display rows. */
+export function markdownTable(rows: readonly Record<string, string>[]): string {
+  if (rows.length === 0) return "";
+  const cols = Object.keys(rows[0]);
+  const esc = (s: string) => s.replace(/\|/g, "\\|");
+  const line = (cells: string[]) => `| ${cells.map(esc).join(" | ")} |`;
+  return [line(cols), `|${cols.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => line(cols.map((c) => r[c] ?? "")))].join("\n") + "\n";
+}
+
+/** Writes table2.csv (every number, full precision) and table2.md (the paper's layout) into `dir`. */
+export function saveTable2(frame: DataFrame, dir: string): { csv: string; markdown: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const csv = path.join(dir, "table2.csv");
+  const markdown = path.join(dir, "table2.md");
+  writeFileAtomic(csv, danfo().toCSV(frame) as string);
+  writeFileAtomic(markdown, markdownTable(table2Display(frame)));
+  return { csv, markdown };
+}

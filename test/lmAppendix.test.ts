@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import type { IterationRecord } from "../src/collapse/loop";
+import type { Strategy } from "../src/collapse/strategies";
+import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../src/experiments/languageModels";
+import {
+  SequenceResults,
+  appendixSequences,
+  figure10Settings,
+  figure11Settings,
+  formatParameters,
+  lmAppendixConfig,
+  markdownTable,
+  saveTable2,
+  table2Display,
+  table2Frame,
+  table2Rows,
+} from "../src/experiments/lmAppendix";
+import { canonicalJson } from "../src/store/runStore";
+import { configErrorField, tempDir } from "./helpers";
+
+const QUICK = lmAppendixConfig("quick");
+
+test("appendixSequences: each needed sequence once, replace followed to t=10 where a row asks for it", () => {
+  const seqs = appendixSequences(QUICK);
+  const keys = seqs.map((s) => canonicalJson(lmRunKey(s)));
+  assert.equal(new Set(keys).size, keys.length, "no sequence twice");
+  const find = (setting: LmSequenceConfig, strategy: Strategy) => seqs.find((s) => canonicalJson(lmRunKey(s)) === canonicalJson(lmRunKey({ ...setting, strategy })));
+  const rows = table2Rows(QUICK);
+  assert.deepEqual(rows.map((r) => r.label), ["GPT-2", "GPT-2, temperature 0.3", "GPT-2, small dataset (1/5)", "ibid, 3 epochs", "Llama-2", "Llama-2", "Llama-2"]);
+  assert.equal(rows[2].setting.trainDocuments, QUICK.base.trainDocuments / 5);
+  assert.equal(find(rows[0].setting, "replace")?.iterations, 10, "GPT-2 replace to t=10");
+  assert.equal(find(rows[0].setting, "accumulate")?.iterations, 4);
+  assert.equal(find(rows[0].setting, "replace-multiple")?.iterations, 4);
+  assert.equal(find(rows[1].setting, "replace-multiple"), undefined, "temperature 0.3: replace-multiple n/a, as in the paper");
+  assert.equal(find(rows[3].setting, "replace")?.iterations, 4, "the 3-epoch row stops replace at t=4");
+  for (const r of rows.slice(4)) assert.equal(find(r.setting, "accumulate")?.iterations, 4, r.setting.model);
+  // Figure 10's low temperature and Figure 11's first-model epochs are sequences too (both strategies).
+  for (const { setting } of [...figure10Settings(QUICK), ...figure11Settings(QUICK)]) {
+    for (const s of ["replace", "accumulate"] as const) assert.ok(find(setting, s), `${JSON.stringify(setting.firstIterationEpochs)} ${s}`);
+  }
+  assert.deepEqual(figure11Settings(QUICK).map((f) => f.label), ["first model: 1 epoch", "first model: 2 epochs", "first model: 4 epochs"]);
+  assert.equal(figure11Settings(QUICK)[1].setting, QUICK.base, "the base's own epochs are the base sequence");
+  // 7 rows: 3+2+3+2+2·3 = 16 table sequences, + 4 for Figure 11; Figure 10 adds none.
+  assert.equal(seqs.length, 20);
+});
+
+test("appendixSequences rejects a bad appendix config naming the field", () => {
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, longIterations: 3 })), "longIterations");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, firstIterationEpochs: [1, 0] })), "firstIterationEpochs[1]");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, strategies: [] })), "strategies");
+});
+
+/** A finished sequence with made-up cross-entropies (only what the table reads). */
+function fakeResult(config: LmSequenceConfig, ce: number[]): LmSequenceResult {
+  const records = ce.map((v, i) => ({ iteration: i + 1, trainSize: 1, realInTrain: 1, metrics: { testCrossEntropy: v }, seconds: 0 }) as IterationRecord);
+  return { config, records, parameters: 182016 } as unknown as LmSequenceResult;
+}
+
+test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a where a row does not run a column", () => {
+  const c = { ...QUICK, llamaModels: [] };
+  const [gpt2, lowT] = table2Rows(c);
+  const results = new SequenceResults([
+    fakeResult({ ...gpt2.setting, strategy: "replace", iterations: 10 }, [2, 2.2, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.25]),
+    fakeResult({ ...gpt2.setting, strategy: "accumulate", iterations: 4 }, [2, 1.98, 1.95, 1.9]),
+    fakeResult({ ...gpt2.setting, strategy: "replace-multiple", iterations: 4 }, [2, 2.1, 2.2, 2.3]),
+    fakeResult({ ...lowT.setting, strategy: "replace", iterations: 10 }, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+  ]);
+  const frame = table2Frame(c, results);
+  assert.deepEqual(frame.columns, ["model", "t=1", "t=4 acc", "t=4 acc Δ", "t=4 repl", "t=4 repl Δ", "t=10 repl", "t=10 repl Δ", "t=4 repl-multiple", "t=4 repl-multiple Δ"]);
+  assert.equal(frame.shape[0], 4);
+  const first = (frame.values as unknown as unknown[][])[0];
+  assert.deepEqual(first.slice(0, 3), ["GPT-2 (182k)", 2, 1.9]);
+  assert.ok(Math.abs((first[3] as number) + 0.1) < 1e-12, "accumulate's Δ at t=4");
+  const shown = table2Display(frame);
+  assert.deepEqual(shown[0], { model: "GPT-2 (182k)", "t=1": "2.00", "t=4 acc": "1.90 (−0.10)", "t=4 repl": "2.50 (+0.50)", "t=10 repl": "3.25 (+1.25)", "t=4 repl-multiple": "2.30 (+0.30)" });
+  assert.equal(shown[1]["t=4 repl-multiple"], "n/a", "the paper runs no replace-multiple at temperature 0.3");
+  assert.equal(shown[1]["t=4 acc"], "n/a", "a sequence that was not run");
+  assert.equal(shown[2].model, "GPT-2, small dataset (1/5) (?)", "no result: parameters unknown");
+
+  const md = markdownTable(shown);
+  const lines = md.trim().split("\n");
+  assert.equal(lines.length, 2 + 4);
+  assert.equal(lines[0], "| model | t=1 | t=4 acc | t=4 repl | t=10 repl | t=4 repl-multiple |");
+  assert.match(lines[2], /^\| GPT-2 \(182k\) \| 2\.00 \| 1\.90 \(−0\.10\) \|/);
+
+  const dir = tempDir("table2");
+  const files = saveTable2(frame, dir);
+  const csv = fs.readFileSync(files.csv, "utf8").trim().split("\n");
+  assert.equal(csv[0], frame.columns.join(","));
+  assert.equal(csv.length, 5);
+  assert.equal(csv[1].split(",")[2], "1.9", "full-precision numbers in the CSV");
+  assert.equal(fs.readFileSync(files.markdown, "utf8"), md);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["table2.csv", "table2.md"], "no temporary files left");
+  assert.equal(path.dirname(files.csv), dir);
+});
+
+test("formatParameters writes counts the way the paper does", () => {
+  assert.equal(formatParameters(8_890_880), "9M");
+  assert.equal(formatParameters(125_553_408), "126M");
+  assert.equal(formatParameters(182_016), "182k");
+  assert.equal(formatParameters(512), "512");
+});
