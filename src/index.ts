@@ -31,3 +31,4 @@ export * from "./plots/lmFigures";
 export * from "./experiments/languageModels";
 export * from "./experiments/lmSequences";
 export * from "./experiments/lmAppendix";
+export * from "./experiments/lmNotebook";

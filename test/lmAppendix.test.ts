@@ -29,7 +29,7 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   assert.equal(new Set(keys).size, keys.length, "no sequence twice");
   const find = (setting: LmSequenceConfig, strategy: Strategy) => seqs.find((s) => canonicalJson(lmRunKey(s)) === canonicalJson(lmRunKey({ ...setting, strategy })));
   const rows = table2Rows(QUICK);
-  assert.deepEqual(rows.map((r) => r.label), ["GPT-2", "GPT-2, temperature 0.3", "GPT-2, small dataset (1/5)", "ibid, 3 epochs", "Llama-2", "Llama-2", "Llama-2"]);
+  assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", "GPT-2|small dataset (1/5)", "GPT-2|small dataset, 3 epochs", "Llama-2|", "Llama-2|", "Llama-2|"]);
   assert.equal(rows[2].setting.trainDocuments, QUICK.base.trainDocuments / 5);
   assert.equal(find(rows[0].setting, "replace")?.iterations, 10, "GPT-2 replace to t=10");
   assert.equal(find(rows[0].setting, "accumulate")?.iterations, 4);
@@ -78,7 +78,8 @@ test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a wher
   assert.deepEqual(shown[0], { model: "GPT-2 (182k)", "t=1": "2.00", "t=4 acc": "1.90 (−0.10)", "t=4 repl": "2.50 (+0.50)", "t=10 repl": "3.25 (+1.25)", "t=4 repl-multiple": "2.30 (+0.30)" });
   assert.equal(shown[1]["t=4 repl-multiple"], "n/a", "the paper runs no replace-multiple at temperature 0.3");
   assert.equal(shown[1]["t=4 acc"], "n/a", "a sequence that was not run");
-  assert.equal(shown[2].model, "GPT-2, small dataset (1/5) (?)", "no result: parameters unknown");
+  assert.equal(shown[1].model, "GPT-2 (182k), temperature 0.3");
+  assert.equal(shown[2].model, "GPT-2 (?), small dataset (1/5)", "no result: parameters unknown");
 
   const md = markdownTable(shown);
   const lines = md.trim().split("\n");

@@ -19,6 +19,7 @@ const skip = process.env.COLLAPSE_SKIP_NOTEBOOK_TESTS === "1" ? "COLLAPSE_SKIP_N
 const EXPECTED_FIGURES: Record<string, string[]> = {
   "section2_linear_regression.ipynb": ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "section5-linear-augment"],
   "section3_1_language_models.ipynb": ["figure3", "figure4-gpt2-smoke"],
+  "section3_1_language_models_appendix.ipynb": ["figure10", "figure11"],
 };
 
 function py(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -51,6 +52,12 @@ test("every notebook runs at the smoke profile with no errors and produces its f
       const file = path.join(out, "figures", `${fig}.json`);
       assert.ok(fs.existsSync(file), `${nbName}: figure ${fig} saved`);
       assert.ok(JSON.parse(fs.readFileSync(file, "utf8")).data.length > 0, `${fig} has traces`);
+    }
+    if (nbName.includes("appendix")) {
+      const csv = fs.readFileSync(path.join(out, "figures", "table2.csv"), "utf8").trim().split("\n");
+      assert.match(csv[0], /^model,t=1,t=2 acc,/, "Table 2 saved as CSV");
+      assert.equal(csv.length, 1 + 5, "Table 2: GPT-2, low temperature, small, small + epochs, one Llama-2 at smoke");
+      assert.match(fs.readFileSync(path.join(out, "figures", "table2.md"), "utf8"), /^\| model \| t=1 \|/);
     }
     const entry = summary.notebooks[nbName];
     assert.equal(entry?.status, "ok", `summary.json: ${nbName}`);

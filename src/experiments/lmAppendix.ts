@@ -4,6 +4,7 @@ import type { DataFrame } from "danfojs-node";
 import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
+import { packageRoot } from "../environment";
 import type { LmCurve } from "../plots/lmFigures";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
@@ -87,7 +88,10 @@ function danfo(): typeof import("danfojs-node") {
 
 /** Which of Table 2's columns a row fills (the paper leaves some out, and so does the kit by default). */
 export interface Table2Row {
-  label: string;
+  /** "GPT-2" or "Llama-2"; the table adds the parameter count. */
+  architecture: string;
+  /** What the row changes ("" for the base setting), e.g. "temperature 0.3". */
+  variant: string;
   /** The row's setting; the strategy and iterations are set per column. */
   setting: LmSequenceConfig;
   replaceLong: boolean;
@@ -98,12 +102,13 @@ export interface Table2Row {
 export function table2Rows(c: LmAppendixConfig): Table2Row[] {
   const b = c.base;
   const small = Math.max(1, Math.round(b.trainDocuments / c.smallDatasetDivisor));
+  const gpt2 = (variant: string, setting: LmSequenceConfig, replaceLong: boolean, replaceMultiple: boolean): Table2Row => ({ architecture: "GPT-2", variant, setting, replaceLong, replaceMultiple });
   return [
-    { label: "GPT-2", setting: b, replaceLong: true, replaceMultiple: true },
-    { label: `GPT-2, temperature ${c.lowTemperature}`, setting: { ...b, sampling: { ...b.sampling, temperature: c.lowTemperature } }, replaceLong: true, replaceMultiple: false },
-    { label: `GPT-2, small dataset (1/${c.smallDatasetDivisor})`, setting: { ...b, trainDocuments: small }, replaceLong: true, replaceMultiple: true },
-    { label: `ibid, ${c.smallDatasetEpochs} epochs`, setting: { ...b, trainDocuments: small, train: { ...b.train, epochs: c.smallDatasetEpochs } }, replaceLong: false, replaceMultiple: false },
-    ...c.llamaModels.map((model) => ({ label: "Llama-2", setting: { ...b, model }, replaceLong: false, replaceMultiple: false })),
+    gpt2("", b, true, true),
+    gpt2(`temperature ${c.lowTemperature}`, { ...b, sampling: { ...b.sampling, temperature: c.lowTemperature } }, true, false),
+    gpt2(`small dataset (1/${c.smallDatasetDivisor})`, { ...b, trainDocuments: small }, true, true),
+    gpt2(`small dataset, ${c.smallDatasetEpochs} epochs`, { ...b, trainDocuments: small, train: { ...b.train, epochs: c.smallDatasetEpochs } }, false, false),
+    ...c.llamaModels.map((model) => ({ architecture: "Llama-2", variant: "", setting: { ...b, model }, replaceLong: false, replaceMultiple: false })),
   ];
 }
 
@@ -201,7 +206,7 @@ export function table2Frame(c: LmAppendixConfig, results: SequenceResults): Data
     const any = results.get(row.setting, "replace") ?? results.get(row.setting, "accumulate");
     const t1 = ce("replace", 1);
     const v: Table2Values = {
-      model: `${row.label} (${any ? formatParameters(any.parameters) : "?"})`,
+      model: `${row.architecture} (${any ? formatParameters(any.parameters) : "?"})${row.variant ? `, ${row.variant}` : ""}`,
       t1,
       accShort: ce("accumulate", c.shortIterations),
       replShort: ce("replace", c.shortIterations),
@@ -258,8 +263,12 @@ export function markdownTable(rows: readonly Record<string, string>[]): string {
   return [line(cols), `|${cols.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => line(cols.map((c) => r[c] ?? "")))].join("\n") + "\n";
 }
 
-/** Writes table2.csv (every number, full precision) and table2.md (the paper's layout) into `dir`. */
-export function saveTable2(frame: DataFrame, dir: string): { csv: string; markdown: string } {
+/**
+ * Writes table2.csv (every number, full precision) and table2.md (the paper's layout) into `dir`
+ * (default: out/tables at the kit's root).
+ */
+export function saveTable2(frame: DataFrame, dir: string | null = null): { csv: string; markdown: string } {
+  dir ??= path.join(packageRoot(), "out", "tables");
   fs.mkdirSync(dir, { recursive: true });
   const csv = path.join(dir, "table2.csv");
   const markdown = path.join(dir, "table2.md");
