@@ -10,7 +10,7 @@ import { type LinearExperimentResult, linearResultJson, runLinearExperiment } fr
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
 import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, runLmSequence } from "./experiments/languageModels";
 import { PROFILES, checkProfile } from "./experiments/profiles";
-import { EXPERIMENTS } from "./experiments/registry";
+import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
 import { lmConfigNames } from "./lm/configs";
 import { SAMPLING_DEFAULTS } from "./lm/sample";
 import { TRAIN_DEFAULTS } from "./lm/train";
@@ -298,11 +298,12 @@ async function reproduceCommand(args: string[]): Promise<number> {
   const allFigures: { name: string; fig: import("./plots/plotly").Figure }[] = [];
   for (const name of names) {
     const started = performance.now();
-    const out = await EXPERIMENTS[name as keyof typeof EXPERIMENTS].run(profile, { store, progress: (label, total) => progressBar(`${name} ${label}`, total) });
+    const out: ExperimentOutput = await EXPERIMENTS[name as keyof typeof EXPERIMENTS].run(profile, { store, progress: (label, total) => progressBar(`${name} ${label}`, total) });
     for (const [figName, fig] of Object.entries(out.figures)) {
       saveFigure(fig, outDir, figName);
       allFigures.push({ name: figName, fig });
     }
+    for (const [fileName, content] of Object.entries(out.files ?? {})) writeFileAtomic(path.join(outDir, fileName), content);
     results[name] = out.json;
     console.error(`${name}: ${Object.keys(out.figures).length} figures in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   }

@@ -263,16 +263,19 @@ export function markdownTable(rows: readonly Record<string, string>[]): string {
   return [line(cols), `|${cols.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => line(cols.map((c) => r[c] ?? "")))].join("\n") + "\n";
 }
 
-/**
- * Writes table2.csv (every number, full precision) and table2.md (the paper's layout) into `dir`
- * (default: out/tables at the kit's root).
- */
+/** Table 2's files: table2.csv (every number, full precision) and table2.md (the paper's layout). */
+export function table2Files(frame: DataFrame): { "table2.csv": string; "table2.md": string } {
+  return { "table2.csv": danfo().toCSV(frame) as string, "table2.md": markdownTable(table2Display(frame)) };
+}
+
+/** Writes Table 2's files into `dir` (default: out/tables at the kit's root). */
 export function saveTable2(frame: DataFrame, dir: string | null = null): { csv: string; markdown: string } {
   dir ??= path.join(packageRoot(), "out", "tables");
   fs.mkdirSync(dir, { recursive: true });
+  const files = table2Files(frame);
   const csv = path.join(dir, "table2.csv");
   const markdown = path.join(dir, "table2.md");
-  writeFileAtomic(csv, danfo().toCSV(frame) as string);
-  writeFileAtomic(markdown, markdownTable(table2Display(frame)));
+  writeFileAtomic(csv, files["table2.csv"]);
+  writeFileAtomic(markdown, files["table2.md"]);
   return { csv, markdown };
 }

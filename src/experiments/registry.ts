@@ -3,8 +3,10 @@ import type { Progress } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, section2Config } from "./linearRegression";
-import { lmBaseConfig, runLmSequence } from "./languageModels";
-import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../plots/lmFigures";
+import { type LmSequenceResult, lmBaseConfig } from "./languageModels";
+import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
+import { runLmSequences } from "./lmSequences";
+import { lmCrossEntropyFigure, lmLearningCurvesFigure } from "../plots/lmFigures";
 import type { Profile } from "./profiles";
 
 export interface ExperimentContext {
@@ -15,6 +17,8 @@ export interface ExperimentContext {
 export interface ExperimentOutput {
   figures: Record<string, Figure>;
   json: unknown;
+  /** Other files to write next to the figures (name → content), e.g. a table as CSV. */
+  files?: Record<string, string>;
 }
 
 export interface Experiment {
@@ -49,30 +53,56 @@ export const EXPERIMENTS = {
     description: "§3.1 language models: Figures 3 and 4 (replace vs accumulate, GPT-2 at the profile's scale)",
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
-      const bar = ctx.progress("model fits", 2 * base.iterations);
-      const curves: LmCurve[] = [];
-      const json: unknown[] = [];
-      let fits = 0;
-      for (const strategy of ["replace", "accumulate"] as const) {
-        const result = await runLmSequence({ ...base, strategy }, { store: ctx.store, onIteration: () => bar.update(++fits, `${strategy}`) });
-        fits += result.resumedFrom;
-        curves.push({ label: base.model, strategy, records: result.records });
-        json.push({
-          model: base.model,
-          strategy,
-          parameters: result.parameters,
-          backend: result.backend.backend,
-          iterations: result.records.map((r) => ({ iteration: r.iteration, testCrossEntropy: r.metrics.testCrossEntropy, trainTokens: r.metrics.trainTokens, seconds: r.seconds })),
-        });
-      }
-      bar.finish();
+      const results = await runSequencesWithProgress(
+        (["replace", "accumulate"] as const).map((strategy) => ({ ...base, strategy })),
+        ctx,
+      );
+      const curves = results.map((r) => ({ label: base.model, strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
           figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)"),
           [`figure4-${base.model}`]: lmLearningCurvesFigure(curves, `Figure 4: learning curves (${base.model})`),
         },
-        json,
+        json: results.map(lmResultJson),
+      };
+    },
+  },
+  "lm-appendix": {
+    description: "§3.1 appendix: Figure 10 (temperature), Figure 11 (first-model training), Table 2 (CSV and Markdown)",
+    async run(profile, ctx) {
+      const appendix = lmAppendixConfig(profile);
+      const results = new SequenceResults(await runSequencesWithProgress(appendixSequences(appendix), ctx));
+      const table2 = table2Frame(appendix, results);
+      return {
+        figures: {
+          figure10: lmCrossEntropyFigure(results.curves(figure10Settings(appendix), appendix.strategies, appendix.longIterations), "Figure 10: test cross-entropy at two sampling temperatures"),
+          figure11: lmCrossEntropyFigure(results.curves(figure11Settings(appendix), appendix.strategies, appendix.shortIterations), "Figure 11: varying the training of the first model only"),
+        },
+        json: { table2: table2Display(table2) },
+        files: table2Files(table2),
       };
     },
   },
 } satisfies Record<string, Experiment>;
+
+/** Sequences through runLmSequences (in parallel where a store allows it), counting model fits. */
+async function runSequencesWithProgress(configs: Parameters<typeof runLmSequences>[0], ctx: ExperimentContext): Promise<LmSequenceResult[]> {
+  const bar = ctx.progress("model fits", configs.reduce((s, c) => s + c.iterations, 0));
+  let fits = 0;
+  const results = await runLmSequences(configs, {
+    store: ctx.store,
+    onIteration: (i) => bar.update(++fits, `${configs[i].model} · ${configs[i].strategy}`),
+  });
+  bar.finish();
+  return results;
+}
+
+function lmResultJson(r: LmSequenceResult) {
+  return {
+    model: r.config.model,
+    strategy: r.config.strategy,
+    parameters: r.parameters,
+    backend: r.backend.backend,
+    iterations: r.records.map((x) => ({ iteration: x.iteration, testCrossEntropy: x.metrics.testCrossEntropy, trainTokens: x.metrics.trainTokens, seconds: x.seconds })),
+  };
+}
