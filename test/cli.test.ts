@@ -119,12 +119,12 @@ test("collapse reproduce --profile smoke writes every figure and JSON results", 
   const json = JSON.parse(r.stdout);
   assert.equal(json.profile, "smoke");
   assert.ok(json.results.linear.curves.length > 0);
-  assert.deepEqual(json.results.lm.map((r: { strategy: string }) => r.strategy), ["replace", "accumulate"]);
+  assert.deepEqual(json.results.lm.map((r: { model: string; strategy: string }) => `${r.model} ${r.strategy}`), ["gpt2-smoke replace", "gpt2-smoke accumulate", "llama2-smoke replace", "llama2-smoke accumulate"]);
   for (const r of json.results.lm) assert.ok(r.iterations.every((i: { testCrossEntropy: number }) => Number.isFinite(i.testCrossEntropy)));
   assert.equal(json.results["lm-appendix"].table2.length, 5, "Table 2 rows at smoke");
   assert.match(fs.readFileSync(path.join(out, "table2.csv"), "utf8"), /^model,t=1,t=2 acc,t=2 acc Δ,/);
   assert.match(fs.readFileSync(path.join(out, "table2.md"), "utf8"), /^\| model \| t=1 \| t=2 acc \|/);
-  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "figure3", "figure4-gpt2-smoke", "figure10", "figure11"]) {
+  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "figure3", "figure4-gpt2-smoke", "figure4-llama2-smoke", "figure10", "figure11"]) {
     const fig = JSON.parse(fs.readFileSync(path.join(out, `${name}.json`), "utf8"));
     assert.ok(Array.isArray(fig.data) && fig.data.length > 0, name);
   }

@@ -239,6 +239,21 @@ export function storedSamples(runDir: string, tokenizer: BpeTokenizer, iteration
   return data.docs.slice(0, count).map((d) => tokenizer.decode(d, { skipSpecial: true }));
 }
 
+/**
+ * The models of Figure 3 at each profile: GPT-2 and Llama-2, as in the paper. The quick and smoke Llama-2
+ * sequences are the same runs as Table 2's Llama-2 rows, so the appendix reads them back.
+ */
+export function lmFigure3Models(profile: Profile): string[] {
+  switch (profile) {
+    case "smoke":
+      return ["gpt2-smoke", "llama2-smoke"];
+    case "quick":
+      return ["gpt2-quick", "llama2-quick"];
+    case "paper":
+      return ["gpt2-9m", "llama2-12m", "llama2-42m", "llama2-126m"];
+  }
+}
+
 /** The base sequence of each profile (GPT-2; the notebooks vary model, strategy and temperature). */
 export function lmBaseConfig(profile: Profile): LmSequenceConfig {
   switch (profile) {

@@ -3,7 +3,7 @@ import type { Progress } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, section2Config } from "./linearRegression";
-import { type LmSequenceResult, lmBaseConfig } from "./languageModels";
+import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { runLmSequences } from "./lmSequences";
 import { lmCrossEntropyFigure, lmLearningCurvesFigure } from "../plots/lmFigures";
@@ -50,21 +50,18 @@ export const EXPERIMENTS = {
     },
   },
   lm: {
-    description: "§3.1 language models: Figures 3 and 4 (replace vs accumulate, GPT-2 at the profile's scale)",
+    description: "§3.1 language models: Figures 3 and 4 (replace vs accumulate, GPT-2 and Llama-2 at the profile's scale)",
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
+      const models = lmFigure3Models(profile);
       const results = await runSequencesWithProgress(
-        (["replace", "accumulate"] as const).map((strategy) => ({ ...base, strategy })),
+        models.flatMap((model) => (["replace", "accumulate"] as const).map((strategy) => ({ ...base, model, strategy }))),
         ctx,
       );
-      const curves = results.map((r) => ({ label: base.model, strategy: r.config.strategy, records: r.records }));
-      return {
-        figures: {
-          figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)"),
-          [`figure4-${base.model}`]: lmLearningCurvesFigure(curves, `Figure 4: learning curves (${base.model})`),
-        },
-        json: results.map(lmResultJson),
-      };
+      const curves = results.map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
+      const figures: Record<string, Figure> = { figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
+      for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`);
+      return { figures, json: results.map(lmResultJson) };
     },
   },
   "lm-appendix": {
