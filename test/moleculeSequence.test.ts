@@ -50,7 +50,7 @@ function tinyConfig(data: string): MoleculeSequenceConfig {
     seed: 3,
     model: { hidden: 8, layers: 2, bondEmbedding: 4, timeFeatures: 4, rbf: 4, radius: 4 },
     diffusion: rescaledDrugsSchedule(20, 5),
-    train: { steps: 10, batchSize: 4, reportEvery: 5 },
+    train: { epochs: 3, batchSize: 4, reportEvery: 5 },
     evaluation: { lossRepeats: 1, batchSize: 16, coverageMolecules: 2, generatedPerReference: 1 },
   };
 }
@@ -92,6 +92,9 @@ test("a molecule sequence runs on a GEOM-format file, persists, resumes and exte
   assert.equal(first.records[0].trainSize, realSize);
   assert.equal(first.records[1].trainSize, 2 * realSize);
   assert.equal(first.records[1].realInTrain, realSize);
+  // training by epochs: twice the data, twice the steps
+  assert.equal(first.records[0].metrics.trainSteps, Math.round((3 * realSize) / 4));
+  assert.equal(first.records[1].metrics.trainSteps, Math.round((3 * 2 * realSize) / 4));
   const trainSmiles = new Set(first.data.train.molecules.map((m) => m.smiles));
   assert.ok(first.data.test.molecules.every((m) => !trainSmiles.has(m.smiles)), "test molecules never appear in training");
   assert.ok(first.runDir);

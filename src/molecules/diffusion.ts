@@ -223,8 +223,13 @@ export function evaluateDenoisingLoss(model: EgnnConfig, diffusion: DiffusionCon
 // Training
 
 export interface MoleculeTrainConfig {
-  /** Optimizer steps per model fit (fixed, whatever the size of the training set). */
+  /** Optimizer steps per model fit when `epochs` is 0 (then fixed, whatever the size of the training set). */
   steps: number;
+  /**
+   * Passes over the training set per fit (> 0: steps = round(epochs · conformers / batchSize), so an
+   * accumulated training set gets proportionally more steps, as with the paper's fixed-epoch training).
+   */
+  epochs: number;
   /** Conformers per step. */
   batchSize: number;
   learningRate: number;
@@ -241,6 +246,7 @@ export interface MoleculeTrainConfig {
 
 export const MOLECULE_TRAIN_DEFAULTS: MoleculeTrainConfig = {
   steps: 1000,
+  epochs: 0,
   batchSize: 32,
   learningRate: 1e-3,
   minLearningRate: 1e-4,
@@ -257,6 +263,7 @@ export function checkMoleculeTrainConfig(partial: Partial<MoleculeTrainConfig>, 
   checkKnownKeys(field, partial, Object.keys(MOLECULE_TRAIN_DEFAULTS));
   const c = { ...MOLECULE_TRAIN_DEFAULTS, ...partial };
   checkInt(`${field}.steps`, c.steps, { min: 1 });
+  checkNumber(`${field}.epochs`, c.epochs, { min: 0 });
   checkInt(`${field}.batchSize`, c.batchSize, { min: 1 });
   checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
   checkNumber(`${field}.minLearningRate`, c.minLearningRate, { min: 0, max: c.learningRate });
@@ -269,10 +276,15 @@ export function checkMoleculeTrainConfig(partial: Partial<MoleculeTrainConfig>, 
   return c;
 }
 
-function learningRate(c: MoleculeTrainConfig, step: number): number {
-  const warmup = Math.max(1, Math.round(c.warmupFraction * c.steps));
+/** Optimizer steps of a fit on `conformers` training conformers. */
+export function trainingSteps(c: MoleculeTrainConfig, conformers: number): number {
+  return c.epochs > 0 ? Math.max(1, Math.round((c.epochs * conformers) / c.batchSize)) : c.steps;
+}
+
+function learningRate(c: MoleculeTrainConfig, step: number, total: number): number {
+  const warmup = Math.max(1, Math.round(c.warmupFraction * total));
   if (step < warmup) return (c.learningRate * (step + 1)) / warmup;
-  const progress = Math.min(1, (step - warmup) / Math.max(1, c.steps - warmup));
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
   return c.minLearningRate + 0.5 * (c.learningRate - c.minLearningRate) * (1 + Math.cos(Math.PI * progress));
 }
 
@@ -312,8 +324,9 @@ export async function trainDiffusion(
   let windowCount = 0;
   let last = NaN;
   let lastYield = performance.now();
+  const total = trainingSteps(c, set.conformers.length);
   try {
-    for (let step = 0; step < c.steps; step++) {
+    for (let step = 0; step < total; step++) {
       if (performance.now() - lastYield > 200) {
         await yieldToEventLoop();
         lastYield = performance.now();
@@ -328,7 +341,7 @@ export async function trainDiffusion(
       }
       const steps = Int32Array.from(idx, () => draws.int(diffusion.steps));
       const batch = noiseBatch(set, idx, steps, alphaBar, draws);
-      const lr = learningRate(c, step);
+      const lr = learningRate(c, step, total);
       const lossValue = tf.tidy(() => {
         const prepared = prepareBatch(model, diffusion, batch);
         const { value, grads } = tf.variableGrads(() => denoisingLoss(model, params, prepared), names.map((n) => params[n]));
@@ -355,9 +368,9 @@ export async function trainDiffusion(
       if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
       windowSum += lossValue;
       windowCount++;
-      if ((step + 1) % c.reportEvery === 0 || step === c.steps - 1) {
+      if ((step + 1) % c.reportEvery === 0 || step === total - 1) {
         last = windowSum / windowCount;
-        onProgress?.({ step: step + 1, steps: c.steps, trainLoss: last, learningRate: lr });
+        onProgress?.({ step: step + 1, steps: total, trainLoss: last, learningRate: lr });
         windowSum = 0;
         windowCount = 0;
       }

@@ -3,7 +3,7 @@ import { ConfigError, DataError, checkInt, checkKnownKeys, checkNumber } from ".
 import { disposeParams } from "../lm/model";
 import type { Params } from "../lm/types";
 import { Rng } from "../random";
-import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, trainDiffusion } from "./diffusion";
+import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, trainDiffusion, trainingSteps } from "./diffusion";
 import { type EgnnConfig, initEgnn } from "./egnn";
 import { DRUGS_COVERAGE_THRESHOLD, coverageAndMatching } from "./rmsd";
 import { type ConformationSet, type Conformer, conformationCodec, conformersByMolecule, mergeConformationSets, selectConformers } from "./types";
@@ -40,6 +40,8 @@ export interface MoleculeModel {
   readonly params: Params;
   /** Mean training loss over the last report window of the fit. */
   readonly finalTrainLoss: number;
+  /** Optimizer steps of the fit. */
+  readonly trainSteps: number;
 }
 
 export interface MoleculeModalityOptions {
@@ -96,7 +98,7 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
         const finalTrainLoss = await trainDiffusion(o.model, o.diffusion, params, data, o.train, ctx.rng.fork("train"), (p) =>
           ctx.report(p.step, { trainLoss: p.trainLoss, learningRate: p.learningRate }),
         );
-        return { params, finalTrainLoss };
+        return { params, finalTrainLoss, trainSteps: trainingSteps(o.train, data.conformers.length) };
       } catch (e) {
         disposeParams(params);
         if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;
@@ -114,6 +116,7 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
       const metrics: Record<string, number> = {
         testLoss: evaluateDenoisingLoss(o.model, o.diffusion, model.params, testDraws()),
         trainLoss: model.finalTrainLoss,
+        trainSteps: model.trainSteps,
       };
       if (coverageMolecules > 0) {
         const molecules = [];
