@@ -41,3 +41,4 @@ export * from "./molecules/egnn";
 export * from "./molecules/diffusion";
 export * from "./molecules/modality";
 export * from "./experiments/molecules";
+export * from "./plots/moleculeFigures";

@@ -13,7 +13,7 @@ import { EMBEDDED_DEFAULTS, embeddedConformations, splitByMolecule } from "../mo
 import { type GeomLocateOptions, geomFile, parseMoleculeDataSpec, readGeomMsgpack } from "../molecules/geom";
 import { type MoleculeEvaluationConfig, checkMoleculeEvaluationConfig, moleculeModality } from "../molecules/modality";
 import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
-import type { ConformationSet } from "../molecules/types";
+import { type ConformationSet, decodeConformations } from "../molecules/types";
 import type { Profile } from "./profiles";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
@@ -238,4 +238,10 @@ export function moleculeBaseConfig(profile: Profile): MoleculeSequenceConfig {
 /** COV threshold of a dataset (GEOM-QM9: 0.5 Å; drugs and the embedded set: 1.25 Å). */
 export function defaultCoverageThreshold(data: string): number {
   return data === "geom-qm9" ? QM9_COVERAGE_THRESHOLD : 1.25;
+}
+
+/** The synthetic conformations sampled from model `iteration` of a stored run (null if there are none). */
+export function storedConformations(runDir: string, iteration: number): ConformationSet | null {
+  const file = path.join(runDir, "artifacts", `synthetic-${iteration}.bin`);
+  return fs.existsSync(file) ? decodeConformations(fs.readFileSync(file), file) : null;
 }

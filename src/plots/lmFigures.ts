@@ -2,13 +2,16 @@ import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
 import { escapeHtml, type Figure } from "./plotly";
 
-/** A finished (or partial) sequence, as the §3.1 figures need it. */
-export interface LmCurve {
+/** A finished (or partial) sequence, as the per-iteration figures need it. */
+export interface SequenceCurve {
   /** Legend/panel label, e.g. "GPT-2 (quick)" or "temperature 0.3". */
   label: string;
   strategy: Strategy;
   records: readonly IterationRecord[];
 }
+
+/** The §3.1 name of a SequenceCurve. */
+export type LmCurve = SequenceCurve;
 
 const STRATEGY_COLORS: Record<Strategy, string> = {
   replace: "#d62728",
@@ -23,6 +26,23 @@ const STRATEGY_COLORS: Record<Strategy, string> = {
  * panel per label, one line per strategy.
  */
 export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
+  return metricByIterationFigure(curves, { metric: "testCrossEntropy", axisTitle: "test cross-entropy (nats/token)", unit: "nats/token" }, title);
+}
+
+/** What metricByIterationFigure plots from each record. */
+export interface MetricSpec {
+  /** Key in IterationRecord.metrics. */
+  metric: string;
+  axisTitle: string;
+  /** Shown in the hover text. */
+  unit?: string;
+}
+
+/**
+ * A metric of each model against model-fitting iteration: one panel per label, one line per strategy,
+ * strategies coloured alike across panels (Figures 3, 5, 6, 10, 11 all have this shape).
+ */
+export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
   const labels = [...new Set(curves.map((c) => c.label))];
   const data: Record<string, unknown>[] = [];
   const shown = new Set<string>();
@@ -35,9 +55,9 @@ export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test c
       legendgroup: c.strategy,
       showlegend: !shown.has(c.strategy),
       x: c.records.map((r) => r.iteration),
-      y: c.records.map((r) => r.metrics.testCrossEntropy),
+      y: c.records.map((r) => r.metrics[spec.metric]),
       line: { color: STRATEGY_COLORS[c.strategy], width: 2 },
-      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f} nats/token<extra></extra>`,
+      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f}${spec.unit ? ` ${spec.unit}` : ""}<extra></extra>`,
       xaxis: i === 1 ? "x" : `x${i}`,
       yaxis: i === 1 ? "y" : `y${i}`,
     });
@@ -61,7 +81,7 @@ export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test c
   labels.forEach((_, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
     layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
-    layout[`yaxis${suffix}`] = { title: k === 0 ? { text: "test cross-entropy (nats/token)" } : undefined };
+    layout[`yaxis${suffix}`] = { title: k === 0 ? { text: spec.axisTitle } : undefined };
   });
   return { data, layout };
 }
