@@ -262,7 +262,7 @@ export function vaeBaseConfig(profile: Profile): VaeSequenceConfig {
         samplesPerIteration: 1000,
         metricSamples: 300,
         classifierImages: 1500,
-        classifierEpochs: 4,
+        classifierEpochs: 10,
       };
     case "paper":
       // §3.3 and its appendix: CelebA at 64×64, convs of 32…512 channels, a 128-d latent, 100 epochs per

@@ -102,7 +102,7 @@ const PIXELS_F32 = 2;
 export const imageCodec: DataCodec<ImageSet> = {
   encode(set) {
     checkImageSet(set);
-    const eightBit = set.images.every((v) => v >= 0 && v <= 1 && Math.round(v * 255) / 255 === v);
+    const eightBit = set.images.every((v) => v >= 0 && v <= 1 && Math.fround(Math.round(v * 255) / 255) === v);
     const names = Object.keys(set.attributes ?? {}).sort();
     const nameBytes = names.map((a) => Buffer.from(a, "utf8"));
     const headerSize = 24 + nameBytes.reduce((s, b) => s + 4 + b.length + set.n, 0);
