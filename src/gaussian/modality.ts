@@ -1,0 +1,183 @@
+import { CholeskyDecomposition, Matrix } from "ml-matrix";
+import { type CollapseResult, runCollapse } from "../collapse/loop";
+import type { DataCodec, Modality } from "../collapse/modality";
+import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import type { Rng } from "../random";
+import { frechetDistance, precisionRecall } from "../vae/metrics";
+
+/**
+ * The cheapest generative model of all, for the Figure 8 discussion (Alemohammad et al.'s Gaussian
+ * experiments): a multivariate Gaussian fit by maximum likelihood (sample mean, covariance divided by
+ * n), sampled, refit on its own samples. Under replace its variance performs a downward-biased random
+ * walk and collapses; when data accumulate the fitted distribution stays near the truth.
+ */
+export interface GaussianData {
+  /** n × dim points, row-major. */
+  readonly points: Float64Array;
+  readonly n: number;
+  readonly dim: number;
+}
+
+export interface GaussianModel {
+  mean: Float64Array;
+  /** dim × dim, row-major. */
+  cov: Float64Array;
+}
+
+export interface GaussianTruth {
+  mean: number[];
+  /** Row-major dim × dim covariance (symmetric positive definite). */
+  cov: number[];
+}
+
+export interface GaussianModalityOptions {
+  truth: GaussianTruth;
+  /** Real points the precision/recall of model samples are measured against. */
+  referenceSize: number;
+  /** Samples drawn from each model for precision/recall (default: referenceSize). */
+  metricSamples?: number;
+  /** k of the k-NN manifolds (default 3). */
+  k?: number;
+}
+
+/** n draws from N(mean, cov). */
+export function sampleGaussian(mean: ArrayLike<number>, cov: ArrayLike<number>, n: number, rng: Rng): GaussianData {
+  const dim = mean.length;
+  const l = choleskyFactor(cov, dim);
+  const points = new Float64Array(n * dim);
+  const z = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j++) z[j] = rng.normal();
+    for (let a = 0; a < dim; a++) {
+      let s = mean[a];
+      for (let b = 0; b <= a; b++) s += l[a * dim + b] * z[b];
+      points[i * dim + a] = s;
+    }
+  }
+  return { points, n, dim };
+}
+
+/** Lower-triangular L with L Lᵀ = cov; a singular (collapsed) covariance gets a tiny ridge. */
+function choleskyFactor(cov: ArrayLike<number>, dim: number): Float64Array {
+  const m = new Matrix(Array.from({ length: dim }, (_, i) => Array.from({ length: dim }, (_, j) => cov[i * dim + j])));
+  let chol = new CholeskyDecomposition(m);
+  if (!chol.isPositiveDefinite()) chol = new CholeskyDecomposition(m.add(Matrix.eye(dim).mul(1e-12)));
+  const l = chol.lowerTriangularMatrix;
+  return Float64Array.from({ length: dim * dim }, (_, k) => l.get(Math.floor(k / dim), k % dim));
+}
+
+/** Maximum-likelihood mean and covariance (divided by n) of the union of datasets. */
+export function fitGaussian(parts: readonly GaussianData[]): GaussianModel {
+  const dim = parts[0].dim;
+  const n = parts.reduce((s, p) => s + p.n, 0);
+  const mean = new Float64Array(dim);
+  for (const p of parts) for (let i = 0; i < p.n; i++) for (let j = 0; j < dim; j++) mean[j] += p.points[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= n;
+  const cov = new Float64Array(dim * dim);
+  for (const p of parts) {
+    for (let i = 0; i < p.n; i++) {
+      for (let a = 0; a < dim; a++) {
+        for (let b = 0; b < dim; b++) cov[a * dim + b] += (p.points[i * dim + a] - mean[a]) * (p.points[i * dim + b] - mean[b]);
+      }
+    }
+  }
+  for (let k = 0; k < cov.length; k++) cov[k] /= n;
+  return { mean, cov };
+}
+
+export function gaussianModality(o: GaussianModalityOptions): Modality<GaussianData, GaussianModel> {
+  const dim = o.truth.mean.length;
+  if (o.truth.cov.length !== dim * dim) throw new ConfigError("truth.cov", `needs ${dim * dim} entries for dimension ${dim}`);
+  const truth = { dim, mean: Float64Array.from(o.truth.mean), cov: Float64Array.from(o.truth.cov) };
+  return {
+    name: "gaussian",
+    size: (d) => d.n,
+    select: (d, idx) => {
+      const points = new Float64Array(idx.length * d.dim);
+      idx.forEach((i, k) => points.set(d.points.subarray(i * d.dim, (i + 1) * d.dim), k * d.dim));
+      return { points, n: idx.length, dim: d.dim };
+    },
+    real: (size, rng) => sampleGaussian(truth.mean, truth.cov, size, rng),
+    fit: (parts) => fitGaussian(parts.map((p) => p.data)),
+    sample: (model, size, rng) => sampleGaussian(model.mean, model.cov, size, rng),
+    evaluate(model, rng) {
+      let meanError = 0;
+      for (let j = 0; j < dim; j++) meanError += (model.mean[j] - truth.mean[j]) ** 2;
+      let variance = 0;
+      for (let j = 0; j < dim; j++) variance += model.cov[j * dim + j];
+      const metrics: Record<string, number> = {
+        frechetDistance: frechetDistance({ dim, ...model }, truth),
+        totalVariance: variance,
+        meanError: Math.sqrt(meanError),
+      };
+      if (o.referenceSize > 0) {
+        const real = sampleGaussian(truth.mean, truth.cov, o.referenceSize, rng.fork("reference"));
+        const fake = sampleGaussian(model.mean, model.cov, o.metricSamples ?? o.referenceSize, rng.fork("samples"));
+        Object.assign(metrics, precisionRecall(real.points, real.n, fake.points, fake.n, dim, o.k ?? 3));
+      }
+      return metrics;
+    },
+    codec: gaussianCodec,
+  };
+}
+
+/** Layout: n u32, dim u32, then n·dim float64 (little-endian). */
+export const gaussianCodec: DataCodec<GaussianData> = {
+  encode(d) {
+    const buf = Buffer.alloc(8 + 8 * d.points.length);
+    buf.writeUInt32LE(d.n, 0);
+    buf.writeUInt32LE(d.dim, 4);
+    d.points.forEach((v, i) => buf.writeDoubleLE(v, 8 + 8 * i));
+    return buf;
+  },
+  decode(bytes) {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.length < 8) throw new DataError("gaussian dataset", "truncated header");
+    const n = buf.readUInt32LE(0);
+    const dim = buf.readUInt32LE(4);
+    if (buf.length !== 8 + 8 * n * dim) throw new DataError("gaussian dataset", `truncated or corrupt: ${buf.length} bytes for ${n} × ${dim}`);
+    return { points: Float64Array.from({ length: n * dim }, (_, i) => buf.readDoubleLE(8 + 8 * i)), n, dim };
+  },
+};
+
+/** A Figure 8 sequence: Gaussian fits under one strategy. */
+export interface GaussianSequenceConfig {
+  /** 1 or more; the truth is N(0, diag(1, 0.5, ...)) unless `truth` is given. */
+  dim: number;
+  /** Real samples in the original set; every synthetic set has as many. */
+  samples: number;
+  strategy: Strategy;
+  iterations: number;
+  seed: number;
+  /** Real points for precision/recall per iteration (0 = skip them, fastest). */
+  referenceSize: number;
+  truth?: GaussianTruth;
+}
+
+export function checkGaussianSequenceConfig(c: GaussianSequenceConfig): GaussianSequenceConfig {
+  checkKnownKeys("", c, ["dim", "samples", "strategy", "iterations", "seed", "referenceSize", "truth"]);
+  const dim = checkInt("dim", c.dim, { min: 1, max: 64 });
+  checkInt("samples", c.samples, { min: 2 });
+  checkOneOf("strategy", c.strategy, STRATEGIES);
+  checkInt("iterations", c.iterations, { min: 1 });
+  checkInt("seed", c.seed, { min: 0 });
+  checkInt("referenceSize", c.referenceSize, { min: 0 });
+  if (c.truth && (c.truth.mean.length !== dim || c.truth.cov.length !== dim * dim)) throw new ConfigError("truth", `must have dimension ${dim}`);
+  return c;
+}
+
+/** The default truth: zero mean, diagonal covariance with variances 1, ½, ⅓, ... */
+export function defaultGaussianTruth(dim: number): GaussianTruth {
+  return { mean: new Array(dim).fill(0), cov: Array.from({ length: dim * dim }, (_, k) => (Math.floor(k / dim) === k % dim ? 1 / (1 + (k % dim)) : 0)) };
+}
+
+/** Runs one Figure 8 sequence in memory (milliseconds per iteration). */
+export async function runGaussianSequence(c: GaussianSequenceConfig): Promise<CollapseResult> {
+  checkGaussianSequenceConfig(c);
+  return runCollapse({
+    modality: gaussianModality({ truth: c.truth ?? defaultGaussianTruth(c.dim), referenceSize: c.referenceSize }),
+    loop: { strategy: c.strategy, iterations: c.iterations, realSize: c.samples },
+    seed: c.seed,
+  });
+}

@@ -1,0 +1,180 @@
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
+import type { ImageSet } from "../images/types";
+import type { Params } from "../lm/types";
+import type { Rng } from "../random";
+import { type VaeConfig, elbo } from "./model";
+
+/** Optimisation settings of one VAE fit. */
+export interface VaeTrainConfig {
+  /** Passes over the iteration's training images (the paper: 100). */
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  /** Clip the global gradient norm to this (0 = off). */
+  gradClip: number;
+  /** Report the mean training metrics every this many steps (and at the last step). */
+  reportEvery: number;
+  /** Optional cap on optimizer steps (smoke runs). */
+  maxSteps?: number;
+}
+
+export const VAE_TRAIN_DEFAULTS: VaeTrainConfig = {
+  epochs: 10,
+  batchSize: 64,
+  learningRate: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  gradClip: 0,
+  reportEvery: 20,
+};
+
+export function checkVaeTrainConfig(partial: Partial<VaeTrainConfig>, field = "train"): VaeTrainConfig {
+  if (typeof partial !== "object" || partial === null) throw new ConfigError(field, "expected an object");
+  checkKnownKeys(field, partial, [...Object.keys(VAE_TRAIN_DEFAULTS), "maxSteps"]);
+  const c = { ...VAE_TRAIN_DEFAULTS, ...partial };
+  checkNumber(`${field}.epochs`, c.epochs, { exclusiveMin: 0 });
+  checkInt(`${field}.batchSize`, c.batchSize, { min: 1 });
+  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
+  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
+  checkInt(`${field}.reportEvery`, c.reportEvery, { min: 1 });
+  if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
+  return c;
+}
+
+/** A NaN or infinite loss; the fit stops, naming the step. */
+export class VaeDivergenceError extends Error {
+  constructor(
+    readonly step: number,
+    loss: number,
+  ) {
+    super(`VAE training diverged at step ${step} (loss ${loss}); lower train.learningRate or set train.gradClip`);
+    this.name = "VaeDivergenceError";
+  }
+}
+
+export interface VaeTrainResult {
+  steps: number;
+  seconds: number;
+  /** Mean −ELBO (nats/image) over the last reporting window. */
+  finalLoss: number;
+}
+
+/** Images [indices] as a [B, S, S, 3] tensor. */
+export function batchTensor(set: ImageSet, indices: ArrayLike<number>): tf.Tensor4D {
+  const per = set.height * set.width * 3;
+  const flat = new Float32Array(indices.length * per);
+  for (let k = 0; k < indices.length; k++) flat.set(set.images.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
+  return tf.tensor4d(flat, [indices.length, set.height, set.width, 3]);
+}
+
+/** [rows, cols] standard normal draws from `rng`, as a tensor. */
+export function normalTensor(rng: Rng, rows: number, cols: number): tf.Tensor2D {
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
+  return tf.tensor2d(values, [rows, cols]);
+}
+
+/**
+ * Fits the VAE parameters in place: Adam on the mean −ELBO of minibatches, `epochs` passes over the
+ * images in a fresh seeded order each (the last batch of an epoch may be smaller). `report` receives
+ * the mean loss, reconstruction and KL (nats/image) of each window of `reportEvery` steps. Yields to
+ * the event loop after every step, so notebooks stay responsive and Ctrl-C works.
+ */
+export async function trainVae(
+  model: VaeConfig,
+  params: Params,
+  data: ImageSet,
+  c: VaeTrainConfig,
+  rng: Rng,
+  report?: (step: number, metrics: Readonly<Record<string, number>>) => void,
+): Promise<VaeTrainResult> {
+  if (data.n === 0) throw new ConfigError("train", "no training images");
+  if (data.height !== model.imageSize || data.width !== model.imageSize) {
+    throw new ConfigError("model.imageSize", `the model takes ${model.imageSize}×${model.imageSize} images, the data are ${data.height}×${data.width}`);
+  }
+  const stepsPerEpoch = Math.ceil(data.n / c.batchSize);
+  const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
+  const names = Object.keys(params).sort();
+  const vars = names.map((n) => params[n]);
+  const moments = () => names.map((n) => tf.tidy(() => tf.variable(tf.zerosLike(params[n]), false)));
+  const m = moments();
+  const v = moments();
+  const started = performance.now();
+  const shuffles = rng.fork("order");
+  const noise = rng.fork("noise");
+  let order = shuffles.permutation(data.n);
+  let cursor = 0;
+  let window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
+  let finalLoss = NaN;
+  try {
+    for (let step = 0; step < total; step++) {
+      if (cursor >= data.n) {
+        order = shuffles.permutation(data.n);
+        cursor = 0;
+      }
+      const rows = order.subarray(cursor, cursor + c.batchSize);
+      cursor += rows.length;
+      const values = tf.tidy(() => {
+        const x = batchTensor(data, rows);
+        const eps = normalTensor(noise, rows.length, model.latentDim);
+        let terms: tf.Tensor[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const t = elbo(model, params, x, eps);
+          terms = [tf.mean(t.reconstruction), tf.mean(t.kl)].map((s) => tf.keep(s));
+          return tf.mean(t.negElbo) as tf.Scalar;
+        }, vars);
+        const g = names.map((n) => grads[params[n].name]);
+        let scale: tf.Scalar | number = 1;
+        if (c.gradClip > 0) {
+          const norm = tf.sqrt(tf.addN(g.map((gi) => tf.sum(tf.square(gi)))));
+          scale = tf.minimum(1, tf.div(c.gradClip, tf.add(norm, 1e-6))) as tf.Scalar;
+        }
+        const t = step + 1;
+        const bc1 = 1 - Math.pow(c.beta1, t);
+        const bc2 = 1 - Math.pow(c.beta2, t);
+        names.forEach((n, i) => {
+          const gi = tf.mul(g[i], scale);
+          m[i].assign(tf.add(tf.mul(m[i], c.beta1), tf.mul(gi, 1 - c.beta1)));
+          v[i].assign(tf.add(tf.mul(v[i], c.beta2), tf.mul(tf.square(gi), 1 - c.beta2)));
+          params[n].assign(tf.sub(params[n], tf.mul(tf.div(tf.div(m[i], bc1), tf.add(tf.sqrt(tf.div(v[i], bc2)), 1e-8)), c.learningRate)));
+        });
+        const out = [value.dataSync()[0], terms[0].dataSync()[0], terms[1].dataSync()[0]];
+        terms.forEach((s) => s.dispose());
+        return out;
+      });
+      const [loss, reconstruction, kl] = values;
+      if (!Number.isFinite(loss)) throw new VaeDivergenceError(step + 1, loss);
+      window = { loss: window.loss + loss, reconstruction: window.reconstruction + reconstruction, kl: window.kl + kl, steps: window.steps + 1 };
+      if ((step + 1) % c.reportEvery === 0 || step === total - 1) {
+        const k = window.steps;
+        finalLoss = window.loss / k;
+        report?.(step + 1, { loss: finalLoss, reconstruction: window.reconstruction / k, kl: window.kl / k, images: Math.min(data.n * c.epochs, (step + 1) * c.batchSize) });
+        window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    for (const t of [...m, ...v]) t.dispose();
+  }
+  return { steps: total, seconds: (performance.now() - started) / 1000, finalLoss };
+}
+
+/** Mean −ELBO, reconstruction and KL (nats/image) over a set of images, with noise from `rng`. */
+export function evaluateElbo(model: VaeConfig, params: Params, data: ImageSet, rng: Rng, batchSize = 128): { negElbo: number; reconstruction: number; kl: number } {
+  if (data.n === 0) throw new ConfigError("testImages", "no test images to evaluate on");
+  const sums = [0, 0, 0];
+  for (let start = 0; start < data.n; start += batchSize) {
+    const rows = Int32Array.from({ length: Math.min(batchSize, data.n - start) }, (_, k) => start + k);
+    const batchSums = tf.tidy(() => {
+      const t = elbo(model, params, batchTensor(data, rows), normalTensor(rng, rows.length, model.latentDim));
+      return [t.negElbo, t.reconstruction, t.kl].map((s) => tf.sum(s).dataSync()[0]);
+    });
+    batchSums.forEach((s, i) => (sums[i] += s));
+  }
+  return { negElbo: sums[0] / data.n, reconstruction: sums[1] / data.n, kl: sums[2] / data.n };
+}
