@@ -54,3 +54,4 @@ export * from "./vae/classifier";
 export * from "./vae/modality";
 export * from "./gaussian/modality";
 export * from "./experiments/vae";
+export * from "./plots/imageFigures";

@@ -20,6 +20,9 @@ const EXPECTED_FIGURES: Record<string, string[]> = {
   "section2_linear_regression.ipynb": ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "section5-linear-augment"],
   "section3_1_language_models.ipynb": ["figure3", "figure4-gpt2-smoke", "figure4-llama2-smoke"],
   "section3_1_language_models_appendix.ipynb": ["figure10", "figure11"],
+  "section3_2_molecules.ipynb": ["figure5", "section3_2-coverage", "section3_2-matching", "section3_2-conformers"],
+  "section3_3_vae.ipynb": ["figure6", "section3_3-attributes", "section3_3-fidelity"],
+  "section5_augmentation.ipynb": ["figure8-gaussian", "figure8-vae"],
 };
 
 function py(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -52,6 +55,9 @@ test("every notebook runs at the smoke profile with no errors and produces its f
       const file = path.join(out, "figures", `${fig}.json`);
       assert.ok(fs.existsSync(file), `${nbName}: figure ${fig} saved`);
       assert.ok(JSON.parse(fs.readFileSync(file, "utf8")).data.length > 0, `${fig} has traces`);
+    }
+    if (nbName.startsWith("section3_3")) {
+      for (const png of ["figure7-1-replace-model-3.png", "figure12-1-real-test-images.png"]) assert.ok(fs.existsSync(path.join(out, "figures", png)), `${nbName}: ${png}`);
     }
     if (nbName.includes("appendix")) {
       const csv = fs.readFileSync(path.join(out, "figures", "table2.csv"), "utf8").trim().split("\n");

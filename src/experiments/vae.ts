@@ -1,18 +1,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
-import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { CELEBA_CLASSIFIER_ATTRIBUTES, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
-import type { ImageSet } from "../images/types";
+import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { loadParams, saveParams } from "../lm/safetensors";
 import { Rng, deriveSeed } from "../random";
 import type { Run, RunStore } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
 import { vaeModality } from "../vae/modality";
-import { type VaeConfig, checkVaeConfig, vaeParameterCount } from "../vae/model";
+import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
 import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
 import type { Profile } from "./profiles";
 
@@ -155,6 +156,8 @@ export interface VaeSequenceResult extends CollapseResult {
   classifierAccuracy: Record<string, number>;
   /** Attribute frequencies among the real test images (the reference for freq_* metrics). */
   realFrequencies: Record<string, number>;
+  /** The first held-out real test images (up to 16), for reconstructions (Figure 12). */
+  testPreview: ImageSet;
 }
 
 /** The classifier of a sequence's metrics; its attributes are those every labelled real image has. */
@@ -202,7 +205,7 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
       const stored = run.records<IterationRecord>();
       run.finish({ iterations: stored.length, testNegElbo: stored.map((r) => r.metrics.testNegElbo) });
     }
-    return { ...result, config, model, parameters: vaeParameterCount(model), backend: backendInfo(), runDir: run?.dir ?? null, classifierAccuracy: accuracy, realFrequencies };
+    return { ...result, config, model, parameters: vaeParameterCount(model), backend: backendInfo(), runDir: run?.dir ?? null, classifierAccuracy: accuracy, realFrequencies, testPreview: selectImages(data.test, Int32Array.from({ length: Math.min(16, data.test.n) }, (_, i) => i)) };
   } finally {
     disposeClassifier(classifier);
     run?.close();
@@ -286,5 +289,27 @@ export function vaeBaseConfig(profile: Profile): VaeSequenceConfig {
         classifierImages: 19_867,
         classifierEpochs: 5,
       };
+  }
+}
+
+/** Images sampled from model `iteration` of a stored run (null if the run holds none). */
+export function storedImages(runDir: string, iteration: number): ImageSet | null {
+  const file = path.join(runDir, "artifacts", `synthetic-${iteration}.bin`);
+  return fs.existsSync(file) ? imageCodec.decode(fs.readFileSync(file)) : null;
+}
+
+/** Reconstructions (decoded posterior means) of `images` by the checkpoint of model `iteration` of a stored run. */
+export function storedReconstructions(runDir: string, iteration: number, images: ImageSet): ImageSet {
+  const file = path.join(runDir, "artifacts", `model-${iteration}.safetensors`);
+  if (!fs.existsSync(file)) throw new DataError(file, "no checkpoint of this model (was the run made with checkpoints off?)");
+  const { params, metadata } = loadParams(file);
+  try {
+    const model = JSON.parse(metadata.config) as VaeConfig;
+    const out = tf.tidy(() => reconstruct(model, params, tf.tensor4d(images.images, [images.n, images.height, images.width, 3])));
+    const data = out.dataSync() as Float32Array;
+    out.dispose();
+    return { images: Float32Array.from(data), n: images.n, height: images.height, width: images.width };
+  } finally {
+    for (const v of Object.values(params)) v.dispose();
   }
 }

@@ -87,6 +87,17 @@ export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: 
 }
 
 /**
+ * Several metrics of the same sequences, one panel per metric, one line per strategy (Figure 8 has this
+ * shape: Fréchet distance, precision and recall per generation).
+ */
+export function metricsPanelsFigure(curves: readonly { strategy: Strategy; records: readonly IterationRecord[] }[], specs: readonly MetricSpec[], title: string): Figure {
+  const panels: SequenceCurve[] = specs.flatMap((spec) =>
+    curves.map((c) => ({ label: spec.axisTitle, strategy: c.strategy, records: c.records.map((r) => ({ ...r, metrics: { value: r.metrics[spec.metric] } })) })),
+  );
+  return metricByIterationFigure(panels, { metric: "value", axisTitle: "" }, title);
+}
+
+/**
  * Figure 4: learning curves of every iteration (test cross-entropy during training), replace on top,
  * accumulate below; colour runs from the first model (dark) to the last (light). The x axis counts
  * training tokens: accumulate's later models see more of them.
