@@ -6,7 +6,12 @@ import { SECTION2_FIGURES, section2Config } from "./linearRegression";
 import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { runLmSequences } from "./lmSequences";
-import { lmCrossEntropyFigure, lmLearningCurvesFigure } from "../plots/lmFigures";
+import { lmCrossEntropyFigure, lmLearningCurvesFigure, metricByIterationFigure, metricsPanelsFigure } from "../plots/lmFigures";
+import { attributeFrequencyFigure } from "../plots/imageFigures";
+import type { Strategy } from "../collapse/strategies";
+import { runGaussianSequence } from "../gaussian/modality";
+import { moleculeBaseConfig, runMoleculeSequence } from "./molecules";
+import { runVaeSequence, vaeBaseConfig } from "./vae";
 import type { Profile } from "./profiles";
 
 export interface ExperimentContext {
@@ -80,7 +85,81 @@ export const EXPERIMENTS = {
       };
     },
   },
+  molecules: {
+    description: "§3.2 conformation diffusion: Figure 5 (test loss), COV and MAT per iteration",
+    async run(profile, ctx) {
+      const base = moleculeBaseConfig(profile);
+      const runs = await sequentially(ctx, base.iterations, (strategy, onIteration) => runMoleculeSequence({ ...base, strategy }, { store: ctx.store, onIteration }));
+      const curves = (label: string) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
+      return {
+        figures: {
+          figure5: metricByIterationFigure(curves("GeoDiff-style EGNN diffusion"), { metric: "testLoss", axisTitle: "test denoising loss" }, "Figure 5: replace vs accumulate (test loss on held-out molecules)"),
+          "section3_2-coverage": metricByIterationFigure(curves("COV"), { metric: "coverage", axisTitle: "COV" }, "Coverage of test conformers"),
+          "section3_2-matching": metricByIterationFigure(curves("MAT"), { metric: "matching", axisTitle: "MAT (Å)" }, "Matching RMSD of test conformers"),
+        },
+        json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
+      };
+    },
+  },
+  vae: {
+    description: "§3.3 VAEs on faces: Figure 6 (test −ELBO), attribute frequencies, feature Fréchet/precision/recall",
+    async run(profile, ctx) {
+      const base = vaeBaseConfig(profile);
+      const runs = await sequentially(ctx, base.iterations, (strategy, onIteration) => runVaeSequence({ ...base, strategy }, { store: ctx.store, onIteration }));
+      const curves = runs.map((r) => ({ label: "VAE", strategy: r.config.strategy, records: r.records }));
+      return {
+        figures: {
+          figure6: metricByIterationFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)"),
+          "section3_3-attributes": attributeFrequencyFigure(curves, runs[0].realFrequencies),
+        },
+        json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
+      };
+    },
+  },
+  augmentation: {
+    description: "§5 Figure 8 re-run: replace, augment and accumulate on a 2-D Gaussian and on the VAE",
+    async run(profile, ctx) {
+      const base = vaeBaseConfig(profile);
+      const strategies = ["replace", "augment", "accumulate"] as const;
+      const gaussian = [];
+      for (const strategy of strategies) {
+        gaussian.push({ strategy, records: (await runGaussianSequence({ dim: 2, samples: 50, iterations: profile === "smoke" ? 20 : 200, seed: 0, referenceSize: 200, strategy })).records });
+      }
+      const vae = await sequentially(ctx, base.iterations, (strategy, onIteration) => runVaeSequence({ ...base, strategy }, { store: ctx.store, onIteration }), strategies);
+      const panels = [
+        { metric: "frechetDistance", axisTitle: "Fréchet distance" },
+        { metric: "precision", axisTitle: "precision" },
+        { metric: "recall", axisTitle: "recall" },
+      ];
+      return {
+        figures: {
+          "figure8-gaussian": metricsPanelsFigure(gaussian, panels, "Figure 8 (Gaussian, 2-D): three loops"),
+          "figure8-vae": metricsPanelsFigure(vae.map((r) => ({ strategy: r.config.strategy, records: r.records })), panels, "Figure 8 (VAE on faces): three loops"),
+        },
+        json: vae.map((r) => ({ strategy: r.config.strategy, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })),
+      };
+    },
+  },
 } satisfies Record<string, Experiment>;
+
+/** Runs one sequence per strategy, one after another, counting model fits on the progress bar. */
+async function sequentially<R extends { resumedFrom: number }>(
+  ctx: ExperimentContext,
+  iterations: number,
+  run: (strategy: Strategy, onIteration: () => void) => Promise<R>,
+  strategies: readonly Strategy[] = ["replace", "accumulate"],
+): Promise<R[]> {
+  const bar = ctx.progress("model fits", strategies.length * iterations);
+  let fits = 0;
+  const out: R[] = [];
+  for (const strategy of strategies) {
+    const r = await run(strategy, () => bar.update(++fits, strategy));
+    fits += r.resumedFrom;
+    out.push(r);
+  }
+  bar.finish();
+  return out;
+}
 
 /** Sequences through runLmSequences (in parallel where a store allows it), counting model fits. */
 async function runSequencesWithProgress(configs: Parameters<typeof runLmSequences>[0], ctx: ExperimentContext): Promise<LmSequenceResult[]> {
