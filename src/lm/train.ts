@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
@@ -168,11 +169,9 @@ export async function train(
   const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
   const names = Object.keys(params).sort();
-  const decayed = new Set(names.filter((n) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n)));
-  // tf.variable keeps its initial tensor alive; tidy frees the zeros, the variables survive it.
-  const moments = () => Object.fromEntries(names.map((n) => [n, tf.tidy(() => tf.variable(tf.zerosLike(params[n]), false))]));
-  const m = moments();
-  const v = moments();
+  // Decay matrices only: not norms, biases or learned positions.
+  const decays = (n: string) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n);
+  const adam = adamWInit(params);
   const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;
   const started = performance.now();
   let order = rng.permutation(trainWindows.length);
@@ -197,24 +196,7 @@ export async function train(
       const lossValue = tf.tidy(() => {
         const batch = stack(rows);
         const { value, grads } = tf.variableGrads(() => crossEntropy(config, params, batch), names.map((n) => params[n]));
-        const byName = names.map((n) => grads[params[n].name]);
-        let scale: tf.Scalar | number = 1;
-        if (c.gradClip > 0) {
-          const norm = tf.sqrt(tf.addN(byName.map((g) => tf.sum(tf.square(g)))));
-          scale = tf.minimum(1, tf.div(c.gradClip, tf.add(norm, 1e-6))) as tf.Scalar;
-        }
-        const t = step + 1;
-        const bc1 = 1 - Math.pow(c.beta1, t);
-        const bc2 = 1 - Math.pow(c.beta2, t);
-        names.forEach((n, i) => {
-          const g = tf.mul(byName[i], scale);
-          m[n].assign(tf.add(tf.mul(m[n], c.beta1), tf.mul(g, 1 - c.beta1)));
-          v[n].assign(tf.add(tf.mul(v[n], c.beta2), tf.mul(tf.square(g), 1 - c.beta2)));
-          const update = tf.div(tf.div(m[n], bc1), tf.add(tf.sqrt(tf.div(v[n], bc2)), 1e-8));
-          let next = tf.sub(params[n], tf.mul(update, lr));
-          if (decayed.has(n) && c.weightDecay > 0) next = tf.sub(next, tf.mul(params[n], lr * c.weightDecay));
-          params[n].assign(next);
-        });
+        adamWStep(params, adam, grads, step, lr, c, decays);
         return value.dataSync()[0];
       });
       if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
@@ -226,10 +208,7 @@ export async function train(
       onProgress?.(progress);
     }
   } finally {
-    for (const n of names) {
-      m[n].dispose();
-      v[n].dispose();
-    }
+    adamWDispose(adam);
   }
   return { steps: total, tokens, seconds: (performance.now() - started) / 1000, finalTrainLoss: lastLoss };
 }

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
 import { DivergenceError, yieldToEventLoop } from "../lm/train";
 import type { Params } from "../lm/types";
@@ -313,9 +314,7 @@ export async function trainDiffusion(
   if (set.conformers.length === 0) throw new ConfigError("train", "no training conformers");
   const alphaBar = alphaBars(betaSchedule(diffusion));
   const names = Object.keys(params).sort();
-  const moments = () => Object.fromEntries(names.map((n) => [n, tf.tidy(() => tf.variable(tf.zerosLike(params[n]), false))]));
-  const m = moments();
-  const v = moments();
+  const adam = adamWInit(params);
   const order = rng.fork("order");
   const draws = rng.fork("noise");
   let perm = order.permutation(set.conformers.length);
@@ -345,24 +344,7 @@ export async function trainDiffusion(
       const lossValue = tf.tidy(() => {
         const prepared = prepareBatch(model, diffusion, batch);
         const { value, grads } = tf.variableGrads(() => denoisingLoss(model, params, prepared), names.map((n) => params[n]));
-        const byName = names.map((n) => grads[params[n].name]);
-        let scale: tf.Scalar | number = 1;
-        if (c.gradClip > 0) {
-          const norm = tf.sqrt(tf.addN(byName.map((g) => tf.sum(tf.square(g)))));
-          scale = tf.minimum(1, tf.div(c.gradClip, tf.add(norm, 1e-6))) as tf.Scalar;
-        }
-        const t = step + 1;
-        const bc1 = 1 - Math.pow(c.beta1, t);
-        const bc2 = 1 - Math.pow(c.beta2, t);
-        names.forEach((n, i) => {
-          const g = tf.mul(byName[i], scale);
-          m[n].assign(tf.add(tf.mul(m[n], c.beta1), tf.mul(g, 1 - c.beta1)));
-          v[n].assign(tf.add(tf.mul(v[n], c.beta2), tf.mul(tf.square(g), 1 - c.beta2)));
-          const update = tf.div(tf.div(m[n], bc1), tf.add(tf.sqrt(tf.div(v[n], bc2)), 1e-8));
-          let next = tf.sub(params[n], tf.mul(update, lr));
-          if (c.weightDecay > 0 && params[n].shape.length >= 2) next = tf.sub(next, tf.mul(params[n], lr * c.weightDecay));
-          params[n].assign(next);
-        });
+        adamWStep(params, adam, grads, step, lr, c, (n) => params[n].shape.length >= 2);
         return value.dataSync()[0];
       });
       if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
@@ -376,10 +358,7 @@ export async function trainDiffusion(
       }
     }
   } finally {
-    for (const n of names) {
-      m[n].dispose();
-      v[n].dispose();
-    }
+    adamWDispose(adam);
   }
   return last;
 }

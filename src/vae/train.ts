@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { ImageSet } from "../images/types";
 import type { Params } from "../lm/types";
@@ -101,9 +102,7 @@ export async function trainVae(
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
   const names = Object.keys(params).sort();
   const vars = names.map((n) => params[n]);
-  const moments = () => names.map((n) => tf.tidy(() => tf.variable(tf.zerosLike(params[n]), false)));
-  const m = moments();
-  const v = moments();
+  const adam = adamWInit(params);
   const started = performance.now();
   const shuffles = rng.fork("order");
   const noise = rng.fork("noise");
@@ -128,21 +127,7 @@ export async function trainVae(
           terms = [tf.mean(t.reconstruction), tf.mean(t.kl)].map((s) => tf.keep(s));
           return tf.mean(t.negElbo) as tf.Scalar;
         }, vars);
-        const g = names.map((n) => grads[params[n].name]);
-        let scale: tf.Scalar | number = 1;
-        if (c.gradClip > 0) {
-          const norm = tf.sqrt(tf.addN(g.map((gi) => tf.sum(tf.square(gi)))));
-          scale = tf.minimum(1, tf.div(c.gradClip, tf.add(norm, 1e-6))) as tf.Scalar;
-        }
-        const t = step + 1;
-        const bc1 = 1 - Math.pow(c.beta1, t);
-        const bc2 = 1 - Math.pow(c.beta2, t);
-        names.forEach((n, i) => {
-          const gi = tf.mul(g[i], scale);
-          m[i].assign(tf.add(tf.mul(m[i], c.beta1), tf.mul(gi, 1 - c.beta1)));
-          v[i].assign(tf.add(tf.mul(v[i], c.beta2), tf.mul(tf.square(gi), 1 - c.beta2)));
-          params[n].assign(tf.sub(params[n], tf.mul(tf.div(tf.div(m[i], bc1), tf.add(tf.sqrt(tf.div(v[i], bc2)), 1e-8)), c.learningRate)));
-        });
+        adamWStep(params, adam, grads, step, c.learningRate, c);
         const out = [value.dataSync()[0], terms[0].dataSync()[0], terms[1].dataSync()[0]];
         terms.forEach((s) => s.dispose());
         return out;
@@ -159,7 +144,7 @@ export async function trainVae(
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
-    for (const t of [...m, ...v]) t.dispose();
+    adamWDispose(adam);
   }
   return { steps: total, seconds: (performance.now() - started) / 1000, finalLoss };
 }
