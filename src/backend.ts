@@ -424,6 +424,22 @@ function fastWasmBatchMatMul(original: tf.KernelFunc): tf.KernelConfig {
       const call = (x: tf.TensorInfo, y: tf.TensorInfo) => original({ inputs: { a: x, b: y }, backend: args.backend, attrs: plain }) as tf.TensorInfo;
       const temps: tf.TensorInfo[] = [];
       try {
+        // A plain product needs its transposed operands copied. For two matrices, Cᵀ = op(B)ᵀ·op(A)ᵀ
+        // needs the other operands copied plus C itself: take whichever moves fewer elements (the
+        // gradient of a tied output head, dLogitsᵀ·h, copies m·n + |h| instead of all of dLogits).
+        if (batchA === 1 && batchB === 1) {
+          const direct = (attrs.transposeA ? m * k : 0) + (attrs.transposeB ? k * n : 0);
+          const flipped = (attrs.transposeA ? 0 : m * k) + (attrs.transposeB ? 0 : k * n) + m * n;
+          if (flipped < direct) {
+            const X = attrs.transposeB ? b : transposeLast2(w, b, temps);
+            const Y = attrs.transposeA ? a : transposeLast2(w, a, temps);
+            const outT = call({ ...X, shape: [1, n, k] }, { ...Y, shape: [1, k, m] });
+            temps.push(outT);
+            const out = transposeLast2(w, { ...outT, shape: [n, m] }, []);
+            out.shape = [...outer, m, n];
+            return out;
+          }
+        }
         const A = attrs.transposeA ? transposeLast2(w, a, temps) : a;
         const B = attrs.transposeB ? transposeLast2(w, b, temps) : b;
         if (batchB === 1) {

@@ -14,6 +14,7 @@ import {
 import { ConfigError } from "../src/errors";
 import { lmConfig } from "../src/lm/configs";
 import { disposeParams, forward, initParams } from "../src/lm/model";
+import { softmaxCrossEntropy } from "../src/lm/train";
 import type { LmConfig, Params } from "../src/lm/types";
 import { Rng } from "../src/random";
 
@@ -172,6 +173,8 @@ test("wasm: BatchMatMul with transposes, batches and broadcasts matches cpu", as
     [[48, 64], [48, 80], true, false],
     [[64, 48], [80, 48], false, true],
     [[48, 64], [80, 48], true, true],
+    [[300, 40], [300, 8], true, false], // cheaper as (bᵀ·a)ᵀ: the big operand is not copied
+    [[8, 40], [300, 40], false, true], // likewise (b·aᵀ)ᵀ
     [[3, 64, 48], [48, 80], false, false], // batched a, shared b: one folded product
     [[2, 3, 64, 48], [2, 3, 80, 48], false, true], // batched both: per-entry XNNPACK
     [[64, 48], [4, 48, 80], false, false], // shared a, batched b
@@ -189,6 +192,31 @@ test("wasm: BatchMatMul with transposes, batches and broadcasts matches cpu", as
   for (let c = 0; c < cases.length; c++) {
     assert.equal(got[c].length, want[c].length, `case ${c}`);
     for (let i = 0; i < want[c].length; i++) assert.ok(Math.abs(got[c][i] - want[c][i]) < 1e-4, `case ${c} element ${i}: ${got[c][i]} vs ${want[c][i]}`);
+  }
+});
+
+test("softmaxCrossEntropy: value and gradient equal −mean(logSoftmax·onehot), on cpu and wasm, without leaks", async () => {
+  const rng = Rng.fromSeed(10);
+  const [n, v] = [37, 53];
+  // large logits too: the max shift must keep exp finite
+  const logits = Float32Array.from({ length: n * v }, (_, i) => 4 * rng.normal() + (i % 7 === 0 ? 80 : 0));
+  const targets = Int32Array.from({ length: n }, () => rng.int(v));
+  const run = (fused: boolean) =>
+    tf.tidy(() => {
+      const t = tf.tensor1d(targets, "int32");
+      const loss = (x: tf.Tensor) =>
+        fused ? softmaxCrossEntropy(x as tf.Tensor2D, t) : tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(x), tf.oneHot(t, v)), -1)));
+      const { value, grad } = tf.valueAndGrad(loss)(tf.tensor2d(logits, [n, v]));
+      return { value: value.dataSync()[0], grad: grad.dataSync() };
+    });
+  for (const backend of ["cpu", "wasm"] as const) {
+    await selectBackend({ backend });
+    const want = run(false);
+    const before = tf.memory().numTensors;
+    const got = run(true);
+    assert.equal(tf.memory().numTensors, before, `${backend}: no tensors left behind`);
+    assert.ok(Math.abs(got.value - want.value) < 1e-5 * want.value, `${backend}: loss ${got.value} vs ${want.value}`);
+    for (let i = 0; i < want.grad.length; i++) assert.ok(Math.abs(got.grad[i] - want.grad[i]) < 1e-6, `${backend}: gradient element ${i}: ${got.grad[i]} vs ${want.grad[i]}`);
   }
 });
 
