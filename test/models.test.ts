@@ -67,6 +67,9 @@ test("validateLmConfig rejects bad dimensions, naming the field", () => {
   assert.equal(configErrorField(() => validateLmConfig({ ...ok, arch: "mamba" })), "model.arch");
   assert.equal(configErrorField(() => validateLmConfig({ ...ok, layers: 2 })), "model.layers");
   assert.equal(configErrorField(() => validateLmConfig({ ...lmConfig("gpt2-smoke"), ropeTheta: 1e4 })), "model.ropeTheta");
+  assert.equal(configErrorField(() => validateLmConfig({ ...ok, positionInitStd: 0 })), "model.positionInitStd");
+  assert.equal(configErrorField(() => validateLmConfig({ ...lmConfig("gpt2-smoke"), positionInitStd: -1 })), "model.positionInitStd");
+  assert.deepEqual(validateLmConfig(lmConfig("gpt2-quick")), lmConfig("gpt2-quick"), "positionInitStd survives a checkpoint round trip");
 });
 
 test("the paper configs hit the paper's parameter counts (vocab 8000)", () => {
@@ -117,6 +120,12 @@ test("initParams: GPT-2 init (N(0, 0.02), residual projections / √(2L), zero b
     assert.ok(Math.abs(std(a[`blocks.${c.nLayers - 1}.mlp.proj.weight`]) - resid) < 0.05 * resid);
     assert.ok(a[`blocks.${c.nLayers - 1}.attn.qkv.bias`].dataSync().every((x) => x === 0));
     assert.ok(a["lnf.weight"].dataSync().every((x) => x === 1));
+    // positions: zero for the CPU-sized GPT-2s (see configs.ts), HF's N(0, 0.02) by default
+    assert.ok(a.wpe.dataSync().every((x) => x === 0));
+    const paperInit = initParams({ ...c, positionInitStd: undefined }, Rng.fromSeed(3));
+    assert.ok(Math.abs(std(paperInit.wpe) - 0.02) < 0.001);
+    assert.equal(lmConfig("gpt2-9m").positionInitStd, undefined);
+    disposeParams(paperInit);
     assert.deepEqual(a.wte.dataSync(), b.wte.dataSync());
     assert.notDeepEqual(a.wte.dataSync(), other.wte.dataSync());
     // one parameter's values do not depend on another's size

@@ -19,11 +19,12 @@ import type { ForwardOptions, LmConfig, Params } from "./types";
 export function gpt2Specs(c: LmConfig): Record<string, ParamSpec> {
   const d = c.dModel;
   const h = c.dHidden;
-  // GPT-2 init: N(0, 0.02); projections into the residual stream scaled by 1/√(2·nLayers).
+  // GPT-2 init: N(0, 0.02); projections into the residual stream scaled by 1/√(2·nLayers); positions
+  // N(0, positionInitStd ?? 0.02).
   const resid = normal(0.02 / Math.sqrt(2 * c.nLayers));
   const specs: Record<string, ParamSpec> = {
     wte: { shape: [c.vocabSize, d], init: normal() },
-    wpe: { shape: [c.contextLength, d], init: normal() },
+    wpe: { shape: [c.contextLength, d], init: c.positionInitStd === 0 ? zeros : normal(c.positionInitStd) },
     "lnf.weight": { shape: [d], init: ones },
     "lnf.bias": { shape: [d], init: zeros },
   };

@@ -24,6 +24,8 @@ export interface LmConfig {
   normEps: number;
   /** Llama only: RoPE base frequency. */
   ropeTheta?: number;
+  /** GPT-2 only: standard deviation of the learned position embeddings at init (default 0.02). */
+  positionInitStd?: number;
 }
 
 /** Parameters by stable dotted name ("wte", "blocks.0.attn.wq", ...); also the safetensors keys. */
