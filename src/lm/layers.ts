@@ -169,6 +169,25 @@ export function createCache(config: LmConfig, batch: number): KVCache {
   };
 }
 
+/**
+ * Keeps only the given batch rows of the cache (in that order), e.g. to stop decoding documents that
+ * have ended: the next forward then takes tokens for those rows only.
+ */
+export function selectCacheRows(cache: KVCache, rows: readonly number[]): void {
+  const index = tf.tensor1d(Int32Array.from(rows), "int32");
+  try {
+    for (const list of [cache.keys, cache.values]) {
+      for (let l = 0; l < list.length; l++) {
+        const kept = tf.keep(tf.gather(list[l], index, 0)) as tf.Tensor4D;
+        list[l].dispose();
+        list[l] = kept;
+      }
+    }
+  } finally {
+    index.dispose();
+  }
+}
+
 /** Frees the cache's tensors (safe to call twice). */
 export function disposeCache(cache: KVCache): void {
   for (const t of [...cache.keys, ...cache.values]) if (!t.isDisposed) t.dispose();
