@@ -15,6 +15,8 @@ export interface LmModel {
   readonly params: Params;
   /** Tokens the model was trained on (all epochs). */
   readonly trainTokens: number;
+  /** Its test cross-entropy, when the fit already measured it on every validation window. */
+  readonly testCrossEntropy?: number;
 }
 
 export interface LmModalityOptions {
@@ -77,7 +79,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
             curve.push({ step: p.step, metrics });
             report(p.step, metrics);
           });
-          return { params, trainTokens: result.tokens, curve };
+          return { params, trainTokens: result.tokens, curve, testCrossEntropy: result.finalTestCrossEntropy };
         } catch (e) {
           disposeParams(params);
           if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;
@@ -88,11 +90,12 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
       const fitted = await o.shareFirstModel(() => fitFresh(ctx.report));
       // A shared model's learning curve is replayed, so the record is the same as a fresh fit's.
       if (fitted.cached) for (const point of fitted.curve) ctx.report(point.step, point.metrics);
-      return { params: fitted.params, trainTokens: fitted.trainTokens };
+      return { params: fitted.params, trainTokens: fitted.trainTokens, testCrossEntropy: fitted.testCrossEntropy };
     },
     sample: async (model, size, rng) => ({ docs: await sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
     evaluate: (model) => ({
-      testCrossEntropy: evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
+      // The fit's last evaluation is this very computation; a shared first model read back has none.
+      testCrossEntropy: model.testCrossEntropy ?? evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
       trainTokens: model.trainTokens,
     }),
     dispose: (model) => disposeParams(model.params),

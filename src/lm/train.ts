@@ -26,7 +26,7 @@ export interface TrainConfig {
   gradClip: number;
   /** Evaluate test cross-entropy every this many steps (learning curves); 0 = only at the end. */
   evalEvery: number;
-  /** Validation sequences used per evaluation (0 = all). */
+  /** Validation sequences used by the evaluations during a fit (0 = all); the one at its end uses all. */
   evalSequences: number;
 }
 
@@ -170,6 +170,8 @@ export interface TrainResult {
   tokens: number;
   seconds: number;
   finalTrainLoss: number;
+  /** The test cross-entropy on every validation window after the last step (when progress is reported). */
+  finalTestCrossEntropy?: number;
 }
 
 /** Lets timers, I/O and notebook messages run during a long synchronous computation. */
@@ -204,6 +206,7 @@ export async function train(
   let cursor = 0;
   let tokens = 0;
   let lastLoss = NaN;
+  let finalTestCrossEntropy: number | undefined;
   let lastYield = performance.now();
   try {
     for (let step = 0; step < total; step++) {
@@ -230,11 +233,13 @@ export async function train(
       tokens += rows.length * (rows[0].length - 1);
       const evaluate = (c.evalEvery > 0 && (step + 1) % c.evalEvery === 0) || step === total - 1;
       const progress: TrainProgress = { step: step + 1, steps: total, tokens, trainLoss: lossValue, learningRate: lr };
-      if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, evalSet, c.batchSize);
+      // The curve ends at the full test cross-entropy, the value the iteration records.
+      if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, step === total - 1 ? valid : evalSet, c.batchSize);
+      if (step === total - 1) finalTestCrossEntropy = progress.testCrossEntropy;
       onProgress?.(progress);
     }
   } finally {
     adamWDispose(adam);
   }
-  return { steps: total, tokens, seconds: (performance.now() - started) / 1000, finalTrainLoss: lastLoss };
+  return { steps: total, tokens, seconds: (performance.now() - started) / 1000, finalTrainLoss: lastLoss, finalTestCrossEntropy };
 }
