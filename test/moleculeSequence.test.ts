@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { encode } from "@msgpack/msgpack";
-import { type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "../src/experiments/molecules";
+import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence, runMoleculeSequences } from "../src/experiments/molecules";
 import { PROFILES } from "../src/experiments/profiles";
 import { rescaledDrugsSchedule } from "../src/molecules/diffusion";
 import { conformationCodec } from "../src/molecules/types";
@@ -112,4 +112,23 @@ test("a molecule sequence runs on a GEOM-format file, persists, resumes and exte
   assert.deepEqual(longer.records[1].metrics, first.records[1].metrics);
   // too few molecules in the file
   await assert.rejects(runMoleculeSequence({ ...config, trainMolecules: 20 }, { store }), (e: unknown) => e instanceof Error && /trainMolecules/.test(e.message));
+});
+
+test("sequences in worker processes (runMoleculeSequences) match the same sequences run here", async () => {
+  const file = chainFixture(10);
+  const configs = (["replace", "accumulate"] as const).map((strategy) => ({ ...tinyConfig(`msgpack:${file}`), strategy }));
+  const store = freshStore("molseqs-par");
+  const seen: number[][] = [[], []];
+  const parallel = await runMoleculeSequences(configs, { store, parallel: 2, onIteration: (i, r) => seen[i].push(r.iteration) });
+  assert.deepEqual(seen, [[1, 2], [1, 2]]);
+  for (let i = 0; i < configs.length; i++) {
+    const here = await runMoleculeSequence(configs[i], { store: null });
+    assert.equal(parallel[i].config, configs[i], "results come back in the order given");
+    assert.deepEqual(parallel[i].records.map((r) => ({ ...r, seconds: 0 })), here.records.map((r) => ({ ...r, seconds: 0 })), `sequence ${i}`);
+  }
+  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, configs[1]), 2);
+  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, { ...configs[1], seed: 4 }), 0);
+  // another file at the same path is another data set: its runs start from scratch
+  fs.appendFileSync(file, Buffer.from([0xc0]));
+  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, configs[1]), 0);
 });

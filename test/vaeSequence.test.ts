@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { DataError } from "../src/errors";
-import { type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, vaeBaseConfig } from "../src/experiments/vae";
+import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, runVaeSequences, vaeBaseConfig } from "../src/experiments/vae";
 import { imageCodec } from "../src/images/types";
 import { loadParams } from "../src/lm/safetensors";
 import { configErrorField, freshStore, tempDir } from "./helpers";
@@ -94,4 +94,17 @@ test("bad configs name the field; missing CelebA fails fast and names the offlin
     (e: unknown) => e instanceof DataError && e.message.includes(missing) && /--data embedded/.test(e.message),
   );
   assert.ok(!fs.existsSync(path.join(store.root, "vae")), "no run directory for data that could not be loaded");
+});
+
+test("sequences in worker processes (runVaeSequences) match the same sequences run here", async () => {
+  const configs = (["replace", "accumulate"] as const).map((strategy) => ({ ...SMOKE, strategy, iterations: 2 }));
+  const store = freshStore("vaeseqs-par");
+  const parallel = await runVaeSequences(configs, { store, parallel: 2 });
+  for (let i = 0; i < configs.length; i++) {
+    const here = await runVaeSequence(configs[i], { store: null });
+    assert.equal(parallel[i].config, configs[i]);
+    assert.deepEqual(timeless(parallel[i].records), timeless(here.records), `sequence ${i}`);
+  }
+  assert.equal(VAE_SEQUENCES.finishedIterations(store, configs[0]), 2);
+  assert.equal(VAE_SEQUENCES.finishedIterations(store, { ...configs[0], data: `folder:${tempDir("vaeseqs-none")}/missing` }), 0, "no images, no run");
 });

@@ -3,18 +3,19 @@ import * as path from "node:path";
 import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
-import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { saveParams } from "../lm/safetensors";
 import { Rng } from "../random";
-import type { RunStore } from "../store/runStore";
+import { Run, type RunStore } from "../store/runStore";
 import { type DiffusionConfig, GEODIFF_DRUGS_DIFFUSION, type MoleculeTrainConfig, checkDiffusionConfig, checkMoleculeTrainConfig, rescaledDrugsSchedule } from "../molecules/diffusion";
 import { type EgnnConfig, checkEgnnConfig, egnnParameterCount } from "../molecules/egnn";
-import { EMBEDDED_DEFAULTS, embeddedConformations, splitByMolecule } from "../molecules/embedded";
-import { type GeomLocateOptions, geomFile, parseMoleculeDataSpec, readGeomMsgpack } from "../molecules/geom";
+import { EMBEDDED_DEFAULTS, type EmbeddedSpec, embeddedConformations, splitByMolecule } from "../molecules/embedded";
+import { type GeomLocateOptions, findGeomFile, geomFile, parseMoleculeDataSpec, readGeomMsgpack } from "../molecules/geom";
 import { type MoleculeEvaluationConfig, checkMoleculeEvaluationConfig, moleculeModality } from "../molecules/modality";
 import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
 import { type ConformationSet, decodeConformations } from "../molecules/types";
 import type { Profile } from "./profiles";
+import { type SequenceKind, type SequencesOptions, growingSetCost, runSequences } from "./sequences";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
 export interface MoleculeSequenceConfig {
@@ -93,6 +94,18 @@ export interface MoleculeSequenceResult extends CollapseResult {
   data: { train: ConformationSet; test: ConformationSet };
 }
 
+/** The embedded set a config trains and tests on (train + test molecules, generated together). */
+export function embeddedSpecOf(config: MoleculeSequenceConfig): EmbeddedSpec {
+  return {
+    molecules: config.trainMolecules + config.testMolecules,
+    conformers: config.conformersPerMolecule,
+    seed: config.seed,
+    minAtoms: Math.min(EMBEDDED_DEFAULTS.minAtoms, config.maxAtoms),
+    maxAtoms: config.maxAtoms,
+    minimise: false,
+  };
+}
+
 /** Train and test conformation sets of a config, split by molecule (seeded by the config's seed). */
 export async function loadMoleculeData(config: MoleculeSequenceConfig, opts: MoleculeSequenceOptions = {}): Promise<{ train: ConformationSet; test: ConformationSet; dataFile: string | null }> {
   const spec = parseMoleculeDataSpec(config.data);
@@ -101,10 +114,7 @@ export async function loadMoleculeData(config: MoleculeSequenceConfig, opts: Mol
   let all: ConformationSet;
   let dataFile: string | null = null;
   if (spec.kind === "embedded") {
-    const r = await embeddedConformations(
-      { molecules: total, conformers: config.conformersPerMolecule, seed: config.seed, minAtoms: Math.min(EMBEDDED_DEFAULTS.minAtoms, config.maxAtoms), maxAtoms: config.maxAtoms, minimise: false },
-      { cacheDir: opts.cacheDir, onStatus: status },
-    );
+    const r = await embeddedConformations(embeddedSpecOf(config), { cacheDir: opts.cacheDir, onStatus: status });
     status(`embedded molecules: ${r.set.molecules.length} molecules, ${r.set.conformers.length} conformers (${r.source}${r.source === "generated" ? ` in ${r.seconds.toFixed(0)} s` : ""})`);
     all = r.set;
   } else {
@@ -131,10 +141,7 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
   const status = opts.onStatus ?? (() => {});
   const backend = await selectBackend();
   const { train, test, dataFile } = await loadMoleculeData(config, opts);
-  const stat = dataFile ? fs.statSync(dataFile) : null;
-  const { iterations: _iterations, ...sequence } = config;
-  const key = stat ? { ...sequence, dataFile: { size: stat.size, mtimeMs: stat.mtimeMs } } : sequence;
-  const run = opts.store?.open("molecules", key, { backend: backendInfo() }) ?? null;
+  const run = opts.store?.open("molecules", moleculeRunKey(config, dataFile), { backend: backendInfo() }) ?? null;
   try {
     const parameters = egnnParameterCount(checked.model);
     status(`EGNN ${checked.model.layers}×${checked.model.hidden}: ${parameters.toLocaleString("en-US")} parameters; ${train.conformers.length} training conformers of ${train.molecules.length} molecules, ${test.conformers.length} test conformers of ${test.molecules.length}; backend ${backend.name}`);
@@ -171,6 +178,60 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
   } finally {
     run?.close();
   }
+}
+
+/**
+ * The run-store key of a sequence: the config without `iterations` (more iterations continue a run,
+ * fewer read its prefix), and a data file's size and modification time, so that another file does not
+ * reuse old results. `dataFile`: the file the data was read from (default: the one that is there now).
+ */
+export function moleculeRunKey(config: MoleculeSequenceConfig, dataFile: string | null = moleculeDataFile(config)): Record<string, unknown> {
+  const { iterations: _iterations, ...sequence } = config;
+  if (dataFile === null) return sequence;
+  const stat = fs.statSync(dataFile);
+  return { ...sequence, dataFile: { size: stat.size, mtimeMs: stat.mtimeMs } };
+}
+
+/** The file a GEOM or msgpack config reads, if it is there (null for the embedded set). */
+function moleculeDataFile(config: MoleculeSequenceConfig): string | null {
+  const spec = parseMoleculeDataSpec(config.data);
+  if (spec.kind === "embedded") return null;
+  if (spec.kind === "msgpack") return path.resolve(spec.path);
+  const found = findGeomFile(spec.dataset);
+  if (!found) throw new DataError(spec.dataset, "no GEOM file has been downloaded yet");
+  return found.path;
+}
+
+/** §3.2 sequences for runSequences (what the notebook and `collapse reproduce` call). */
+export const MOLECULE_SEQUENCES: SequenceKind<MoleculeSequenceConfig, MoleculeSequenceResult> = {
+  kind: "molecules",
+  check: checkMoleculeSequenceConfig,
+  run: runMoleculeSequence,
+  finishedIterations(store, config) {
+    let key: Record<string, unknown>;
+    try {
+      key = moleculeRunKey(config);
+    } catch {
+      return 0; // its data is not there yet: no run can hold it
+    }
+    const dir = store.find("molecules", key);
+    return dir ? new Run(dir, path.basename(dir)).records().length : 0;
+  },
+  cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, () => c.trainMolecules * c.conformersPerMolecule * (c.train.epochs ?? 1)),
+  describe: (c) => `${c.data} · ${c.strategy} · ${c.trainMolecules} molecules`,
+  async prepare(configs, opts) {
+    // Generate the embedded set (minutes) or download GEOM once, rather than once per worker.
+    for (const c of configs) {
+      const spec = parseMoleculeDataSpec(c.data);
+      if (spec.kind === "embedded") await loadMoleculeData(c, { onStatus: opts.onStatus });
+      else if (spec.kind === "geom") await geomFile(spec.dataset);
+    }
+  },
+};
+
+/** runSequences for §3.2: the sequences side by side in worker processes (see runSequences). */
+export function runMoleculeSequences(configs: readonly MoleculeSequenceConfig[], opts: SequencesOptions): Promise<MoleculeSequenceResult[]> {
+  return runSequences(MOLECULE_SEQUENCES, configs, opts);
 }
 
 /** The base sequence of each profile (the notebooks vary the strategy). */

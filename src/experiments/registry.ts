@@ -5,13 +5,14 @@ import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, section2Config } from "./linearRegression";
 import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
-import { runLmSequences } from "./lmSequences";
+import { LM_SEQUENCES } from "./lmSequences";
 import { lmCrossEntropyFigure, lmLearningCurvesFigure, metricByIterationFigure, metricsPanelsFigure } from "../plots/lmFigures";
 import { attributeFrequencyFigure } from "../plots/imageFigures";
 import type { Strategy } from "../collapse/strategies";
 import { runGaussianSequence } from "../gaussian/modality";
-import { moleculeBaseConfig, runMoleculeSequence } from "./molecules";
-import { runVaeSequence, vaeBaseConfig } from "./vae";
+import { MOLECULE_SEQUENCES, moleculeBaseConfig } from "./molecules";
+import { type SequenceKind, runSequences } from "./sequences";
+import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
 import type { Profile } from "./profiles";
 
 export interface ExperimentContext {
@@ -59,10 +60,7 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
-      const results = await runSequencesWithProgress(
-        models.flatMap((model) => (["replace", "accumulate"] as const).map((strategy) => ({ ...base, model, strategy }))),
-        ctx,
-      );
+      const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model })), ctx);
       const curves = results.map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
       const figures: Record<string, Figure> = { figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
       for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`);
@@ -73,7 +71,7 @@ export const EXPERIMENTS = {
     description: "§3.1 appendix: Figure 10 (temperature), Figure 11 (first-model training), Table 2 (CSV and Markdown)",
     async run(profile, ctx) {
       const appendix = lmAppendixConfig(profile);
-      const results = new SequenceResults(await runSequencesWithProgress(appendixSequences(appendix), ctx));
+      const results = new SequenceResults(await withProgress(LM_SEQUENCES, appendixSequences(appendix), ctx));
       const table2 = table2Frame(appendix, results);
       return {
         figures: {
@@ -89,7 +87,7 @@ export const EXPERIMENTS = {
     description: "§3.2 conformation diffusion: Figure 5 (test loss), COV and MAT per iteration",
     async run(profile, ctx) {
       const base = moleculeBaseConfig(profile);
-      const runs = await sequentially(ctx, base.iterations, (strategy, onIteration) => runMoleculeSequence({ ...base, strategy }, { store: ctx.store, onIteration }));
+      const runs = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(base), ctx);
       const curves = (label: string) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
@@ -105,7 +103,7 @@ export const EXPERIMENTS = {
     description: "§3.3 VAEs on faces: Figure 6 (test −ELBO), attribute frequencies, feature Fréchet/precision/recall",
     async run(profile, ctx) {
       const base = vaeBaseConfig(profile);
-      const runs = await sequentially(ctx, base.iterations, (strategy, onIteration) => runVaeSequence({ ...base, strategy }, { store: ctx.store, onIteration }));
+      const runs = await withProgress(VAE_SEQUENCES, strategyConfigs(base), ctx);
       const curves = runs.map((r) => ({ label: "VAE", strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
@@ -125,7 +123,7 @@ export const EXPERIMENTS = {
       for (const strategy of strategies) {
         gaussian.push({ strategy, records: (await runGaussianSequence({ dim: 2, samples: 50, iterations: profile === "smoke" ? 20 : 200, seed: 0, referenceSize: 200, strategy })).records });
       }
-      const vae = await sequentially(ctx, base.iterations, (strategy, onIteration) => runVaeSequence({ ...base, strategy }, { store: ctx.store, onIteration }), strategies);
+      const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies), ctx);
       const panels = [
         { metric: "frechetDistance", axisTitle: "Fréchet distance" },
         { metric: "precision", axisTitle: "precision" },
@@ -142,32 +140,18 @@ export const EXPERIMENTS = {
   },
 } satisfies Record<string, Experiment>;
 
-/** Runs one sequence per strategy, one after another, counting model fits on the progress bar. */
-async function sequentially<R extends { resumedFrom: number }>(
-  ctx: ExperimentContext,
-  iterations: number,
-  run: (strategy: Strategy, onIteration: () => void) => Promise<R>,
-  strategies: readonly Strategy[] = ["replace", "accumulate"],
-): Promise<R[]> {
-  const bar = ctx.progress("model fits", strategies.length * iterations);
-  let fits = 0;
-  const out: R[] = [];
-  for (const strategy of strategies) {
-    const r = await run(strategy, () => bar.update(++fits, strategy));
-    fits += r.resumedFrom;
-    out.push(r);
-  }
-  bar.finish();
-  return out;
+/** The base config once per strategy. */
+function strategyConfigs<C extends { strategy: Strategy }>(base: C, strategies: readonly Strategy[] = ["replace", "accumulate"]): C[] {
+  return strategies.map((strategy) => ({ ...base, strategy }));
 }
 
-/** Sequences through runLmSequences (in parallel where a store allows it), counting model fits. */
-async function runSequencesWithProgress(configs: Parameters<typeof runLmSequences>[0], ctx: ExperimentContext): Promise<LmSequenceResult[]> {
+/** Sequences through runSequences (in parallel where a store allows it), counting model fits. */
+async function withProgress<C extends { iterations: number; strategy: Strategy }, R>(kind: SequenceKind<C, R>, configs: readonly C[], ctx: ExperimentContext): Promise<R[]> {
   const bar = ctx.progress("model fits", configs.reduce((s, c) => s + c.iterations, 0));
-  let fits = 0;
-  const results = await runLmSequences(configs, {
+  let fits = ctx.store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(ctx.store!, c)), 0) : 0;
+  const results = await runSequences(kind, configs, {
     store: ctx.store,
-    onIteration: (i) => bar.update(++fits, `${configs[i].model} · ${configs[i].strategy}`),
+    onIteration: (i) => bar.update(++fits, `${kind.describe(configs[i])}`),
   });
   bar.finish();
   return results;

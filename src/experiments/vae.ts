@@ -10,12 +10,13 @@ import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { loadParams, saveParams } from "../lm/safetensors";
 import { Rng, deriveSeed } from "../random";
-import type { Run, RunStore } from "../store/runStore";
+import { Run, type RunStore } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
 import { vaeModality } from "../vae/modality";
 import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
 import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
 import type { Profile } from "./profiles";
+import { type SequenceKind, type SequencesOptions, growingSetCost, runSequences } from "./sequences";
 
 /** Where the §3.3 images come from. */
 export type ImageDataSpec = { kind: "embedded" } | { kind: "celeba"; dir?: string } | { kind: "folder"; path: string };
@@ -107,7 +108,7 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
     case "embedded": {
       status(`rendering ${c.trainImages + c.testImages + c.classifierImages} embedded faces at ${size}×${size}`);
       const faces = (split: string, count: number) => generateFaces({ size, count, seed: c.seed, split, faces: c.faces });
-      return { train: faces("train", c.trainImages), test: faces("test", c.testImages), classifierSet: faces("classifier", c.classifierImages), source: { kind: "embedded" } };
+      return { train: faces("train", c.trainImages), test: faces("test", c.testImages), classifierSet: faces("classifier", c.classifierImages), source: vaeDataSource(c) };
     }
     case "celeba": {
       const dir = celebaDir(spec.dir);
@@ -120,7 +121,7 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
         status(`loading ${limit} CelebA ${split} images from ${dir}`);
         return loadCelebA(dir, split, { size, limit, attributes: CELEBA_CLASSIFIER_ATTRIBUTES });
       };
-      return { train: await load("train", c.trainImages), test: await load("test", c.testImages), classifierSet: await load("validation", c.classifierImages), source: { kind: "celeba", dir } };
+      return { train: await load("train", c.trainImages), test: await load("test", c.testImages), classifierSet: await load("validation", c.classifierImages), source: vaeDataSource(c) };
     }
     case "folder": {
       const split = folderSplit(spec.path, 0.1, c.seed);
@@ -130,9 +131,23 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
       const train = await loadImageFiles(split.train.slice(0, c.trainImages), { size });
       const test = await loadImageFiles(split.test.slice(0, c.testImages), { size });
       // A folder has no labels: the classifier stays untrained and only provides random features.
+      return { train, test, classifierSet: { ...test, attributes: undefined }, source: vaeDataSource(c) };
+    }
+  }
+}
+
+/** Where a sequence's real images come from, as its runs are keyed (a folder by its file list's size). */
+export function vaeDataSource(c: VaeSequenceConfig): Record<string, unknown> {
+  const spec = parseImageDataSpec(c.data);
+  switch (spec.kind) {
+    case "embedded":
+      return { kind: "embedded" };
+    case "celeba":
+      return { kind: "celeba", dir: celebaDir(spec.dir) };
+    case "folder": {
+      const split = folderSplit(spec.path, 0.1, c.seed);
       const files = [...split.train, ...split.test];
-      const bytes = files.reduce((s, f) => s + fs.statSync(f).size, 0);
-      return { train, test, classifierSet: { ...test, attributes: undefined }, source: { kind: "folder", path: path.resolve(spec.path), files: files.length, bytes } };
+      return { kind: "folder", path: path.resolve(spec.path), files: files.length, bytes: files.reduce((s, f) => s + fs.statSync(f).size, 0) };
     }
   }
 }
@@ -179,9 +194,7 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
   const train = checkVaeTrainConfig(config.train ?? {});
   // Load before opening the run, so missing data leaves no run directory behind.
   const data = await loadVaeData(config, status);
-  const { iterations: _iterations, ...sequence } = config;
-  const key = data.source.kind === "embedded" ? sequence : { ...sequence, source: data.source };
-  const run = opts.store?.open("vae", key, { backend: backendInfo() }) ?? null;
+  const run = opts.store?.open("vae", vaeRunKey(config, data.source), { backend: backendInfo() }) ?? null;
   const classifier = classifierFor(config, data);
   try {
     await loadOrTrainClassifier(run, classifier, data, config, status);
@@ -210,6 +223,36 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
     disposeClassifier(classifier);
     run?.close();
   }
+}
+
+/** The run-store key of a sequence: the config without `iterations`, and where non-embedded images come from. */
+export function vaeRunKey(config: VaeSequenceConfig, source: Record<string, unknown> = vaeDataSource(config)): Record<string, unknown> {
+  const { iterations: _iterations, ...sequence } = config;
+  return source.kind === "embedded" ? sequence : { ...sequence, source };
+}
+
+/** §3.3 sequences for runSequences (what the §3.3 and §5 notebooks and `collapse reproduce` call). */
+export const VAE_SEQUENCES: SequenceKind<VaeSequenceConfig, VaeSequenceResult> = {
+  kind: "vae",
+  check: checkVaeSequenceConfig,
+  run: runVaeSequence,
+  finishedIterations(store, config) {
+    let key: Record<string, unknown>;
+    try {
+      key = vaeRunKey(config);
+    } catch {
+      return 0; // its images are not there: no run can hold them
+    }
+    const dir = store.find("vae", key);
+    return dir ? new Run(dir, path.basename(dir)).records().length : 0;
+  },
+  cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, (n) => (n === 1 ? c.trainImages : c.samplesPerIteration) * (c.train.epochs ?? 1)),
+  describe: (c) => `${c.data} · ${c.strategy} · ${c.imageSize}×${c.imageSize}`,
+};
+
+/** runSequences for §3.3 and §5: the sequences side by side in worker processes (see runSequences). */
+export function runVaeSequences(configs: readonly VaeSequenceConfig[], opts: SequencesOptions): Promise<VaeSequenceResult[]> {
+  return runSequences(VAE_SEQUENCES, configs, opts);
 }
 
 const mean = (labels: Uint8Array) => labels.reduce((s, v) => s + v, 0) / Math.max(1, labels.length);

@@ -322,18 +322,32 @@ function howToGet(dataset: GeomDataset): string {
   );
 }
 
-/** The path of a GEOM file: a local copy, the cache, or a download into the cache. */
-export async function geomFile(dataset: GeomDataset, opts: GeomLocateOptions = {}): Promise<GeomFile> {
-  const env = opts.env ?? process.env;
-  const localDir = opts.localDir ?? (env.COLLAPSE_GEOM_DIR || undefined);
+/** A local or cached GEOM file that is already there (never downloads; null when there is none). */
+export function findGeomFile(dataset: GeomDataset, opts: GeomLocateOptions = {}): GeomFile | null {
+  const { localDir, dir } = geomDirs(opts);
   if (localDir !== undefined) {
     const found = candidates(localDir, dataset).find((f) => fs.existsSync(f));
-    if (!found) throw new DataError(localDir, `holds no ${GEOM_FILES[dataset]} (nor its .tar.gz): ${howToGet(dataset)}`);
-    return { path: found, source: "local" };
+    return found ? { path: found, source: "local" } : null;
   }
-  const dir = path.join(opts.cacheDir ?? (env.COLLAPSE_DATA_DIR || path.join(packageRoot(), "data", "cache")), "geom");
   const cached = candidates(dir, dataset).find((f) => fs.existsSync(f));
-  if (cached) return { path: cached, source: "cache" };
+  return cached ? { path: cached, source: "cache" } : null;
+}
+
+function geomDirs(opts: GeomLocateOptions): { localDir?: string; dir: string } {
+  const env = opts.env ?? process.env;
+  return {
+    localDir: opts.localDir ?? (env.COLLAPSE_GEOM_DIR || undefined),
+    dir: path.join(opts.cacheDir ?? (env.COLLAPSE_DATA_DIR || path.join(packageRoot(), "data", "cache")), "geom"),
+  };
+}
+
+/** The path of a GEOM file: a local copy, the cache, or a download into the cache. */
+export async function geomFile(dataset: GeomDataset, opts: GeomLocateOptions = {}): Promise<GeomFile> {
+  const found = findGeomFile(dataset, opts);
+  if (found) return found;
+  const env = opts.env ?? process.env;
+  const { localDir, dir } = geomDirs(opts);
+  if (localDir !== undefined) throw new DataError(localDir, `holds no ${GEOM_FILES[dataset]} (nor its .tar.gz): ${howToGet(dataset)}`);
   if (opts.download === false) throw new DataError(dir, `no cached ${GEOM_FILES[dataset]} and downloading is off: ${howToGet(dataset)}`);
   const url = opts.url ?? (env[`COLLAPSE_GEOM_URL_${dataset.toUpperCase()}`] || GEOM_ARCHIVE_URLS[dataset]);
   const dest = path.join(dir, `${GEOM_FILES[dataset]}.tar.gz`);

@@ -1,0 +1,193 @@
+import { type ChildProcess, fork } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { IterationRecord } from "../collapse/loop";
+import { ConfigError, DataError } from "../errors";
+import type { RunStore } from "../store/runStore";
+import type { SequenceJob, SequenceMessage } from "./sequenceWorker";
+
+/** What every experiment's sequence runner (runLmSequence, runMoleculeSequence, runVaeSequence) takes. */
+export interface SequenceRunOptions {
+  store?: RunStore | null;
+  onIteration?: (record: IterationRecord) => void;
+  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  onStatus?: (message: string) => void;
+  checkpoints?: boolean;
+}
+
+/**
+ * How runSequences handles one kind of sequence. `kind` names it to the worker process
+ * (sequenceWorker.ts), which looks up the same runner by that name.
+ */
+export interface SequenceKind<C extends { iterations: number }, R> {
+  kind: SequenceKindName;
+  /** Throws a ConfigError or DataError for a config that cannot run, before any work starts. */
+  check(config: C): void;
+  run(config: C, opts: SequenceRunOptions): Promise<R>;
+  /** Iterations the store already holds for this config. */
+  finishedIterations(store: RunStore, config: C): number;
+  /** Relative work of the iterations still to run (longest first). */
+  cost(config: C, finishedIterations: number): number;
+  /** A short name for messages. */
+  describe(config: C): string;
+  /**
+   * Sequences with the same key train the same first model and share it through the store: they are
+   * not started together, so the second reads the first's model instead of training a copy.
+   */
+  firstModelKey?(config: C): string;
+  /** Work done once, here, before any worker starts (e.g. generating a data set every worker reads). */
+  prepare?(configs: readonly C[], opts: { onStatus?: (message: string) => void }): Promise<void>;
+}
+
+export type SequenceKindName = "lm" | "molecules" | "vae";
+
+export interface SequencesOptions {
+  /** Where the sequences are kept; running in parallel needs one (the workers write their results there). */
+  store: RunStore | null;
+  /**
+   * Sequences trained at once, each in a process of its own. Default: one per CPU core on the wasm and
+   * cpu backends (each is single-threaded in Node); 1 on the native tensorflow backend, which already
+   * uses every core (or the GPU). 1 runs them here, one after another.
+   */
+  parallel?: number;
+  /** `index` is the sequence's position in the list given to runSequences. */
+  onIteration?: (index: number, record: IterationRecord) => void;
+  onFitProgress?: (index: number, iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  onStatus?: (index: number, message: string) => void;
+  checkpoints?: boolean;
+}
+
+/** The default number of sequences trained at once for a backend (see SequencesOptions.parallel). */
+export function defaultParallelism(backend: string): number {
+  return backend === "tensorflow" ? 1 : Math.max(1, os.availableParallelism());
+}
+
+/**
+ * Runs many sequences of one kind, several at once, and returns their results in the order given.
+ * Finished sequences are read back from the store; the others are spread over worker processes, longest
+ * first. If a sequence fails, the others still run; the call then rejects naming every failed sequence.
+ */
+export async function runSequences<C extends { iterations: number }, R>(kind: SequenceKind<C, R>, configs: readonly C[], opts: SequencesOptions): Promise<R[]> {
+  configs.forEach((c, i) => {
+    try {
+      kind.check(c);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`sequences[${i}].${e.field}`, e.message.replace(/^invalid config: [^:]+: /, ""));
+      if (e instanceof DataError) throw new DataError(e.path, `sequence ${i}: ${e.message.slice(e.path.length + 2)}`);
+      throw e;
+    }
+  });
+  const store = opts.store;
+  const { selectBackend } = await import("../backend");
+  const parallel = opts.parallel ?? defaultParallelism((await selectBackend()).name);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new ConfigError("parallel", `expected an integer ≥ 1, got ${parallel}`);
+  const results: (R | undefined)[] = new Array(configs.length);
+  const readBack = async (i: number) => {
+    results[i] = await kind.run(configs[i], {
+      store,
+      checkpoints: opts.checkpoints,
+      onIteration: (r) => opts.onIteration?.(i, r),
+      onFitProgress: (n, step, m) => opts.onFitProgress?.(i, n, step, m),
+      onStatus: (m) => opts.onStatus?.(i, m),
+    });
+  };
+
+  const finished = (i: number) => (store ? kind.finishedIterations(store, configs[i]) : 0);
+  const pending = configs.map((_, i) => i).filter((i) => !store || finished(i) < configs[i].iterations);
+  if (!store || parallel === 1 || pending.length <= 1) {
+    for (let i = 0; i < configs.length; i++) await readBack(i);
+    return results as R[];
+  }
+
+  await kind.prepare?.(pending.map((i) => configs[i]), { onStatus: (m) => opts.onStatus?.(pending[0], m) });
+  // Longest first, so that the last sequence to finish is a short one.
+  pending.sort((a, b) => kind.cost(configs[b], finished(b)) - kind.cost(configs[a], finished(a)));
+  const firstKeys = configs.map((c, i) => kind.firstModelKey?.(c) ?? `sequence ${i}`);
+  const training = new Set<string>(); // first models being trained right now
+  const failures: string[] = [];
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    const startNext = () => {
+      while (running < parallel) {
+        const at = pending.findIndex((i) => !training.has(firstKeys[i]));
+        if (at < 0) break;
+        const [i] = pending.splice(at, 1);
+        running++;
+        const trainsFirstModel = finished(i) === 0;
+        if (trainsFirstModel) training.add(firstKeys[i]);
+        // Once model 1 is stored, the sequences waiting for it may start.
+        const release = () => {
+          if (trainsFirstModel && training.delete(firstKeys[i])) startNext();
+        };
+        runInWorker(kind.kind, i, configs[i], store, opts, release)
+          .then(
+            () => undefined,
+            (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
+          )
+          .finally(() => {
+            running--;
+            if (trainsFirstModel) training.delete(firstKeys[i]);
+            if (running === 0 && pending.length === 0) resolve();
+            else startNext();
+          });
+      }
+    };
+    startNext();
+  });
+  if (failures.length > 0) throw new Error(`${failures.length} of ${configs.length} sequences failed (finished iterations are kept in the run store):\n${failures.join("\n")}`);
+  for (let i = 0; i < configs.length; i++) await readBack(i);
+  return results as R[];
+}
+
+function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(path.join(__dirname, "sequenceWorker.js"), [], {
+      env: { ...process.env, COLLAPSE_RUNS_DIR: store.root },
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-4000);
+    });
+    let outcome: SequenceMessage | null = null;
+    child.on("message", (m: SequenceMessage) => {
+      switch (m.type) {
+        case "status":
+          opts.onStatus?.(index, m.message);
+          break;
+        case "fit":
+          opts.onFitProgress?.(index, m.iteration, m.step, m.metrics);
+          break;
+        case "iteration":
+          if (m.record.iteration >= 1) firstModelDone();
+          opts.onIteration?.(index, m.record);
+          break;
+        default:
+          outcome = m;
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      const o = outcome as SequenceMessage | null;
+      if (o?.type === "done" && code === 0) return resolve();
+      if (o?.type === "error") {
+        if (o.field !== undefined) return reject(new ConfigError(o.field, o.message.replace(/^invalid config: [^:]+: /, "")));
+        if (o.path !== undefined) return reject(new DataError(o.path, o.message.slice(o.path.length + 2)));
+        return reject(new Error(o.message));
+      }
+      reject(new Error(`worker process stopped (${signal ?? `exit code ${code}`}) without a result${stderr ? `; its last output:\n${stderr.trim()}` : ""}`));
+    });
+    child.send({ kind, config, checkpoints: opts.checkpoints } satisfies SequenceJob);
+  });
+}
+
+/**
+ * Σ over the iterations still to run of (training-set size in units of the real set) × `perUnit(n)`:
+ * accumulate and replace-multiple train on n units at iteration n, augment on 2, the others on 1.
+ */
+export function growingSetCost(strategy: string, iterations: number, finishedIterations: number, perUnit: (iteration: number) => number): number {
+  const growing = strategy === "accumulate" || strategy === "replace-multiple";
+  let total = 0;
+  for (let n = finishedIterations + 1; n <= iterations; n++) total += (growing ? n : strategy === "augment" && n > 1 ? 2 : 1) * perUnit(n);
+  return total;
+}

@@ -1,0 +1,85 @@
+import type { IterationRecord } from "../collapse/loop";
+import type { Figure } from "../plots/plotly";
+import { type SequenceCurve, lmCrossEntropyFigure, metricByIterationFigure } from "../plots/lmFigures";
+import type { NotebookDisplay } from "../plots/notebook";
+import type { RunStore } from "../store/runStore";
+import type { LmSequenceConfig, LmSequenceResult } from "./languageModels";
+import { LM_SEQUENCES } from "./lmSequences";
+import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, type MoleculeSequenceResult } from "./molecules";
+import { type SequenceKind, runSequences } from "./sequences";
+import { VAE_SEQUENCES, type VaeSequenceConfig, type VaeSequenceResult } from "./vae";
+
+export interface LiveSequencesOptions<C> {
+  store: RunStore | null;
+  /** Sequences trained at once (see runSequences). */
+  parallel?: number;
+  /** Panel label of a sequence in the live figure and the progress line (default: what the kind says). */
+  label?: (config: C) => string;
+  /** Title of a live figure that fills in as models finish; none when omitted. */
+  liveFigure?: string;
+}
+
+/** What the live figure draws for one kind of sequence. */
+type LiveFigureOf = (curves: readonly SequenceCurve[], title: string) => Figure;
+
+/**
+ * runSequences with a notebook progress bar (model fits done, and what each worker is doing) and,
+ * optionally, a live figure of the per-iteration metric. What a notebook cell calls to train its
+ * sequences; runLmSequencesLive, runMoleculeSequencesLive and runVaeSequencesLive fix the kind.
+ */
+export async function runSequencesLive<C extends { iterations: number; strategy: SequenceCurve["strategy"] }, R extends { records: readonly IterationRecord[] }>(
+  nb: NotebookDisplay,
+  kind: SequenceKind<C, R>,
+  figure: LiveFigureOf,
+  defaultLabel: (config: C) => string,
+  configs: readonly C[],
+  opts: LiveSequencesOptions<C>,
+): Promise<R[]> {
+  const label = opts.label ?? defaultLabel;
+  const total = configs.reduce((s, c) => s + c.iterations, 0);
+  let done = opts.store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(opts.store!, c)), 0) : 0;
+  const bar = nb.progress("model fits", total);
+  const live = opts.liveFigure ? nb.live() : null;
+  const curves: SequenceCurve[] = configs.map((c) => ({ label: label(c), strategy: c.strategy, records: [] as IterationRecord[] }));
+  const activity = new Map<number, string>();
+  const name = (i: number) => `${label(configs[i])} · ${configs[i].strategy}`;
+  const show = () => bar.update(done, [...activity.values()].join(" | "));
+  const results = await runSequences(kind, configs, {
+    store: opts.store,
+    parallel: opts.parallel,
+    onStatus: (i, m) => {
+      activity.set(i, `${name(i)}: ${m}`);
+      show();
+    },
+    onFitProgress: (i, n, step, m) => {
+      const loss = m.trainLoss ?? m.loss;
+      activity.set(i, `${name(i)}: model ${n} step ${step}${loss !== undefined ? ` loss ${loss.toFixed(2)}` : ""}`);
+      show();
+    },
+    onIteration: (i, record) => {
+      (curves[i].records as IterationRecord[]).push(record);
+      activity.delete(i);
+      done++; // only models trained now are reported; finished ones were counted up front
+      show();
+      live?.update(figure(curves.filter((c) => c.records.length > 0), opts.liveFigure!));
+    },
+  });
+  bar.finish();
+  live?.done(figure(results.map((r, i) => ({ label: label(configs[i]), strategy: configs[i].strategy, records: r.records })), opts.liveFigure!));
+  return results;
+}
+
+/** §3.1: runSequencesLive with a live Figure-3-style plot of test cross-entropy, labelled by model. */
+export function runLmSequencesLive(nb: NotebookDisplay, configs: readonly LmSequenceConfig[], opts: LiveSequencesOptions<LmSequenceConfig>): Promise<LmSequenceResult[]> {
+  return runSequencesLive(nb, LM_SEQUENCES, lmCrossEntropyFigure, (c) => c.model, configs, opts);
+}
+
+/** §3.2: runSequencesLive with a live plot of the test denoising loss. */
+export function runMoleculeSequencesLive(nb: NotebookDisplay, configs: readonly MoleculeSequenceConfig[], opts: LiveSequencesOptions<MoleculeSequenceConfig>): Promise<MoleculeSequenceResult[]> {
+  return runSequencesLive(nb, MOLECULE_SEQUENCES, (curves, title) => metricByIterationFigure(curves, { metric: "testLoss", axisTitle: "test loss" }, title), () => "test denoising loss", configs, opts);
+}
+
+/** §3.3 and §5: runSequencesLive with a live plot of the test −ELBO. */
+export function runVaeSequencesLive(nb: NotebookDisplay, configs: readonly VaeSequenceConfig[], opts: LiveSequencesOptions<VaeSequenceConfig>): Promise<VaeSequenceResult[]> {
+  return runSequencesLive(nb, VAE_SEQUENCES, (curves, title) => metricByIterationFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, title), () => "test −ELBO", configs, opts);
+}
