@@ -1,5 +1,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import {
@@ -17,9 +19,10 @@ import {
   checkMoleculeTrainConfig,
 } from "../src/molecules/diffusion";
 import { batchTensors, buildGraphBatch, checkEgnnConfig, disposeBatchTensors, egnnForward, initEgnn } from "../src/molecules/egnn";
-import { embeddedConformations, splitByMolecule } from "../src/molecules/embedded";
+import { SHIPPED_MOLECULES_DIR, embeddedCacheFile, embeddedConformations, generateInFreshProcess, splitByMolecule } from "../src/molecules/embedded";
+import { embeddedSpecOf, moleculeBaseConfig } from "../src/experiments/molecules";
 import { disposeParams } from "../src/lm/model";
-import type { ConformationSet, MoleculeGraph } from "../src/molecules/types";
+import { type ConformationSet, type MoleculeGraph, conformationCodec } from "../src/molecules/types";
 import { Rng } from "../src/random";
 import { configErrorField, tempDir } from "./helpers";
 
@@ -236,4 +239,19 @@ test("embedded set: valid seeded molecules with 3D conformers, cached, split by 
   assert.ok(!trainSmiles.has(split.test.molecules[0].smiles));
   assert.equal(split.train.conformers.length + split.test.conformers.length, set.conformers.length);
   assert.equal(configErrorField(() => splitByMolecule(set, 4, Rng.fromSeed(1))), "testMolecules");
+});
+
+test("the shipped embedded set of the smoke profile is what the generator makes, and is used without generating", async () => {
+  const spec = embeddedSpecOf(moleculeBaseConfig("smoke"));
+  const shipped = path.join(SHIPPED_MOLECULES_DIR, path.basename(embeddedCacheFile(spec)));
+  assert.ok(fs.existsSync(shipped), `${shipped} is shipped (npm run data:molecules writes it)`);
+  const cacheDir = tempDir("embedded-shipped");
+  const read = await embeddedConformations(spec, { cacheDir });
+  assert.equal(read.source, "shipped");
+  assert.equal(read.file, shipped);
+  // (this process has generated other molecules already, which changes openchemlib's conformers)
+  const generated = await generateInFreshProcess(spec);
+  assert.deepEqual(Buffer.from(conformationCodec.encode(generated)), fs.readFileSync(shipped), "byte for byte");
+  // the quick profile's set is shipped too
+  assert.ok(fs.existsSync(path.join(SHIPPED_MOLECULES_DIR, path.basename(embeddedCacheFile(embeddedSpecOf(moleculeBaseConfig("quick")))))));
 });

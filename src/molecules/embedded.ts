@@ -1,11 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fork } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as OCL from "openchemlib";
 import { ConfigError, checkInt } from "../errors";
 import { packageRoot } from "../environment";
 import { Rng } from "../random";
 import { writeFileAtomic } from "../store/runStore";
+import type { EmbeddedWorkerMessage } from "./embeddedWorker";
 import { type BondOrder, type ConformationSet, type Conformer, type MoleculeGraph, conformationCodec, decodeConformations, selectConformers } from "./types";
 
 /**
@@ -204,8 +206,10 @@ export interface GenerationProgress {
 }
 
 /**
- * Generates the embedded set (see the module comment). Deterministic for a spec: the grammar draws from
- * Rng.derive(seed, "embedded-molecules") and each molecule's conformer generator gets a seed from it.
+ * Generates the embedded set (see the module comment). The grammar draws from Rng.derive(seed,
+ * "embedded-molecules") and each molecule's conformer generator gets a seed from it, but openchemlib
+ * also reuses ring conformations it found for earlier molecules of the process: the set is a function
+ * of its spec only in a fresh process, which is what generateInFreshProcess (and the cache) use.
  */
 export async function generateEmbeddedConformations(spec: EmbeddedSpec, onProgress?: (p: GenerationProgress) => void): Promise<ConformationSet> {
   checkEmbeddedSpec(spec);
@@ -285,7 +289,8 @@ export interface EmbeddedOptions {
 export interface EmbeddedResult {
   set: ConformationSet;
   file: string;
-  source: "cache" | "generated";
+  /** "shipped": one of the sets in the kit's data/molecules (those of the smoke and quick profiles). */
+  source: "cache" | "shipped" | "generated";
   /** Seconds spent generating (0 when read from the cache). */
   seconds: number;
 }
@@ -308,20 +313,56 @@ function openchemlibVersion(): string {
   }
 }
 
-/** The embedded set for `spec`: read from the cache, or generated and cached. */
+/**
+ * Where the kit ships the embedded sets of its smoke and quick profiles, under the cache's file names,
+ * so that a fresh checkout does not spend minutes in openchemlib first (`npm run data:molecules` writes
+ * them; a test checks that the smoke set is what the generator makes).
+ */
+export const SHIPPED_MOLECULES_DIR = path.join(packageRoot(), "data", "molecules");
+
+/** The embedded set for `spec`: read from the cache or the shipped sets, or generated and cached. */
 export async function embeddedConformations(spec: EmbeddedSpec, opts: EmbeddedOptions = {}): Promise<EmbeddedResult> {
   checkEmbeddedSpec(spec);
   const file = embeddedCacheFile(spec, opts);
   if (fs.existsSync(file)) {
     return { set: decodeConformations(fs.readFileSync(file), file), file, source: "cache", seconds: 0 };
   }
+  const shipped = path.join(SHIPPED_MOLECULES_DIR, path.basename(file));
+  if (fs.existsSync(shipped)) {
+    return { set: decodeConformations(fs.readFileSync(shipped), shipped), file: shipped, source: "shipped", seconds: 0 };
+  }
   opts.onStatus?.(`generating ${spec.molecules} molecules × ${spec.conformers} conformers with openchemlib (cached as ${file})`);
   const started = performance.now();
-  const set = await generateEmbeddedConformations(spec, opts.onProgress);
+  const set = await generateInFreshProcess(spec, opts.onProgress);
   const seconds = (performance.now() - started) / 1000;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, conformationCodec.encode(set));
   return { set, file, source: "generated", seconds };
+}
+
+/** generateEmbeddedConformations in a child process of its own, so that the set depends on `spec` alone. */
+export function generateInFreshProcess(spec: EmbeddedSpec, onProgress?: (p: GenerationProgress) => void): Promise<ConformationSet> {
+  checkEmbeddedSpec(spec);
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, "embeddedWorker.js"), [], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-2000)));
+    let result: ConformationSet | null = null;
+    let failure: { message: string; field?: string } | null = null;
+    child.on("message", (m: EmbeddedWorkerMessage) => {
+      if (m.type === "progress") onProgress?.({ molecules: m.molecules, target: m.target, attempts: m.attempts });
+      else if (m.type === "done") result = conformationCodec.decode(m.bytes);
+      else failure = m;
+    });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (result) return resolve(result);
+      const f = failure as { message: string; field?: string } | null;
+      if (f) return reject(f.field !== undefined ? new ConfigError(f.field, f.message.replace(/^invalid config: [^:]+: /, "")) : new Error(f.message));
+      reject(new Error(`the molecule generator stopped (${signal ?? `exit code ${code}`})${stderr ? `: ${stderr.trim()}` : ""}`));
+    });
+    child.send(spec);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
