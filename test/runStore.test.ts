@@ -109,6 +109,11 @@ test("records round-trip exactly, in order", () => {
   const sessions = fs.readFileSync(path.join(again.dir, "sessions.jsonl"), "utf8").trim().split("\n");
   assert.equal(JSON.parse(sessions[1]).records, 3);
   again.close();
+  // recordCount reads the same without opening (or locking) the run, and is 0 for a run that is not there
+  assert.equal(store.recordCount("linear", { x: 1 }), 3);
+  assert.equal(store.recordCount("linear", { x: 2 }), 0);
+  assert.ok(!fs.existsSync(path.join(again.dir, "lock")), "no lock left behind");
+  assert.equal(store.find("linear", { x: 2 }), null, "nothing created");
 });
 
 test("append refuses non-finite numbers and leaves the file unchanged", () => {

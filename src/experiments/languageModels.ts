@@ -15,6 +15,7 @@ import { Run, RunInUseError, type RunStore } from "../store/runStore";
 import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
+import type { SequenceRunOptions } from "./sequences";
 
 /** One §3.1 sequence of language models: everything that determines its results. */
 export interface LmSequenceConfig {
@@ -65,14 +66,7 @@ export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
   return c;
 }
 
-export interface LmSequenceOptions {
-  store?: RunStore | null;
-  onIteration?: (record: IterationRecord) => void;
-  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
-  /** Short status lines (loading data, training the tokenizer, ...). */
-  onStatus?: (message: string) => void;
-  /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
-  checkpoints?: boolean;
+export interface LmSequenceOptions extends SequenceRunOptions {
   /** Share the first model with every sequence that differs only in strategy or sampling (default true). */
   shareFirstModel?: boolean;
 }
@@ -173,8 +167,7 @@ export function lmRunKey(config: LmSequenceConfig): Record<string, unknown> {
 
 /** Iterations a stored sequence has finished (0 when it has no run yet). */
 export function lmFinishedIterations(store: RunStore, config: LmSequenceConfig): number {
-  const dir = store.find("lm", lmRunKey(config));
-  return dir ? new Run(dir, path.basename(dir)).records().length : 0;
+  return store.recordCount("lm", lmRunKey(config));
 }
 
 /** What determines model 1 of a sequence: everything but the strategy and the sampling (iterations are never keyed). */

@@ -6,7 +6,6 @@ import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { saveParams } from "../lm/safetensors";
 import { Rng } from "../random";
-import { Run, type RunStore } from "../store/runStore";
 import { type DiffusionConfig, GEODIFF_DRUGS_DIFFUSION, type MoleculeTrainConfig, checkDiffusionConfig, checkMoleculeTrainConfig, rescaledDrugsSchedule } from "../molecules/diffusion";
 import { type EgnnConfig, checkEgnnConfig, egnnParameterCount } from "../molecules/egnn";
 import { EMBEDDED_DEFAULTS, type EmbeddedSpec, embeddedConformations, splitByMolecule } from "../molecules/embedded";
@@ -15,7 +14,7 @@ import { type MoleculeEvaluationConfig, checkMoleculeEvaluationConfig, moleculeM
 import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
 import { type ConformationSet, decodeConformations } from "../molecules/types";
 import type { Profile } from "./profiles";
-import { type SequenceKind, type SequencesOptions, growingSetCost, runSequences } from "./sequences";
+import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
 export interface MoleculeSequenceConfig {
@@ -69,14 +68,7 @@ export function checkMoleculeSequenceConfig(c: MoleculeSequenceConfig): CheckedM
   };
 }
 
-export interface MoleculeSequenceOptions {
-  store?: RunStore | null;
-  onIteration?: (record: IterationRecord) => void;
-  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
-  /** Short status lines (loading or generating data, ...). */
-  onStatus?: (message: string) => void;
-  /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
-  checkpoints?: boolean;
+export interface MoleculeSequenceOptions extends SequenceRunOptions {
   /** Where GEOM files are found or downloaded to (default: COLLAPSE_GEOM_DIR, then the data cache). */
   geom?: GeomLocateOptions;
   /** Cache directory of the embedded set (default: COLLAPSE_DATA_DIR, else data/cache). */
@@ -207,16 +199,7 @@ export const MOLECULE_SEQUENCES: SequenceKind<MoleculeSequenceConfig, MoleculeSe
   kind: "molecules",
   check: checkMoleculeSequenceConfig,
   run: runMoleculeSequence,
-  finishedIterations(store, config) {
-    let key: Record<string, unknown>;
-    try {
-      key = moleculeRunKey(config);
-    } catch {
-      return 0; // its data is not there yet: no run can hold it
-    }
-    const dir = store.find("molecules", key);
-    return dir ? new Run(dir, path.basename(dir)).records().length : 0;
-  },
+  finishedIterations: (store, config) => storedIterations(store, "molecules", () => moleculeRunKey(config)),
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, () => c.trainMolecules * c.conformersPerMolecule * (c.train.epochs ?? 1)),
   describe: (c) => `${c.data} · ${c.strategy} · ${c.trainMolecules} molecules`,
   async prepare(configs, opts) {

@@ -11,7 +11,9 @@ export interface SequenceRunOptions {
   store?: RunStore | null;
   onIteration?: (record: IterationRecord) => void;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  /** Short status lines (loading or generating data, training a tokenizer, ...). */
   onStatus?: (message: string) => void;
+  /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
   checkpoints?: boolean;
 }
 
@@ -55,6 +57,20 @@ export interface SequencesOptions {
   onFitProgress?: (index: number, iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
   onStatus?: (index: number, message: string) => void;
   checkpoints?: boolean;
+}
+
+/**
+ * Iterations `store` holds for the run keyed by `key()` (a SequenceKind's finishedIterations), 0 when
+ * the key cannot be computed: the run's data is not there yet, so no run can hold it.
+ */
+export function storedIterations(store: RunStore, kind: string, key: () => Record<string, unknown>): number {
+  let config: Record<string, unknown>;
+  try {
+    config = key();
+  } catch {
+    return 0;
+  }
+  return store.recordCount(kind, config);
 }
 
 /** The default number of sequences trained at once for a backend (see SequencesOptions.parallel). */

@@ -10,13 +10,13 @@ import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { loadParams, saveParams } from "../lm/safetensors";
 import { Rng, deriveSeed } from "../random";
-import { Run, type RunStore } from "../store/runStore";
+import { Run } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
 import { vaeModality } from "../vae/modality";
 import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
 import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
 import type { Profile } from "./profiles";
-import { type SequenceKind, type SequencesOptions, growingSetCost, runSequences } from "./sequences";
+import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
 
 /** Where the §3.3 images come from. */
 export type ImageDataSpec = { kind: "embedded" } | { kind: "celeba"; dir?: string } | { kind: "folder"; path: string };
@@ -152,14 +152,7 @@ export function vaeDataSource(c: VaeSequenceConfig): Record<string, unknown> {
   }
 }
 
-export interface VaeSequenceOptions {
-  store?: RunStore | null;
-  onIteration?: (record: IterationRecord) => void;
-  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
-  onStatus?: (message: string) => void;
-  /** Keep a safetensors checkpoint of every iteration's VAE in the run store (default true). */
-  checkpoints?: boolean;
-}
+export type VaeSequenceOptions = SequenceRunOptions;
 
 export interface VaeSequenceResult extends CollapseResult {
   config: VaeSequenceConfig;
@@ -236,16 +229,7 @@ export const VAE_SEQUENCES: SequenceKind<VaeSequenceConfig, VaeSequenceResult> =
   kind: "vae",
   check: checkVaeSequenceConfig,
   run: runVaeSequence,
-  finishedIterations(store, config) {
-    let key: Record<string, unknown>;
-    try {
-      key = vaeRunKey(config);
-    } catch {
-      return 0; // its images are not there: no run can hold them
-    }
-    const dir = store.find("vae", key);
-    return dir ? new Run(dir, path.basename(dir)).records().length : 0;
-  },
+  finishedIterations: (store, config) => storedIterations(store, "vae", () => vaeRunKey(config)),
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, (n) => (n === 1 ? c.trainImages : c.samplesPerIteration) * (c.train.epochs ?? 1)),
   describe: (c) => `${c.data} · ${c.strategy} · ${c.imageSize}×${c.imageSize}`,
 };

@@ -40,6 +40,12 @@ export class RunStore {
     return fs.existsSync(path.join(dir, "config.json")) ? dir : null;
   }
 
+  /** The records (finished iterations) the run for this config holds, 0 when it has none; nothing is created or locked. */
+  recordCount(kind: string, config: unknown): number {
+    const dir = this.find(kind, config);
+    return dir ? new Run(dir, path.basename(dir)).records().length : 0;
+  }
+
   /** Opens (creating if needed) the run for this config and takes its lock. */
   open(kind: string, config: unknown, extraEnv: Record<string, unknown> = {}): Run {
     const { dir, key, canonical } = this.locate(kind, config);
