@@ -351,7 +351,7 @@ type LmFlags = Partial<Record<string, string | boolean>>;
  */
 function lmFlagError(e: unknown, flags: LmFlags, profile: string, beforeRun: boolean): unknown {
   if (!(e instanceof ConfigError)) return e;
-  const detail = e.message.startsWith(`invalid config: ${e.field}: `) ? e.message.slice(`invalid config: ${e.field}: `.length) : e.message;
+  const detail = e.detail;
   const flag = LM_FIELD_FLAGS[e.field];
   if (flag && flags[flag] !== undefined) return new UsageError(`--${flag}: ${detail}`);
   const base = lmBaseConfig(profile as (typeof PROFILES)[number]);
@@ -443,7 +443,7 @@ async function lmCommand(args: string[]): Promise<number> {
     try {
       await selectBackend();
     } catch (e) {
-      if (e instanceof ConfigError) throw new UsageError(`--backend: ${e.message.replace(`invalid config: ${e.field}: `, "")}`);
+      if (e instanceof ConfigError) throw new UsageError(`--backend: ${e.detail}`);
       throw e;
     }
   }
@@ -644,7 +644,7 @@ async function sequenceCommand<C extends SequenceLike>(cmd: SequenceCommand<C>, 
   try {
     cmd.check(config);
   } catch (e) {
-    if (e instanceof ConfigError && ["strategy", "iterations", "seed", "data"].includes(e.field)) throw new UsageError(`--${e.field}: ${e.message.replace(`invalid config: ${e.field}: `, "")}`);
+    if (e instanceof ConfigError && ["strategy", "iterations", "seed", "data"].includes(e.field)) throw new UsageError(`--${e.field}: ${e.detail}`);
     throw e;
   }
   if (v.backend !== undefined) {

@@ -2,7 +2,8 @@
 export class ConfigError extends Error {
   constructor(
     readonly field: string,
-    detail: string,
+    /** What is wrong with it (the message without the field). */
+    readonly detail: string,
   ) {
     super(`invalid config: ${field}: ${detail}`);
     this.name = "ConfigError";
@@ -13,10 +14,35 @@ export class ConfigError extends Error {
 export class DataError extends Error {
   constructor(
     readonly path: string,
-    detail: string,
+    /** What is wrong with it (the message without the path). */
+    readonly detail: string,
   ) {
     super(`${path}: ${detail}`);
     this.name = "DataError";
+  }
+}
+
+/** An error as a worker process sends it to its parent, keeping what a ConfigError or DataError names. */
+export type SerializedError =
+  | { kind: "config"; field: string; detail: string }
+  | { kind: "data"; path: string; detail: string }
+  | { kind: "other"; message: string };
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof ConfigError) return { kind: "config", field: e.field, detail: e.detail };
+  if (e instanceof DataError) return { kind: "data", path: e.path, detail: e.detail };
+  return { kind: "other", message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The error a parent process rethrows for a worker's SerializedError (a ConfigError stays one, and so on). */
+export function deserializeError(s: SerializedError): Error {
+  switch (s.kind) {
+    case "config":
+      return new ConfigError(s.field, s.detail);
+    case "data":
+      return new DataError(s.path, s.detail);
+    case "other":
+      return new Error(s.message);
   }
 }
 

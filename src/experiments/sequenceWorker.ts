@@ -4,7 +4,7 @@
  * every sequence gets a core of its own (tfjs' wasm backend is single-threaded in Node).
  */
 import type { IterationRecord } from "../collapse/loop";
-import { ConfigError, DataError } from "../errors";
+import { type SerializedError, serializeError } from "../errors";
 import { RunStore } from "../store/runStore";
 import type { SequenceKind, SequenceKindName } from "./sequences";
 
@@ -19,7 +19,7 @@ export type SequenceMessage =
   | { type: "fit"; iteration: number; step: number; metrics: Record<string, number> }
   | { type: "iteration"; record: IterationRecord }
   | { type: "done" }
-  | { type: "error"; name: string; message: string; field?: string; path?: string };
+  | { type: "error"; error: SerializedError };
 
 /** The runner of each kind, loaded only when a job of that kind arrives. */
 function kindOf(name: SequenceKindName): SequenceKind<{ iterations: number }, unknown> {
@@ -59,10 +59,6 @@ process.once("message", (job: SequenceJob) => {
     )
     .then(
       () => finish({ type: "done" }, 0),
-      (e: unknown) => {
-        const err = e instanceof Error ? e : new Error(String(e));
-        const detail = { ...(err instanceof ConfigError ? { field: err.field } : {}), ...(err instanceof DataError ? { path: err.path } : {}) };
-        finish({ type: "error", name: err.name, message: err.message, ...detail }, 1);
-      },
+      (e: unknown) => finish({ type: "error", error: serializeError(e) }, 1),
     );
 });

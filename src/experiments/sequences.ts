@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
-import { ConfigError, DataError } from "../errors";
+import { ConfigError, DataError, deserializeError } from "../errors";
 import type { RunStore } from "../store/runStore";
 import type { SequenceJob, SequenceMessage } from "./sequenceWorker";
 
@@ -88,8 +88,8 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
     try {
       kind.check(c);
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`sequences[${i}].${e.field}`, e.message.replace(/^invalid config: [^:]+: /, ""));
-      if (e instanceof DataError) throw new DataError(e.path, `sequence ${i}: ${e.message.slice(e.path.length + 2)}`);
+      if (e instanceof ConfigError) throw new ConfigError(`sequences[${i}].${e.field}`, e.detail);
+      if (e instanceof DataError) throw new DataError(e.path, `sequence ${i}: ${e.detail}`);
       throw e;
     }
   });
@@ -186,11 +186,7 @@ function runInWorker(kind: SequenceKindName, index: number, config: unknown, sto
     child.on("exit", (code, signal) => {
       const o = outcome as SequenceMessage | null;
       if (o?.type === "done" && code === 0) return resolve();
-      if (o?.type === "error") {
-        if (o.field !== undefined) return reject(new ConfigError(o.field, o.message.replace(/^invalid config: [^:]+: /, "")));
-        if (o.path !== undefined) return reject(new DataError(o.path, o.message.slice(o.path.length + 2)));
-        return reject(new Error(o.message));
-      }
+      if (o?.type === "error") return reject(deserializeError(o.error));
       reject(new Error(`worker process stopped (${signal ?? `exit code ${code}`}) without a result${stderr ? `; its last output:\n${stderr.trim()}` : ""}`));
     });
     child.send({ kind, config, checkpoints: opts.checkpoints } satisfies SequenceJob);

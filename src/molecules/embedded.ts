@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fork } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as OCL from "openchemlib";
-import { ConfigError, checkInt } from "../errors";
+import { ConfigError, type SerializedError, checkInt, deserializeError } from "../errors";
 import { packageRoot } from "../environment";
 import { Rng } from "../random";
 import { writeFileAtomic } from "../store/runStore";
@@ -348,17 +348,16 @@ export function generateInFreshProcess(spec: EmbeddedSpec, onProgress?: (p: Gene
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-2000)));
     let result: ConformationSet | null = null;
-    let failure: { message: string; field?: string } | null = null;
+    let failure: SerializedError | null = null;
     child.on("message", (m: EmbeddedWorkerMessage) => {
       if (m.type === "progress") onProgress?.({ molecules: m.molecules, target: m.target, attempts: m.attempts });
       else if (m.type === "done") result = conformationCodec.decode(m.bytes);
-      else failure = m;
+      else failure = m.error;
     });
     child.on("error", reject);
     child.on("exit", (code, signal) => {
       if (result) return resolve(result);
-      const f = failure as { message: string; field?: string } | null;
-      if (f) return reject(f.field !== undefined ? new ConfigError(f.field, f.message.replace(/^invalid config: [^:]+: /, "")) : new Error(f.message));
+      if (failure) return reject(deserializeError(failure));
       reject(new Error(`the molecule generator stopped (${signal ?? `exit code ${code}`})${stderr ? `: ${stderr.trim()}` : ""}`));
     });
     child.send(spec);

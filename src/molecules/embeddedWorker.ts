@@ -3,24 +3,20 @@
  * openchemlib keeps what it learnt about ring systems across molecules, so the conformers of a set
  * depend on what the process generated before; a fresh process makes a set depend on its spec alone.
  */
-import { ConfigError } from "../errors";
+import { type SerializedError, serializeError } from "../errors";
 import { type EmbeddedSpec, generateEmbeddedConformations } from "./embedded";
 import { conformationCodec } from "./types";
 
 export type EmbeddedWorkerMessage =
   | { type: "progress"; molecules: number; target: number; attempts: number }
   | { type: "done"; bytes: Uint8Array }
-  | { type: "error"; message: string; field?: string };
+  | { type: "error"; error: SerializedError };
 
 process.on("disconnect", () => process.exit(130));
 
 process.once("message", (spec: EmbeddedSpec) => {
   generateEmbeddedConformations(spec, (p) => process.send?.({ type: "progress", ...p } satisfies EmbeddedWorkerMessage)).then(
     (set) => process.send?.({ type: "done", bytes: conformationCodec.encode(set) } satisfies EmbeddedWorkerMessage, () => process.exit(0)),
-    (e: unknown) => {
-      const message = e instanceof Error ? e.message : String(e);
-      const field = e instanceof ConfigError ? e.field : undefined;
-      process.send?.({ type: "error", message, field } satisfies EmbeddedWorkerMessage, () => process.exit(1));
-    },
+    (e: unknown) => process.send?.({ type: "error", error: serializeError(e) } satisfies EmbeddedWorkerMessage, () => process.exit(1)),
   );
 });
