@@ -237,7 +237,8 @@ export function moleculeBaseConfig(profile: Profile): MoleculeSequenceConfig {
       };
     case "quick":
       // Measured on this 2-core machine under load (wasm, one thread): generating the 76 embedded
-      // molecules takes ~3 min once (then cached); one iteration's sampling + evaluation ~12 s of CPU;
+      // molecules takes ~3 min (which is why data/molecules ships them); one iteration's sampling +
+      // evaluation ~12 s of CPU;
       // a fit ~0.06 s of CPU per step. Training is by epochs (like the paper's fixed-epoch training),
       // so accumulate's later fits take proportionally more steps (286, 572, 858, 1144). With a fixed
       // step count instead, accumulate's real data is diluted at every iteration and its test loss
