@@ -29,13 +29,15 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   assert.equal(new Set(keys).size, keys.length, "no sequence twice");
   const find = (setting: LmSequenceConfig, strategy: Strategy) => seqs.find((s) => canonicalJson(lmRunKey(s)) === canonicalJson(lmRunKey({ ...setting, strategy })));
   const rows = table2Rows(QUICK);
-  assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", "GPT-2|small dataset (1/5)", "GPT-2|small dataset, 3 epochs", "Llama-2|", "Llama-2|", "Llama-2|"]);
-  assert.equal(rows[2].setting.trainDocuments, QUICK.base.trainDocuments / 5);
+  assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", `GPT-2|small dataset (1/${QUICK.smallDatasetDivisor})`, `GPT-2|small dataset, ${QUICK.smallDatasetEpochs} epochs`, "Llama-2|", "Llama-2|", "Llama-2|"]);
+  assert.equal(rows[2].setting.trainDocuments, QUICK.base.trainDocuments / QUICK.smallDatasetDivisor);
+  assert.equal(rows[3].setting.trainDocuments, rows[2].setting.trainDocuments);
+  assert.equal(rows[3].setting.train.epochs, QUICK.smallDatasetEpochs);
   assert.equal(find(rows[0].setting, "replace")?.iterations, 10, "GPT-2 replace to t=10");
   assert.equal(find(rows[0].setting, "accumulate")?.iterations, 4);
   assert.equal(find(rows[0].setting, "replace-multiple")?.iterations, 4);
   assert.equal(find(rows[1].setting, "replace-multiple"), undefined, "temperature 0.3: replace-multiple n/a, as in the paper");
-  assert.equal(find(rows[3].setting, "replace")?.iterations, 4, "the 3-epoch row stops replace at t=4");
+  assert.equal(find(rows[3].setting, "replace")?.iterations, 4, "the more-epochs row stops replace at t=4");
   for (const r of rows.slice(4)) assert.equal(find(r.setting, "accumulate")?.iterations, 4, r.setting.model);
   // Figure 10's low temperature and Figure 11's first-model epochs are sequences too (both strategies).
   for (const { setting } of [...figure10Settings(QUICK), ...figure11Settings(QUICK)]) {
@@ -44,6 +46,7 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   assert.deepEqual(figure11Settings(QUICK).map((f) => f.label), ["first model: 1 epoch", "first model: 2 epochs"]);
   assert.equal(figure11Settings(QUICK)[1].setting, QUICK.base, "the base's own epochs are the base sequence");
   const paper = lmAppendixConfig("paper");
+  assert.deepEqual([paper.smallDatasetDivisor, paper.smallDatasetEpochs, paper.lowTemperature], [5, 3, 0.3], "the paper's ablations");
   assert.deepEqual(figure11Settings(paper).map((f) => f.label), ["first model: 0.25 epochs", "first model: 0.5 epochs", "first model: 1 epoch", "first model: 2 epochs"]);
   // 7 rows: 3+2+3+2+2·3 = 16 table sequences, + 2 for Figure 11; Figure 10 adds none.
   assert.equal(seqs.length, 18);
@@ -81,7 +84,7 @@ test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a wher
   assert.equal(shown[1]["t=4 repl-multiple"], "n/a", "the paper runs no replace-multiple at temperature 0.3");
   assert.equal(shown[1]["t=4 acc"], "n/a", "a sequence that was not run");
   assert.equal(shown[1].model, "GPT-2 (182k), temperature 0.3");
-  assert.equal(shown[2].model, "GPT-2 (?), small dataset (1/5)", "no result: parameters unknown");
+  assert.equal(shown[2].model, `GPT-2 (?), small dataset (1/${QUICK.smallDatasetDivisor})`, "no result: parameters unknown");
 
   const md = markdownTable(shown);
   const lines = md.trim().split("\n");
