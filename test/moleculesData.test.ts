@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { encode } from "@msgpack/msgpack";
@@ -176,6 +178,39 @@ test("GEOM files: a local directory, and offline fail-fast naming the embedded s
   fs.mkdirSync(path.join(cached, "geom"));
   fs.writeFileSync(path.join(cached, "geom", "drugs_crude.msgpack.tar.gz"), "x");
   assert.equal((await geomFile("drugs", { env: {}, cacheDir: cached })).source, "cache");
+});
+
+test("GEOM files: downloaded once into the cache (the archive, read as it is), then found there", async () => {
+  const bytes = geomBytes();
+  const archive = zlib.gzipSync(tarOf("rdkit/drugs_crude.msgpack", bytes));
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? "");
+    if (req.url !== "/drugs_crude.msgpack.tar.gz") return void res.writeHead(404).end("not found");
+    res.writeHead(200, { "Content-Length": archive.length }).end(archive);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/drugs_crude.msgpack.tar.gz`;
+    const cacheDir = tempDir("geomdl");
+    const downloaded = await geomFile("drugs", { env: { COLLAPSE_GEOM_URL_DRUGS: url }, cacheDir, progress: false });
+    assert.equal(downloaded.source, "download");
+    assert.equal(downloaded.path, path.join(cacheDir, "geom", "drugs_crude.msgpack.tar.gz"));
+    assert.deepEqual(fs.readFileSync(downloaded.path), archive);
+    const direct = await readGeomStream(inChunks(bytes, bytes.length), "direct", { maxMolecules: 10, maxConformers: 3 });
+    const read = await readGeomMsgpack(downloaded.path, { maxMolecules: 10, maxConformers: 3 });
+    assert.deepEqual(conformationCodec.encode(read.set), conformationCodec.encode(direct.set));
+    const again = await geomFile("drugs", { env: { COLLAPSE_GEOM_URL_DRUGS: url }, cacheDir, progress: false });
+    assert.deepEqual([again.source, again.path], ["cache", downloaded.path]);
+    assert.equal(requests.length, 1, "the second call does not download");
+    // a server without the file: a DataError naming the URL and how to get GEOM
+    await assert.rejects(
+      geomFile("drugs", { env: { COLLAPSE_GEOM_URL_DRUGS: url.replace("drugs_crude", "missing") }, cacheDir: tempDir("geomdl404"), progress: false }),
+      (e: unknown) => e instanceof DataError && e.message.includes("missing.msgpack") && /COLLAPSE_GEOM_DIR/.test(e.message),
+    );
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test("molecule data specs", () => {
