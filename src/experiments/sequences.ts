@@ -108,7 +108,9 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
     });
   };
 
-  const finished = (i: number) => (store ? kind.finishedIterations(store, configs[i]) : 0);
+  // Read once: a sequence's own records do not change before its worker starts.
+  const finishedAtStart = configs.map((c) => (store ? kind.finishedIterations(store, c) : 0));
+  const finished = (i: number) => finishedAtStart[i];
   const pending = configs.map((_, i) => i).filter((i) => !store || finished(i) < configs[i].iterations);
   if (!store || parallel === 1 || pending.length <= 1) {
     for (let i = 0; i < configs.length; i++) await readBack(i);
