@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { DataError } from "../src/errors";
-import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, runVaeSequences, vaeBaseConfig } from "../src/experiments/vae";
+import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, runVaeSequences, vaeBaseConfig, vaeDataSource } from "../src/experiments/vae";
+import { folderSplit } from "../src/images/celeba";
 import { imageCodec } from "../src/images/types";
 import { loadParams } from "../src/lm/safetensors";
 import { configErrorField, freshStore, tempDir } from "./helpers";
@@ -107,4 +108,15 @@ test("sequences in worker processes (runVaeSequences) match the same sequences r
   }
   assert.equal(VAE_SEQUENCES.finishedIterations(store, configs[0]), 2);
   assert.equal(VAE_SEQUENCES.finishedIterations(store, { ...configs[0], data: `folder:${tempDir("vaeseqs-none")}/missing` }), 0, "no images, no run");
+});
+
+test("a folder's run key: the same from a split listed already as from listing the folder, and it changes with the files", () => {
+  const dir = tempDir("vaeseqs-folder");
+  for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(dir, `face${i}.png`), Buffer.alloc(100 + i));
+  const c = { ...SMOKE, data: `folder:${dir}` };
+  const listed = vaeDataSource(c);
+  assert.deepEqual(listed, { kind: "folder", path: path.resolve(dir), files: 12, bytes: 12 * 100 + 66 });
+  assert.deepEqual(vaeDataSource(c, folderSplit(dir, 0.1, c.seed)), listed);
+  fs.writeFileSync(path.join(dir, "face12.png"), Buffer.alloc(7));
+  assert.notDeepEqual(vaeDataSource(c), listed, "another file, another key");
 });

@@ -5,7 +5,7 @@ import { type CollapseResult, type IterationRecord, runCollapse } from "../colla
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
-import { CELEBA_CLASSIFIER_ATTRIBUTES, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
+import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { loadParams, saveParams } from "../lm/safetensors";
@@ -124,20 +124,26 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
       return { train: await load("train", c.trainImages), test: await load("test", c.testImages), classifierSet: await load("validation", c.classifierImages), source: vaeDataSource(c) };
     }
     case "folder": {
-      const split = folderSplit(spec.path, 0.1, c.seed);
+      const split = folderSplit(spec.path, FOLDER_TEST_FRACTION, c.seed);
       if (split.train.length < c.trainImages) throw new ConfigError("trainImages", `${spec.path} has ${split.train.length} training images (90% of its files), ${c.trainImages} asked for`);
       if (split.test.length < c.testImages) throw new ConfigError("testImages", `${spec.path} has ${split.test.length} test images (10% of its files), ${c.testImages} asked for`);
       status(`loading ${c.trainImages + c.testImages} images from ${spec.path}`);
       const train = await loadImageFiles(split.train.slice(0, c.trainImages), { size });
       const test = await loadImageFiles(split.test.slice(0, c.testImages), { size });
       // A folder has no labels: the classifier stays untrained and only provides random features.
-      return { train, test, classifierSet: { ...test, attributes: undefined }, source: vaeDataSource(c) };
+      return { train, test, classifierSet: { ...test, attributes: undefined }, source: vaeDataSource(c, split) };
     }
   }
 }
 
-/** Where a sequence's real images come from, as its runs are keyed (a folder by its file list's size). */
-export function vaeDataSource(c: VaeSequenceConfig): Record<string, unknown> {
+/** A folder's images: 90% train, 10% test (a seeded split). */
+const FOLDER_TEST_FRACTION = 0.1;
+
+/**
+ * Where a sequence's real images come from, as its runs are keyed (a folder by its file list's size).
+ * `split`: the folder's split when the caller has listed it already (listing a large folder is slow).
+ */
+export function vaeDataSource(c: VaeSequenceConfig, split?: FolderSplit): Record<string, unknown> {
   const spec = parseImageDataSpec(c.data);
   switch (spec.kind) {
     case "embedded":
@@ -145,8 +151,8 @@ export function vaeDataSource(c: VaeSequenceConfig): Record<string, unknown> {
     case "celeba":
       return { kind: "celeba", dir: celebaDir(spec.dir) };
     case "folder": {
-      const split = folderSplit(spec.path, 0.1, c.seed);
-      const files = [...split.train, ...split.test];
+      const { train, test } = split ?? folderSplit(spec.path, FOLDER_TEST_FRACTION, c.seed);
+      const files = [...train, ...test];
       return { kind: "folder", path: path.resolve(spec.path), files: files.length, bytes: files.reduce((s, f) => s + fs.statSync(f).size, 0) };
     }
   }
