@@ -7,6 +7,7 @@ import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { DataError } from "../src/errors";
 import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, runVaeSequences, vaeBaseConfig, vaeDataSource } from "../src/experiments/vae";
+import { storedFits } from "../src/experiments/sequences";
 import { folderSplit } from "../src/images/celeba";
 import { imageCodec } from "../src/images/types";
 import { loadParams } from "../src/lm/safetensors";
@@ -107,6 +108,9 @@ test("sequences in worker processes (runVaeSequences) match the same sequences r
     assert.deepEqual(timeless(parallel[i].records), timeless(here.records), `sequence ${i}`);
   }
   assert.equal(VAE_SEQUENCES.finishedIterations(store, configs[0]), 2);
+  assert.equal(storedFits(VAE_SEQUENCES, configs, store), 4);
+  assert.equal(storedFits(VAE_SEQUENCES, [{ ...configs[0], iterations: 1 }, { ...configs[1], iterations: 3 }], store), 1 + 2, "at most the iterations asked for");
+  assert.equal(storedFits(VAE_SEQUENCES, configs, null), 0);
   assert.equal(VAE_SEQUENCES.finishedIterations(store, { ...configs[0], data: `folder:${tempDir("vaeseqs-none")}/missing` }), 0, "no images, no run");
 });
 

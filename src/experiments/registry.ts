@@ -11,7 +11,7 @@ import { attributeFrequencyFigure } from "../plots/imageFigures";
 import type { Strategy } from "../collapse/strategies";
 import { runGaussianSequence } from "../gaussian/modality";
 import { MOLECULE_SEQUENCES, moleculeBaseConfig } from "./molecules";
-import { type SequenceKind, runSequences } from "./sequences";
+import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
 import type { Profile } from "./profiles";
 
@@ -148,10 +148,10 @@ function strategyConfigs<C extends { strategy: Strategy }>(base: C, strategies: 
 /** Sequences through runSequences (in parallel where a store allows it), counting model fits. */
 async function withProgress<C extends { iterations: number; strategy: Strategy }, R>(kind: SequenceKind<C, R>, configs: readonly C[], ctx: ExperimentContext): Promise<R[]> {
   const bar = ctx.progress("model fits", configs.reduce((s, c) => s + c.iterations, 0));
-  let fits = ctx.store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(ctx.store!, c)), 0) : 0;
+  let fits = storedFits(kind, configs, ctx.store);
   const results = await runSequences(kind, configs, {
     store: ctx.store,
-    onIteration: (i) => bar.update(++fits, `${kind.describe(configs[i])}`),
+    onIteration: (i) => bar.update(++fits, kind.describe(configs[i])),
   });
   bar.finish();
   return results;

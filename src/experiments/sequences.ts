@@ -73,6 +73,11 @@ export function storedIterations(store: RunStore, kind: string, key: () => Recor
   return store.recordCount(kind, config);
 }
 
+/** Model fits the store already holds for these sequences (what a progress bar starts at). */
+export function storedFits<C extends { iterations: number }>(kind: SequenceKind<C, unknown>, configs: readonly C[], store: RunStore | null): number {
+  return store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(store, c)), 0) : 0;
+}
+
 /** The default number of sequences trained at once for a backend (see SequencesOptions.parallel). */
 export function defaultParallelism(backend: string): number {
   return backend === "tensorflow" ? 1 : Math.max(1, os.availableParallelism());

@@ -6,7 +6,7 @@ import type { RunStore } from "../store/runStore";
 import type { LmSequenceConfig, LmSequenceResult } from "./languageModels";
 import { LM_SEQUENCES } from "./lmSequences";
 import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, type MoleculeSequenceResult } from "./molecules";
-import { type SequenceKind, runSequences } from "./sequences";
+import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, type VaeSequenceConfig, type VaeSequenceResult } from "./vae";
 
 export interface LiveSequencesOptions<C> {
@@ -37,7 +37,7 @@ export async function runSequencesLive<C extends { iterations: number; strategy:
 ): Promise<R[]> {
   const label = opts.label ?? defaultLabel;
   const total = configs.reduce((s, c) => s + c.iterations, 0);
-  let done = opts.store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(opts.store!, c)), 0) : 0;
+  let done = storedFits(kind, configs, opts.store);
   const bar = nb.progress("model fits", total);
   const live = opts.liveFigure ? nb.live() : null;
   const curves: SequenceCurve[] = configs.map((c) => ({ label: label(c), strategy: c.strategy, records: [] as IterationRecord[] }));
