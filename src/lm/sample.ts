@@ -72,8 +72,11 @@ function inverseCdfDraw(logits: tf.Tensor2D, uniforms: tf.Tensor2D): tf.Tensor1D
   const [rows, vocab] = logits.shape;
   const cdf = tf.cumsum(tf.softmax(logits), 1);
   const target = tf.mul(uniforms, tf.slice(cdf, [0, vocab - 1], [rows, 1]));
-  // searchSorted rather than sum(cdf < u): broadcasting comparisons are ~20× slower on wasm.
-  return tf.searchSorted(cdf, target, "right").reshape([-1]) as tf.Tensor1D;
+  // searchSorted where the backend has it: broadcasting comparisons are ~20× slower on wasm. The
+  // tensorflow backend has no SearchSorted kernel; counting the entries ≤ target is the same number
+  // (cdf is non-decreasing), as one fused comparison and sum.
+  if (tf.getKernel("SearchSorted", tf.getBackend())) return tf.searchSorted(cdf, target, "right").reshape([-1]) as tf.Tensor1D;
+  return tf.sum(tf.cast(tf.lessEqual(cdf, target), "int32"), 1) as tf.Tensor1D;
 }
 
 /**

@@ -17,7 +17,9 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, stride: 1 | 2, opts: { in
   if (k !== w.shape[1] || k % 2 !== 1) throw new RangeError(`conv2d: filters must be square with an odd size, got [${w.shape}]`);
   const pad = (k - 1) / 2;
   const backend = tf.getBackend();
-  if (backend !== "wasm" && backend !== "cpu") return tf.conv2d(x, w, stride, pad);
+  // Native backends take only "same"/"valid" padding, and TensorFlow's "same" pads a stride-2 layer
+  // on the bottom/right only: pad explicitly to keep PyTorch's symmetric geometry on every backend.
+  if (backend !== "wasm" && backend !== "cpu") return tf.conv2d(pad === 0 ? x : tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), w, stride, "valid");
   installKernels();
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, wi, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
