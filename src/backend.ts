@@ -14,8 +14,10 @@ import { ConfigError } from "./errors";
  *
  * The tensorflow probe does not trust `require("@tensorflow/tfjs-node")` succeeding: danfojs-node's
  * dependency on it is mapped by npm `overrides` onto plain @tensorflow/tfjs, so the module exists but
- * registers no native backend. It counts as available only once `tensorflow` is registered with the
- * tfjs engine this kit uses.
+ * registers no native backend until `scripts/setup-native.sh` puts the real package there. It counts
+ * as available only once `tensorflow` is registered with the tfjs engine this kit uses. Loading
+ * tfjs-node also makes `tensorflow` the current backend as a side effect; the probe undoes that, so
+ * probing never switches a process that runs on another backend.
  *
  * The wasm package is loaded lazily, here only: merely importing it registers `wasm` at a higher
  * priority than `cpu` with an asynchronous init, after which any synchronous tfjs call made before
@@ -25,6 +27,10 @@ import { ConfigError } from "./errors";
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
 export const BACKEND_ENV_VAR = "COLLAPSE_BACKEND";
+
+// TensorFlow's C++ start-up banners (CPU features) would go to stderr in every process that loads
+// tfjs-node, including through danfojs-node; set before anything can load it. A user's value wins.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
 
 export interface BackendSelection {
   name: BackendName;
@@ -98,7 +104,7 @@ function checkBackendName(field: string, value: unknown): BackendName {
 async function useForced(name: BackendName, field: string): Promise<BackendSelection> {
   const avail = await prepare(name);
   if (!avail.available) {
-    const hint = name === "tensorflow" ? " (install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node; their install downloads libtensorflow)" : "";
+    const hint = name === "tensorflow" ? " (set it up with: bash scripts/setup-native.sh, or --gpu for tfjs-node-gpu)" : "";
     throw new ConfigError(field, `backend "${name}" is not available here: ${avail.reason}${hint}`);
   }
   return activate(name, avail);
@@ -128,6 +134,7 @@ async function activate(name: BackendName, avail: BackendAvailability): Promise<
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
   let detail = avail.detail ?? name;
   if (name === "wasm") detail = wasmDetail();
+  if (name === "tensorflow") detail = tensorflowDetail(detail);
   return { name, detail };
 }
 
@@ -165,9 +172,29 @@ const nodeLoader: ModuleLoader = {
     }
   },
   load(pkg) {
-    require(pkg);
+    keepingBackend(() => require(pkg));
   },
 };
+
+/**
+ * Runs `load` (a require of tfjs-node, directly or through danfojs-node) and puts back the backend
+ * that was current before, which tfjs-node's import replaces with `tensorflow`.
+ */
+export function keepingBackend<T>(load: () => T): T {
+  const before = safeGetBackend();
+  try {
+    return load();
+  } finally {
+    if (before !== null && safeGetBackend() !== before) void tf.setBackend(before); // initialized already: switches synchronously
+  }
+}
+
+/** The tensorflow backend's libtensorflow version and device, e.g. "… (libtensorflow 2.21.0, CPU)". */
+function tensorflowDetail(detail: string): string {
+  const b = tf.backend() as unknown as { binding?: { TF_Version?: string }; isUsingGpuDevice?: boolean };
+  const version = b.binding?.TF_Version ?? "?";
+  return `${detail} (libtensorflow ${version}, ${b.isUsingGpuDevice ? "GPU" : "CPU"})`;
+}
 
 export const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
 
@@ -259,7 +286,8 @@ export function backendInfo(): Record<string, unknown> {
     detail: current && current.name === name ? current.detail : name,
     tfjs: tf.version_core,
     forcedBy,
-    kernelPatches: [...patchedKernels].sort(),
+    // Only the patches of the backend that ran: the portable backends' patches never touch tensorflow.
+    kernelPatches: [...patchedKernels].filter((k) => k.startsWith(`${name}:`)).sort(),
   };
   if (name === "wasm") {
     info.wasmSimd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");

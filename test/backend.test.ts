@@ -92,7 +92,7 @@ test("forcing tensorflow where it is unavailable fails with a clear message", { 
   assert.equal(tf.getBackend(), before, "a failed selection leaves the backend as it was");
 });
 
-test("the tfjs-node alias trap: a package that loads but registers no backend is not tensorflow", () => {
+test("the tfjs-node alias trap: a package that loads but registers no backend is not tensorflow", { skip: tensorflowHere && "the real tensorflow backend is registered in this process" }, () => {
   const loads: string[] = [];
   const alias: ModuleLoader = {
     packageJson: (pkg) => (pkg === "@tensorflow/tfjs-node" ? { name: "@tensorflow/tfjs", version: "4.22.0" } : null),

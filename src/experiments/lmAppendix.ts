@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
+import { keepingBackend } from "../backend";
 import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
@@ -69,10 +70,14 @@ export function checkLmAppendixConfig(c: LmAppendixConfig): LmAppendixConfig {
   return c;
 }
 
-/** danfojs-node takes ~2 s to load: only when a table is built, not with the kit. */
+/**
+ * danfojs-node takes ~2 s to load: only when a table is built, not with the kit. With the native
+ * backend set up, its require of @tensorflow/tfjs-node is the real package, whose import would make
+ * `tensorflow` the current backend of a run on another one.
+ */
 function danfo(): typeof import("danfojs-node") {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require("danfojs-node");
+  return keepingBackend(() => require("danfojs-node"));
 }
 
 /** Which of Table 2's columns a row fills (the paper leaves some out, and so does the kit by default). */

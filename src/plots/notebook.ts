@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { type Figure, checkFigureName, escapeHtml, figureHtml, plotlyLibraryHtml, saveFigure } from "./plotly";
+import { backendInfo } from "../backend";
 import { type Progress, progressBar } from "../progress";
 
 /** The part of tslab's API the kit uses; pass `import * as tslab from "tslab"` in. */
@@ -42,7 +43,7 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
   const nextId = () => `ck-fig-${session}-${counter++}`;
   const save = (fig: Figure, name?: string) => {
     if (name !== undefined) checkFigureName(name);
-    if (name && figureDir) saveFigure(fig, figureDir, name);
+    if (name && figureDir) saveFigure(withBackend(fig), figureDir, name);
   };
   return {
     figureDir,
@@ -74,6 +75,18 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
       tslab.display.html(tableHtml(rows));
     },
   };
+}
+
+/**
+ * The figure with the tensor backend that computed it in `layout.meta.backend` (its saved JSON says
+ * which backend produced it, as every run record does); unchanged where no tensor backend ran.
+ */
+function withBackend(fig: Figure): Figure {
+  const info = backendInfo();
+  if (!info.backend) return fig;
+  const layout = (fig.layout ?? {}) as Record<string, unknown>;
+  const meta = (layout.meta ?? {}) as Record<string, unknown>;
+  return { ...fig, layout: { ...layout, meta: { ...meta, backend: info.detail } } } as Figure;
 }
 
 /**
