@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { installTensorflowKernels } from "./backendNative";
 import { ConfigError } from "./errors";
 
 /**
@@ -36,6 +37,8 @@ export interface BackendSelection {
   name: BackendName;
   /** Package and version, and for wasm its SIMD / thread support. */
   detail: string;
+  /** Whether tensorflow runs on a GPU. */
+  gpu?: boolean;
 }
 
 export interface BackendAvailability {
@@ -134,7 +137,11 @@ async function activate(name: BackendName, avail: BackendAvailability): Promise<
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
   let detail = avail.detail ?? name;
   if (name === "wasm") detail = wasmDetail();
-  if (name === "tensorflow") detail = tensorflowDetail(detail);
+  if (name === "tensorflow") {
+    for (const k of installTensorflowKernels()) patchedKernels.add(k);
+    const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+    return { name, detail: tensorflowDetail(detail, gpu), gpu };
+  }
   return { name, detail };
 }
 
@@ -190,10 +197,10 @@ export function keepingBackend<T>(load: () => T): T {
 }
 
 /** The tensorflow backend's libtensorflow version and device, e.g. "… (libtensorflow 2.21.0, CPU)". */
-function tensorflowDetail(detail: string): string {
-  const b = tf.backend() as unknown as { binding?: { TF_Version?: string }; isUsingGpuDevice?: boolean };
-  const version = b.binding?.TF_Version ?? "?";
-  return `${detail} (libtensorflow ${version}, ${b.isUsingGpuDevice ? "GPU" : "CPU"})`;
+function tensorflowDetail(detail: string, gpu: boolean): string {
+  const version = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding?.TF_Version ?? "?";
+  const threads = process.env.TF_NUM_INTRAOP_THREADS ? `, ${process.env.TF_NUM_INTRAOP_THREADS} intra-op threads` : "";
+  return `${detail} (libtensorflow ${version}, ${gpu ? "GPU" : "CPU"}${threads})`;
 }
 
 export const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;

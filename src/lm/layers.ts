@@ -79,13 +79,15 @@ export function embed(wte: tf.Tensor, tokens: tf.Tensor2D): tf.Tensor3D {
   return tf.gather(wte, tokens.reshape([b * t])).reshape([b, t, wte.shape[1]!]) as tf.Tensor3D;
 }
 
-/** x [..., in] @ w [in, out] (+ bias [out]). */
+/**
+ * x [..., in] @ w [in, out] (+ bias [out]). One fused matmul-plus-bias op: on the native backend every
+ * op costs a dispatch from JS, which at the quick models' sizes costs more than the arithmetic.
+ */
 export function linear(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
-  const lead = x.shape.slice(0, -1);
-  let y = tf.matMul(x.reshape([-1, inDim]), w as tf.Tensor2D);
-  if (bias) y = tf.add(y, bias);
-  return y.reshape([...lead, w.shape[1]!]);
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inDim]);
+  const y = bias ? tf.fused.matMul({ a: flat as tf.Tensor2D, b: w as tf.Tensor2D, bias }) : tf.matMul(flat as tf.Tensor2D, w as tf.Tensor2D);
+  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), w.shape[1]!]);
 }
 
 /** LayerNorm over the last axis. */
