@@ -171,7 +171,7 @@ for (const [label, c] of [
 
 // --- each modality's smoke sequence, end to end --------------------------------------------------------
 const SEQUENCES: [string, () => Promise<{ records: readonly IterationRecord[]; backend: Record<string, unknown> }>][] = [
-  ["language model", () => runLmSequence({ ...lmBaseConfig("smoke"), strategy: "accumulate", iterations: 2 }, { store: freshStore("parity-lm") })],
+  ["language model", () => runLmSequence({ ...lmBaseConfig("smoke"), trainDocuments: 40, validDocuments: 10, strategy: "accumulate", iterations: 2 }, { store: freshStore("parity-lm") })],
   ["VAE", () => runVaeSequence({ ...vaeBaseConfig("smoke"), strategy: "accumulate", iterations: 2 }, { store: freshStore("parity-vae") })],
   ["molecules", () => runMoleculeSequence({ ...moleculeBaseConfig("smoke"), strategy: "accumulate", iterations: 2 }, { store: freshStore("parity-mol") })],
 ];

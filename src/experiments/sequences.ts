@@ -47,9 +47,9 @@ export interface SequencesOptions {
   /** Where the sequences are kept; running in parallel needs one (the workers write their results there). */
   store: RunStore | null;
   /**
-   * Sequences trained at once, each in a process of its own. Default: one per CPU core on the wasm and
-   * cpu backends (each is single-threaded in Node); 1 on the native tensorflow backend, which already
-   * uses every core (or the GPU). 1 runs them here, one after another.
+   * Sequences trained at once, each in a process of its own. Default: one per CPU core (on the native
+   * backend each worker gets its share of the cores as TensorFlow threads); 1 on a GPU, which one
+   * TensorFlow process claims whole. 1 runs them here, one after another.
    */
   parallel?: number;
   /** `index` is the sequence's position in the list given to runSequences. */
@@ -78,9 +78,25 @@ export function storedFits<C extends { iterations: number }>(kind: SequenceKind<
   return store ? configs.reduce((s, c) => s + Math.min(c.iterations, kind.finishedIterations(store, c)), 0) : 0;
 }
 
-/** The default number of sequences trained at once for a backend (see SequencesOptions.parallel). */
-export function defaultParallelism(backend: string): number {
-  return backend === "tensorflow" ? 1 : Math.max(1, os.availableParallelism());
+/**
+ * The default number of sequences trained at once: one per core on every backend. wasm runs one
+ * thread per process; the native backend gets its cores split between the workers (workerEnv), since
+ * at the quick sizes one process barely uses a second TensorFlow thread: per-op dispatch from JS
+ * dominates, and a small matmul on two threads waits for the other thread to wake. Measured on 2
+ * cores (llama2-quick): two 1-thread processes trained 26k tokens/s and sampled 15k together, one
+ * 2-thread process 21k and 8.7k. On a GPU one: TensorFlow gives each process all of its memory.
+ */
+export function defaultParallelism(backend: { name: string; gpu?: boolean }): number {
+  return backend.gpu ? 1 : Math.max(1, os.availableParallelism());
+}
+
+/**
+ * A worker's environment: the run store, and for the native backend its share of the cores as
+ * TensorFlow's intra-op threads (read once, when libtensorflow starts), unless the user set them.
+ */
+export function workerEnv(storeRoot: string, parallel: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / parallel));
+  return { ...env, COLLAPSE_RUNS_DIR: storeRoot, TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(threads) };
 }
 
 /**
@@ -100,7 +116,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
   });
   const store = opts.store;
   const { selectBackend } = await import("../backend");
-  const parallel = opts.parallel ?? defaultParallelism((await selectBackend()).name);
+  const parallel = opts.parallel ?? defaultParallelism(await selectBackend());
   if (!Number.isInteger(parallel) || parallel < 1) throw new ConfigError("parallel", `expected an integer ≥ 1, got ${parallel}`);
   const results: (R | undefined)[] = new Array(configs.length);
   const readBack = async (i: number) => {
@@ -142,7 +158,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
         const release = () => {
           if (trainsFirstModel && training.delete(firstKeys[i])) startNext();
         };
-        runInWorker(kind.kind, i, configs[i], store, opts, release)
+        runInWorker(kind.kind, i, configs[i], store, opts, parallel, release)
           .then(
             () => undefined,
             (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
@@ -162,10 +178,10 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
   return results as R[];
 }
 
-function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
+function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, parallel: number, firstModelDone: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(path.join(__dirname, "sequenceWorker.js"), [], {
-      env: { ...process.env, COLLAPSE_RUNS_DIR: store.root },
+      env: workerEnv(store.root, parallel),
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     let stderr = "";
