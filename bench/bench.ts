@@ -1,10 +1,19 @@
 /**
  * `npm run bench`: one JSON line per benchmark on stdout. Speed targets live here, not in tests.
- * Usage: node dist/bench/bench.js [--only NAME[,NAME]] [--repeats K]
+ * Usage: node dist/bench/bench.js [--only NAME[,NAME]] [--repeats K] [--backends tensorflow,wasm,cpu] [--pytorch FILE]
+ * The neural benchmarks run on every installed backend (or --backends) and end with a side-by-side
+ * table on stderr; --pytorch FILE (from bench/torch_reference.py) adds the ratio to PyTorch.
  */
+import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { Matrix, pseudoInverse } from "ml-matrix";
-import { type BackendSelection, selectBackend } from "../src/backend";
+import { type BackendName, availableBackends, selectBackend } from "../src/backend";
+import { loadMoleculeData, moleculeBaseConfig } from "../src/experiments/molecules";
+import { loadVaeData, vaeBaseConfig } from "../src/experiments/vae";
+import { checkDiffusionConfig, checkMoleculeTrainConfig, trainDiffusion } from "../src/molecules/diffusion";
+import { checkEgnnConfig, initEgnn } from "../src/molecules/egnn";
+import { checkVaeConfig, vaeInit } from "../src/vae/model";
+import { checkVaeTrainConfig, trainVae } from "../src/vae/train";
 import { environmentInfo } from "../src/environment";
 import { lmConfig } from "../src/lm/configs";
 import { disposeParams, initParams } from "../src/lm/model";
@@ -80,41 +89,91 @@ const BENCHES: Bench[] = [
       return { settings: config.settings.length, strategies: config.strategies.join(","), iterations: config.iterations, seeds: config.seeds, seconds };
     },
   },
+];
+
+/**
+ * The neural benchmarks, each run on every installed backend (or those of --backends) in one go. The
+ * plain-JS cpu backend is 10-50× slower, so it does less work (its warm-up and timed lengths are
+ * smaller); rates are per token or per step, so they still compare.
+ */
+interface NeuralBench {
+  name: string;
+  unit: "tokens/s" | "steps/s";
+  /** The PyTorch reference row it compares with (bench/torch_reference.py), if any. */
+  pytorch?: { model: string; kind: "train" | "sample" };
+  run(backend: BackendName): Promise<{ rate: number } & Record<string, number | string>>;
+}
+
+const lmBenches = (name: "gpt2-quick" | "llama2-quick"): NeuralBench[] => [
   {
-    // Training throughput of the quick §3.1 model on batches of 16 × 256 tokens (its full context): one
-    // warm-up step, then timed steps, on the selected backend and on plain-JS cpu for comparison.
-    name: "lm-train-gpt2-quick",
-    repeats: 1,
-    async run() {
-      const model = lmConfig("gpt2-quick");
-      const active = await selectBackend();
-      const main = await lmTrainThroughput(model, 16, 256, 4);
-      // Plain-JS cpu is ~20× slower: one timed step, after a warm-up step at batch 2 (cpu compiles nothing).
-      const cpu = active.name === "cpu" ? main : await onCpu(() => lmTrainThroughput(model, 16, 256, 1, 2));
-      return {
-        model: model.name,
-        vocabSize: model.vocabSize,
-        batch: 16,
-        sequence: 256,
-        ...backendFields(active, main, cpu),
-      };
+    // One AdamW step on 16 × 256 tokens (the quick models' full context), after one warm-up step.
+    name: `lm-train-${name}`,
+    unit: "tokens/s",
+    pytorch: { model: name, kind: "train" },
+    async run(backend) {
+      const model = lmConfig(name);
+      const t = backend === "cpu" ? await lmTrainThroughput(model, 16, 256, 1, 2) : await lmTrainThroughput(model, 16, 256, 4);
+      return { model: name, vocabSize: model.vocabSize, batch: 16, sequence: 256, steps: t.steps, tokens: t.tokens, seconds: t.seconds, rate: t.tokens / t.seconds };
     },
   },
   {
-    // Batched KV-cached sampling of the quick §3.1 model: 100 documents of up to 200 tokens (random
-    // weights, so most documents run to the limit). Throughput counts every decoded position.
-    name: "lm-sample-gpt2-quick",
-    repeats: 1,
-    async run() {
-      const model = lmConfig("gpt2-quick");
-      const active = await selectBackend();
-      const main = await lmSampleThroughput(model, 100, 200);
-      if (active.name === "cpu") return { model: model.name, vocabSize: model.vocabSize, batch: 100, maxTokens: 200, ...backendFields(active, main, main) };
-      // cpu decodes 20 positions only; the speedup compares both backends at that length (attention
-      // over a short cache is cheaper, so tokens/s at 20 and at 200 positions differ).
-      const short = await lmSampleThroughput(model, 100, 20);
-      const cpu = await onCpu(() => lmSampleThroughput(model, 100, 20));
-      return { model: model.name, vocabSize: model.vocabSize, batch: 100, maxTokens: 200, cpuMaxTokens: 20, ...backendFields(active, main, cpu, short) };
+    // KV-cached sampling of 100 documents of up to 200 tokens (random weights, so most run to the
+    // limit); every decoded position counts. cpu decodes 20 positions (attention over a short cache
+    // is cheaper, so its rate is an upper bound for 200).
+    name: `lm-sample-${name}`,
+    unit: "tokens/s",
+    pytorch: { model: name, kind: "sample" },
+    async run(backend) {
+      const model = lmConfig(name);
+      const maxTokens = backend === "cpu" ? 20 : 200;
+      const t = await lmSampleThroughput(model, 100, maxTokens);
+      return { model: name, vocabSize: model.vocabSize, documents: 100, maxTokens, steps: t.steps, tokens: t.tokens, seconds: t.seconds, rate: t.tokens / t.seconds };
+    },
+  },
+];
+
+const NEURAL: NeuralBench[] = [
+  ...lmBenches("gpt2-quick"),
+  ...lmBenches("llama2-quick"),
+  {
+    // The quick §3.3 VAE's optimizer steps (batch 16 of 32×32 faces), after 2 warm-up steps.
+    name: "vae-train-quick",
+    unit: "steps/s",
+    async run(backend) {
+      const base = vaeBaseConfig("quick");
+      const data = await loadVaeData(base);
+      const model = checkVaeConfig({ ...base.model, imageSize: base.imageSize });
+      const train = checkVaeTrainConfig(base.train ?? {});
+      const params = vaeInit(model, Rng.fromSeed(3));
+      const steps = backend === "cpu" ? 3 : 40;
+      try {
+        await trainVae(model, params, data.train, { ...train, maxSteps: 2 }, Rng.fromSeed(4));
+        const r = await trainVae(model, params, data.train, { ...train, maxSteps: steps }, Rng.fromSeed(5));
+        return { imageSize: base.imageSize, batch: train.batchSize, steps: r.steps, seconds: r.seconds, rate: r.steps / r.seconds };
+      } finally {
+        disposeParams(params);
+      }
+    },
+  },
+  {
+    // The quick §3.2 EGNN denoiser's optimizer steps (batch 16 conformers), after 2 warm-up steps.
+    name: "egnn-train-quick",
+    unit: "steps/s",
+    async run(backend) {
+      const base = moleculeBaseConfig("quick");
+      const { train: set } = await loadMoleculeData(base);
+      const model = checkEgnnConfig(base.model ?? {});
+      const diffusion = checkDiffusionConfig(base.diffusion ?? {});
+      const train = checkMoleculeTrainConfig({ ...base.train, epochs: 0 });
+      const params = initEgnn(model, Rng.fromSeed(6));
+      const steps = backend === "cpu" ? 5 : 60;
+      try {
+        await trainDiffusion(model, diffusion, params, set, { ...train, steps: 2 }, Rng.fromSeed(7));
+        const { seconds } = await timed(() => trainDiffusion(model, diffusion, params, set, { ...train, steps }, Rng.fromSeed(8)));
+        return { batch: train.batchSize, steps, seconds, rate: steps / seconds };
+      } finally {
+        disposeParams(params);
+      }
     },
   },
 ];
@@ -123,34 +182,6 @@ interface Throughput {
   steps: number;
   tokens: number;
   seconds: number;
-}
-
-/** `reference`: the selected backend's measurement at the cpu's shapes, when `main` used larger ones. */
-function backendFields(active: BackendSelection, main: Throughput, cpu: Throughput, reference: Throughput = main): Record<string, number | string> {
-  const rate = (t: Throughput) => t.tokens / t.seconds;
-  return {
-    backend: active.name,
-    backendDetail: active.detail,
-    steps: main.steps,
-    tokens: main.tokens,
-    seconds: main.seconds,
-    tokensPerSecond: rate(main),
-    cpuSteps: cpu.steps,
-    cpuTokens: cpu.tokens,
-    cpuSeconds: cpu.seconds,
-    cpuTokensPerSecond: rate(cpu),
-    speedupVsCpu: rate(reference) / rate(cpu),
-  };
-}
-
-/** Runs `f` on the plain-JS cpu backend, then goes back to the selected one. */
-async function onCpu<T>(f: () => Promise<T>): Promise<T> {
-  await selectBackend({ backend: "cpu" });
-  try {
-    return await f();
-  } finally {
-    await selectBackend();
-  }
 }
 
 /** Training tokens per second: `steps` timed optimizer steps after one untimed warm-up step (of `warmUpBatch` sequences). */
@@ -186,13 +217,30 @@ async function lmSampleThroughput(model: LmConfig, batch: number, maxTokens: num
   }
 }
 
+interface PytorchRow {
+  model: string;
+  kind: string;
+  tokensPerSecond: number;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: "string" }, repeats: { type: "string" } } });
+  const { values } = parseArgs({ options: { only: { type: "string" }, repeats: { type: "string" }, backends: { type: "string" }, pytorch: { type: "string" } } });
   const only = values.only?.split(",");
   const env = environmentInfo();
+  const known = [...BENCHES.map((b) => b.name), ...NEURAL.map((b) => b.name)];
   for (const name of only ?? []) {
-    if (!BENCHES.some((b) => b.name === name)) {
-      console.error(`bench: --only: unknown benchmark ${JSON.stringify(name)} (known: ${BENCHES.map((b) => b.name).join(", ")})`);
+    if (!known.includes(name)) {
+      console.error(`bench: --only: unknown benchmark ${JSON.stringify(name)} (known: ${known.join(", ")})`);
+      process.exit(2);
+    }
+  }
+  let pytorch: PytorchRow[] = [];
+  if (values.pytorch) {
+    try {
+      pytorch = JSON.parse(fs.readFileSync(values.pytorch, "utf8"));
+      if (!Array.isArray(pytorch)) throw new Error("expected a JSON array of rows");
+    } catch (e) {
+      console.error(`bench: --pytorch ${values.pytorch}: ${(e as Error).message} (write it with: python bench/torch_reference.py --out FILE)`);
       process.exit(2);
     }
   }
@@ -205,6 +253,45 @@ async function main(): Promise<void> {
     const best = runs.reduce((a, c) => (Number(c.seconds ?? c.fastSecondsPerFit) < Number(a.seconds ?? a.fastSecondsPerFit) ? c : a));
     console.log(JSON.stringify({ bench: b.name, repeats, ...best, node: env.node, cpu: env.cpuModel }));
   }
+  const neural = NEURAL.filter((b) => !only || only.includes(b.name));
+  if (neural.length === 0) return;
+  const installed = (await availableBackends()).filter((a) => a.available).map((a) => a.name);
+  const backends = values.backends ? values.backends.split(",").map((b) => b.trim()) : installed;
+  for (const b of backends) {
+    if (!installed.includes(b as BackendName)) {
+      console.error(`bench: --backends: ${JSON.stringify(b)} is not installed here (installed: ${installed.join(", ")})`);
+      process.exit(2);
+    }
+  }
+  const table: Record<string, Record<string, number>> = {};
+  for (const bench of neural) {
+    table[bench.name] = {};
+    for (const backend of backends as BackendName[]) {
+      const sel = await selectBackend({ backend });
+      const { rate, ...fields } = await bench.run(backend);
+      table[bench.name][backend] = rate;
+      const ref = bench.pytorch && pytorch.find((r) => r.model === bench.pytorch!.model && r.kind === bench.pytorch!.kind);
+      const vsPytorch = ref ? { pytorchTokensPerSecond: ref.tokensPerSecond, vsPytorch: rate / ref.tokensPerSecond } : {};
+      console.log(JSON.stringify({ bench: bench.name, backend, backendDetail: sel.detail, ...fields, [bench.unit === "tokens/s" ? "tokensPerSecond" : "stepsPerSecond"]: rate, ...vsPytorch, node: env.node, cpu: env.cpuModel }));
+    }
+  }
+  // Side by side, on stderr so that stdout stays one JSON object per line.
+  const cols = [...backends, ...(pytorch.length ? ["pytorch", "best/pytorch"] : [])];
+  const lines = [`| benchmark | unit | ${cols.join(" | ")} |`, `|---|---|${cols.map(() => "---:").join("|")}|`];
+  for (const bench of neural) {
+    const row = backends.map((b) => fmt(table[bench.name][b]));
+    if (pytorch.length) {
+      const ref = bench.pytorch && pytorch.find((r) => r.model === bench.pytorch!.model && r.kind === bench.pytorch!.kind);
+      const best = Math.max(...backends.map((b) => table[bench.name][b]));
+      row.push(ref ? fmt(ref.tokensPerSecond) : "", ref ? `${(best / ref.tokensPerSecond).toFixed(2)}×` : "");
+    }
+    lines.push(`| ${bench.name} | ${bench.unit} | ${row.join(" | ")} |`);
+  }
+  console.error(lines.join("\n"));
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(2);
 }
 
 main().catch((e) => {
