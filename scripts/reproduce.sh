@@ -2,22 +2,27 @@
 # Run everything: build the TypeScript, set up the Python venv, execute all
 # notebooks headlessly, export the figures, and build one offline HTML report.
 #
-#   bash scripts/reproduce.sh [--profile quick|smoke|paper] [--out DIR]
+#   bash scripts/reproduce.sh [--profile quick|smoke|paper] [--out DIR] [--backend NAME]
 #
-# Defaults: --profile quick, --out out/ (in the repo). Works from any cwd.
+# Defaults: --profile quick, --out out/ (in the repo). Works from any cwd. The backend: by default
+# the native tensorflow one (set up by scripts/setup-native.sh where it builds, else wasm with a
+# notice); --backend tensorflow|tensorflow-gpu|wasm|cpu (or COLLAPSE_BACKEND) picks one.
 # Exits non-zero if any step fails; the report is still built from whatever
 # executed, so a failing notebook can be inspected in DIR/report.html.
 set -euo pipefail
 
 PROFILE=quick
 OUT=""
-usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+BACKEND="${COLLAPSE_BACKEND:-}"
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
     --profile=*) PROFILE="${1#*=}"; shift ;;
     --out) OUT="${2:?--out needs a value}"; shift 2 ;;
     --out=*) OUT="${1#*=}"; shift ;;
+    --backend) BACKEND="${2:?--backend needs a value}"; shift 2 ;;
+    --backend=*) BACKEND="${1#*=}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "reproduce: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -39,6 +44,11 @@ bash scripts/setup-node.sh
 # --- (b) Python venv + tslab kernelspec ----------------------------------------------
 step "Python environment (.venv)"
 bash scripts/setup-python.sh
+
+# --- (b') the tensor backend: native where it builds -----------------------------------------------
+step "Tensor backend"
+source scripts/use-backend.sh
+use_backend "$BACKEND" "$ROOT/.venv/native/setup-native.log"
 
 # --- (c)-(e): keep going after a failure so the report shows what happened ------------
 # Fresh executed notebooks/figures for this run (only the two folders we own).
@@ -65,4 +75,4 @@ if (( ${#failed[@]} )); then
   echo "reproduce: FAILED steps: ${failed[*]} (see the messages above)" >&2
   exit 1
 fi
-echo "reproduce: all steps OK (profile=$PROFILE, ${SECONDS}s)"
+echo "reproduce: all steps OK (profile=$PROFILE, backend=$COLLAPSE_BACKEND, ${SECONDS}s)"

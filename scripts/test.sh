@@ -3,12 +3,23 @@
 # Jupyter client for the notebook tests), builds, then runs every test with node's test runner:
 # unit, statistical, CLI, figures, and every notebook executed headlessly at the smoke profile.
 #
-#   bash scripts/test.sh [node --test args...]     (same as: npm test)
+#   bash scripts/test.sh [--backend tensorflow|tensorflow-gpu|wasm|cpu] [node --test args...]   (npm test)
+#
+# The backend: by default the native tensorflow one, set up by scripts/setup-native.sh where it builds
+# (else wasm, with a one-line notice); --backend or COLLAPSE_BACKEND picks one. The backend-parity
+# tests (test/backendParity.test.ts) compare every installed backend with cpu whatever is picked.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+BACKEND="${COLLAPSE_BACKEND:-}"
+case "${1:-}" in
+  --backend) BACKEND="${2:?--backend needs a value}"; shift 2 ;;
+  --backend=*) BACKEND="${1#*=}"; shift ;;
+esac
 bash scripts/setup-node.sh
 bash scripts/setup-python.sh
+source scripts/use-backend.sh
+use_backend "$BACKEND" "$ROOT/.venv/native/setup-native.log"
 # The notebook tests need no other setup; a run store in a temp dir keeps tests independent
 # of (and from touching) the user's runs/.
 export COLLAPSE_RUNS_DIR="$(mktemp -d)"
