@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { installKernels } from "../backend";
+import { affine, matMul } from "../backendNative";
 import type { Rng } from "../random";
 import type { KVCache, LmConfig, Params } from "./types";
 
@@ -80,13 +81,13 @@ export function embed(wte: tf.Tensor, tokens: tf.Tensor2D): tf.Tensor3D {
 }
 
 /**
- * x [..., in] @ w [in, out] (+ bias [out]). One fused matmul-plus-bias op: on the native backend every
- * op costs a dispatch from JS, which at the quick models' sizes costs more than the arithmetic.
+ * x [..., in] @ w [in, out] (+ bias [out]), with as few ops as the backend allows (see `affine`): on
+ * the native backend every op costs a dispatch from JS, more than the arithmetic at the quick sizes.
  */
 export function linear(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
   const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inDim]);
-  const y = bias ? tf.fused.matMul({ a: flat as tf.Tensor2D, b: w as tf.Tensor2D, bias }) : tf.matMul(flat as tf.Tensor2D, w as tf.Tensor2D);
+  const y = affine(flat as tf.Tensor2D, w as tf.Tensor2D, bias);
   return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), w.shape[1]!]);
 }
 
@@ -116,15 +117,17 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
-/** [B, T, d] → [B, H, T, d/H]. */
+/** [B, T, d] → [B, H, T, d/H]. (For one token, as in decoding, the transpose moves nothing.) */
 export function splitHeads(x: tf.Tensor, nHeads: number): tf.Tensor4D {
   const [b, t, d] = x.shape;
+  if (t === 1) return x.reshape([b, nHeads, 1, d / nHeads]);
   return x.reshape([b, t, nHeads, d / nHeads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
 }
 
 /** [B, H, T, hd] → [B, T, H·hd]. */
 export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   const [b, h, t, hd] = x.shape;
+  if (t === 1) return x.reshape([b, 1, h * hd]);
   return x.transpose([0, 2, 1, 3]).reshape([b, t, h * hd]) as tf.Tensor3D;
 }
 
@@ -144,9 +147,9 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tenso
   const tq = q.shape[2];
   const tk = k.shape[2];
   const hd = q.shape[3];
-  let scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true);
+  let scores = matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true);
   if (tq > 1) scores = tf.add(scores, causalMask(tq, tk));
-  return tf.matMul(tf.softmax(scores), v) as tf.Tensor4D;
+  return matMul(tf.softmax(scores), v) as tf.Tensor4D;
 }
 
 // ---------------------------------------------------------------------------------------------------
