@@ -29,9 +29,15 @@ export type BackendName = "tensorflow" | "wasm" | "cpu";
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
 export const BACKEND_ENV_VAR = "COLLAPSE_BACKEND";
 
-// TensorFlow's C++ start-up banners (CPU features) would go to stderr in every process that loads
-// tfjs-node, including through danfojs-node; set before anything can load it. A user's value wins.
+// Read by libtensorflow once, when tfjs-node loads (also through danfojs-node): set before anything can
+// load it; a user's value wins. TF_CPP_MIN_LOG_LEVEL hides TensorFlow's C++ start-up banners.
+// TF_NUM_INTRAOP_THREADS=1: one TensorFlow thread per process, and one process per core in the
+// sequence runner. At the kit's CPU sizes per-op dispatch from JS dominates and a small op split over
+// two threads waits for the second one to wake, so this does more work per second (see the README's
+// Benchmarks); and a run's numbers do not depend on how many sequences ran beside it (results can
+// differ in the last bits between thread counts).
 process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
+process.env.TF_NUM_INTRAOP_THREADS ??= "1";
 
 export interface BackendSelection {
   name: BackendName;

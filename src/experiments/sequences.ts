@@ -47,9 +47,9 @@ export interface SequencesOptions {
   /** Where the sequences are kept; running in parallel needs one (the workers write their results there). */
   store: RunStore | null;
   /**
-   * Sequences trained at once, each in a process of its own. Default: one per CPU core (on the native
-   * backend each worker gets its share of the cores as TensorFlow threads); 1 on a GPU, which one
-   * TensorFlow process claims whole. 1 runs them here, one after another.
+   * Sequences trained at once, each in a process of its own. Default: one per CPU core (each process
+   * runs one thread, on every backend); 1 on a GPU, which one TensorFlow process claims whole. 1 runs
+   * them here, one after another.
    */
   parallel?: number;
   /** `index` is the sequence's position in the list given to runSequences. */
@@ -79,24 +79,13 @@ export function storedFits<C extends { iterations: number }>(kind: SequenceKind<
 }
 
 /**
- * The default number of sequences trained at once: one per core on every backend. wasm runs one
- * thread per process; the native backend gets its cores split between the workers (workerEnv), since
- * at the quick sizes one process barely uses a second TensorFlow thread: per-op dispatch from JS
- * dominates, and a small matmul on two threads waits for the other thread to wake. Measured on 2
- * cores (llama2-quick): two 1-thread processes trained 26k tokens/s and sampled 15k together, one
- * 2-thread process 21k and 8.7k. On a GPU one: TensorFlow gives each process all of its memory.
+ * The default number of sequences trained at once: one per core, each process single-threaded (wasm
+ * always is; the kit runs TensorFlow with one intra-op thread, see backend.ts). Measured on 2 cores
+ * (llama2-quick, native): two 1-thread processes trained 26k tokens/s and sampled 15k together, one
+ * 2-thread process 21k and 8.7k. On a GPU one at a time: TensorFlow gives each process all its memory.
  */
 export function defaultParallelism(backend: { name: string; gpu?: boolean }): number {
   return backend.gpu ? 1 : Math.max(1, os.availableParallelism());
-}
-
-/**
- * A worker's environment: the run store, and for the native backend its share of the cores as
- * TensorFlow's intra-op threads (read once, when libtensorflow starts), unless the user set them.
- */
-export function workerEnv(storeRoot: string, parallel: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const threads = Math.max(1, Math.floor(os.availableParallelism() / parallel));
-  return { ...env, COLLAPSE_RUNS_DIR: storeRoot, TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(threads) };
 }
 
 /**
@@ -158,7 +147,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
         const release = () => {
           if (trainsFirstModel && training.delete(firstKeys[i])) startNext();
         };
-        runInWorker(kind.kind, i, configs[i], store, opts, parallel, release)
+        runInWorker(kind.kind, i, configs[i], store, opts, release)
           .then(
             () => undefined,
             (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
@@ -178,10 +167,10 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
   return results as R[];
 }
 
-function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, parallel: number, firstModelDone: () => void): Promise<void> {
+function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(path.join(__dirname, "sequenceWorker.js"), [], {
-      env: workerEnv(store.root, parallel),
+      env: { ...process.env, COLLAPSE_RUNS_DIR: store.root },
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
     let stderr = "";
