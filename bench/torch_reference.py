@@ -100,7 +100,7 @@ class LM(nn.Module):
         return self.head(x) if self.head is not None else x @ self.wte.weight.T
 
 
-def train_rate(c, batch=16, seq=256, steps=8):
+def train_rate(c, batch=16, seq=256, steps=10):
     torch.manual_seed(0)
     model = LM(c)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)

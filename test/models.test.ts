@@ -5,6 +5,7 @@ import { selectBackend } from "../src/backend";
 import { ConfigError } from "../src/errors";
 import { PAPER_PARAMETER_COUNTS, PAPER_VOCAB_SIZE, lmConfig, lmConfigNames, validateLmConfig } from "../src/lm/configs";
 import { checkParamsFor, createCache, disposeCache, disposeParams, forward, initParams, paramShapes, parameterCount } from "../src/lm/model";
+import { gelu } from "../src/lm/layers";
 import type { LmConfig, Params } from "../src/lm/types";
 import { Rng } from "../src/random";
 import { configErrorField } from "./helpers";
@@ -265,3 +266,13 @@ for (const name of ARCHS) {
     });
   });
 }
+
+test("gelu is GPT-2's tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³)))", () => {
+  const xs = Array.from({ length: 401 }, (_, i) => -10 + i / 20);
+  const got = tf.tidy(() => gelu(tf.tensor1d(xs)).dataSync());
+  const c = Math.sqrt(2 / Math.PI);
+  xs.forEach((x, i) => {
+    const want = 0.5 * x * (1 + Math.tanh(c * (x + 0.044715 * x ** 3)));
+    assert.ok(Math.abs(got[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `gelu(${x}) = ${got[i]}, want ${want}`);
+  });
+});

@@ -105,11 +105,14 @@ export function rmsNorm(x: tf.Tensor, gain: tf.Tensor, eps: number): tf.Tensor {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), gain);
 }
 
-/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+/**
+ * GELU, tanh approximation (GPT-2's "gelu_new"): ½x(1 + tanh(c(x + 0.044715x³))), c = √(2/π), written
+ * as x·σ(x(2c + 2c·0.044715·x²)) since ½(1 + tanh z) = σ(2z): 6 elementwise ops instead of 9, on the
+ * MLP's widest activation (forward and backward).
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const c = Math.sqrt(2 / Math.PI);
-  const inner = tf.mul(tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))), c);
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  const twoC = 2 * Math.sqrt(2 / Math.PI);
+  return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), twoC * 0.044715), twoC))));
 }
 
 /** SiLU (swish), x·σ(x). */
