@@ -127,7 +127,8 @@ want_wheel="$PIP_PKG $FLAVOR"
 if [[ -f "$WHEEL_STAMP" && "$(cat "$WHEEL_STAMP")" == "$want_wheel" ]]; then
   say "[1/4] $PIP_PKG already in ${TARGET#$ROOT/}"
 else
-  say "[1/4] pip install $PIP_PKG into ${TARGET#$ROOT/} (only its C libraries and headers are used; ~270 MB download for the CPU wheel)"
+  if [[ "$FLAVOR" == gpu ]]; then size="~0.6 GB, then several GB of CUDA wheels"; else size="~270 MB"; fi
+  say "[1/4] pip install $PIP_PKG into ${TARGET#$ROOT/} ($size; only its C libraries and headers are used)"
   rm -rf "$TARGET.partial"
   mkdir -p "$(dirname "$TARGET")"
   # --no-deps: the Python side of TensorFlow (keras, numpy, ...) is not needed for its C API.
