@@ -112,7 +112,8 @@ ${profiles}
   --first-epochs E       epochs of the first model only (Figure 11; default: --epochs)
   --fresh-real N         fresh real documents added at every iteration ≥ 2 (default 0)
   --backend B            ${BACKEND_NAMES.join(" | ")} (default: the best available;
-                         sets ${BACKEND_ENV_VAR} for this process)
+                         sets ${BACKEND_ENV_VAR} for this process; tensorflow needs
+                         bash scripts/setup-native.sh [--gpu] once)
   --json                 print machine-readable results to stdout: per iteration the test
                          cross-entropy (nats/token), training tokens and documents, seconds;
                          the model, its parameter count, backend, vocabulary and run directory
@@ -611,7 +612,8 @@ ${profiles}
   --iterations N         models fit in sequence
   --data D               ${cmd.dataHelp.join("\n                         ")}
   --seed S               seed of every random draw (default 0)
-  --backend B            tensorflow | wasm | cpu (default: the best available)
+  --backend B            tensorflow | wasm | cpu (default: the best available; tensorflow
+                         needs bash scripts/setup-native.sh [--gpu] once)
   --json                 print machine-readable results to stdout: per iteration
                          ${cmd.metrics.map((m) => m.key).join(", ")}, seconds
   --no-cache             do not read or write the run store

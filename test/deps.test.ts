@@ -63,6 +63,13 @@ test("node_modules holds exactly one copy of @tensorflow/tfjs-core", () => {
   const danfoCore = require.resolve("@tensorflow/tfjs-core/package.json", { paths: [danfoDir] });
   assert.equal(fs.realpathSync(tfjsCore), fs.realpathSync(path.join(cores[0].dir, "package.json")));
   assert.equal(fs.realpathSync(danfoCore), fs.realpathSync(path.join(cores[0].dir, "package.json")));
+  // and so does each native package that scripts/setup-native.sh installed
+  for (const pkg of ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"]) {
+    const found = packages.find((p) => p.name === pkg);
+    if (!found) continue;
+    const nativeCore = require.resolve("@tensorflow/tfjs-core/package.json", { paths: [found.dir] });
+    assert.equal(fs.realpathSync(nativeCore), fs.realpathSync(path.join(cores[0].dir, "package.json")), `${pkg} resolves the one tfjs-core`);
+  }
 });
 
 test("danfojs-node loads, builds a DataFrame and writes CSV", () => {
