@@ -16,7 +16,7 @@ import { checkVaeConfig, vaeInit } from "../src/vae/model";
 import { checkVaeTrainConfig, trainVae } from "../src/vae/train";
 import { environmentInfo } from "../src/environment";
 import { lmConfig } from "../src/lm/configs";
-import { disposeParams, initParams } from "../src/lm/model";
+import { initParams } from "../src/lm/model";
 import { checkSamplingConfig, sampleDocuments } from "../src/lm/sample";
 import { checkTrainConfig, train } from "../src/lm/train";
 import type { LmConfig } from "../src/lm/types";
@@ -27,6 +27,7 @@ import { runLinearExperiment } from "../src/linear/montecarlo";
 import { createLinearProblem } from "../src/linear/problem";
 import { Rng } from "../src/random";
 import type { Part } from "../src/collapse/strategies";
+import { disposeParams } from "../src/nn/params";
 
 interface Bench {
   name: string;

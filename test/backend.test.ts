@@ -13,10 +13,12 @@ import {
 } from "../src/backend";
 import { ConfigError } from "../src/errors";
 import { lmConfig } from "../src/lm/configs";
-import { disposeParams, forward, initParams } from "../src/lm/model";
+import { forward, initParams } from "../src/lm/model";
 import { softmaxCrossEntropy } from "../src/lm/train";
-import type { LmConfig, Params } from "../src/lm/types";
+import type { LmConfig } from "../src/lm/types";
 import { Rng } from "../src/random";
+import { disposeParams } from "../src/nn/params";
+import type { Params } from "../src/nn/params";
 
 // The backend is process-global: the tests in this file run in order and each says what it needs.
 
@@ -288,3 +290,27 @@ for (const name of ["gpt2-smoke", "llama2-smoke"]) {
     }
   });
 }
+
+test("selecting a backend registers its kernel patches once; the models' forward passes install none", async () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    await selectBackend({ backend });
+    assert.ok(tf.getKernel("CollapseGatherRows", backend), `${backend}: the row-copy kernel of message passing`);
+    assert.ok(tf.getKernel("UnsortedSegmentSum", backend));
+    const patches = backendInfo().kernelPatches as string[];
+    assert.ok(patches.includes(`${backend}:UnsortedSegmentSum(scatter-add)`), JSON.stringify(patches));
+    assert.ok(patches.every((p) => p.startsWith(`${backend}:`)), "only the running backend's patches are recorded");
+  }
+  // Nothing outside src/backend/ registers kernels.
+  const srcDir = require("node:path").join(__dirname, "..", "..", "src");
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = require("node:path").join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== "backend") walk(p);
+      } else if (p.endsWith(".ts") && /installKernels\(|registerKernel\(/.test(fs.readFileSync(p, "utf8"))) offenders.push(p);
+    }
+  };
+  walk(srcDir);
+  assert.deepEqual(offenders, []);
+});

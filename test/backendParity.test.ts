@@ -7,7 +7,7 @@ import { lmBaseConfig, runLmSequence } from "../src/experiments/languageModels";
 import { moleculeBaseConfig, runMoleculeSequence } from "../src/experiments/molecules";
 import { runVaeSequence, vaeBaseConfig } from "../src/experiments/vae";
 import { lmConfig } from "../src/lm/configs";
-import { disposeParams, initParams } from "../src/lm/model";
+import { initParams } from "../src/lm/model";
 import { type SamplingConfig, checkSamplingConfig, sampleDocuments } from "../src/lm/sample";
 import { crossEntropy } from "../src/lm/train";
 import { batchTensors, buildGraphBatch, checkEgnnConfig, disposeBatchTensors, egnnForward, initEgnn } from "../src/molecules/egnn";
@@ -15,6 +15,7 @@ import type { MoleculeGraph } from "../src/molecules/types";
 import { Rng } from "../src/random";
 import { type VaeConfig, decode, elbo, vaeInit } from "../src/vae/model";
 import { freshStore } from "./helpers";
+import { disposeParams } from "../src/nn/params";
 
 /**
  * Backend parity: every model's loss and gradients on each installed backend (tensorflow, wasm)

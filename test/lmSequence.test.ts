@@ -7,11 +7,11 @@ import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, runLmSequence, storedSamples } from "../src/experiments/languageModels";
 import { validateLmConfig } from "../src/lm/configs";
-import { disposeParams } from "../src/lm/model";
-import { loadParams } from "../src/lm/safetensors";
 import { checkTrainConfig, evaluateCrossEntropy } from "../src/lm/train";
 import type { RunStore } from "../src/store/runStore";
 import { freshStore } from "./helpers";
+import { disposeParams } from "../src/nn/params";
+import { loadParams } from "../src/nn/safetensors";
 
 // runLmSequence at the smoke profile: the run store, resume, strategies, learning curves, stored
 // samples and checkpoints. One 3-model replace sequence is trained once and shared by the tests.

@@ -4,11 +4,13 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import { ConfigError } from "../src/errors";
 import { PAPER_PARAMETER_COUNTS, PAPER_VOCAB_SIZE, lmConfig, lmConfigNames, validateLmConfig } from "../src/lm/configs";
-import { checkParamsFor, createCache, disposeCache, disposeParams, forward, initParams, paramShapes, parameterCount } from "../src/lm/model";
+import { checkParamsFor, createCache, disposeCache, forward, initParams, paramShapes, parameterCount } from "../src/lm/model";
 import { gelu } from "../src/lm/layers";
-import type { LmConfig, Params } from "../src/lm/types";
+import type { LmConfig } from "../src/lm/types";
 import { Rng } from "../src/random";
 import { configErrorField } from "./helpers";
+import { disposeParams } from "../src/nn/params";
+import type { Params } from "../src/nn/params";
 
 before(async () => {
   await selectBackend({ backend: "cpu" });

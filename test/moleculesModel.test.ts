@@ -21,10 +21,10 @@ import {
 import { batchTensors, buildGraphBatch, checkEgnnConfig, disposeBatchTensors, egnnForward, initEgnn } from "../src/molecules/egnn";
 import { SHIPPED_MOLECULES_DIR, embeddedCacheFile, embeddedConformations, generateInFreshProcess, splitByMolecule } from "../src/molecules/embedded";
 import { embeddedSpecOf, moleculeBaseConfig } from "../src/experiments/molecules";
-import { disposeParams } from "../src/lm/model";
 import { type ConformationSet, type MoleculeGraph, conformationCodec } from "../src/molecules/types";
 import { Rng } from "../src/random";
 import { configErrorField, tempDir } from "./helpers";
+import { disposeParams } from "../src/nn/params";
 
 before(async () => {
   await selectBackend({ backend: "wasm" });

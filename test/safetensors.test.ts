@@ -5,10 +5,11 @@ import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { DataError } from "../src/errors";
 import { lmConfig, validateLmConfig } from "../src/lm/configs";
-import { disposeParams, forward, initParams } from "../src/lm/model";
-import { decodeSafetensors, encodeSafetensors, loadParams, readSafetensors, saveParams, writeSafetensors } from "../src/lm/safetensors";
+import { forward, initParams } from "../src/lm/model";
 import { Rng } from "../src/random";
 import { tempDir } from "./helpers";
+import { disposeParams } from "../src/nn/params";
+import { decodeSafetensors, encodeSafetensors, loadParams, readSafetensors, saveParams, writeSafetensors } from "../src/nn/safetensors";
 
 /** A safetensors file built by hand: u64 LE header length, header JSON, raw LE data. */
 function handBuilt(headerJson: string, data: number[]): Buffer {

@@ -4,9 +4,10 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import { lmConfig } from "../src/lm/configs";
 import { selectCacheRows } from "../src/lm/layers";
-import { createCache, disposeCache, disposeParams, forward, initParams } from "../src/lm/model";
+import { createCache, disposeCache, forward, initParams } from "../src/lm/model";
 import { type SamplingConfig, checkSamplingConfig, drawNextTokens, sampleDocuments } from "../src/lm/sample";
 import { Rng } from "../src/random";
+import { disposeParams } from "../src/nn/params";
 
 before(async () => {
   await selectBackend({ backend: "cpu" });

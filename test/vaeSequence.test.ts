@@ -10,8 +10,8 @@ import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSe
 import { storedFits } from "../src/experiments/sequences";
 import { folderSplit } from "../src/images/celeba";
 import { imageCodec } from "../src/images/types";
-import { loadParams } from "../src/lm/safetensors";
 import { configErrorField, freshStore, tempDir } from "./helpers";
+import { loadParams } from "../src/nn/safetensors";
 
 // runVaeSequence at the smoke profile: metrics, run store, resume, checkpoints, config errors.
 

@@ -7,7 +7,6 @@ import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "..
 import { lmConfig } from "../lm/configs";
 import { type FittedLm, type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
 import { parameterCount } from "../lm/model";
-import { loadParams, saveParams } from "../lm/safetensors";
 import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
 import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
 import type { LmConfig } from "../lm/types";
@@ -16,6 +15,7 @@ import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
 import type { SequenceRunOptions } from "./sequences";
+import { loadParams, saveParams } from "../nn/safetensors";
 
 /** One §3.1 sequence of language models: everything that determines its results. */
 export interface LmSequenceConfig {

@@ -4,7 +4,6 @@ import { type CollapseResult, type IterationRecord, runCollapse } from "../colla
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
-import { saveParams } from "../lm/safetensors";
 import { Rng } from "../random";
 import { type DiffusionConfig, GEODIFF_DRUGS_DIFFUSION, type MoleculeTrainConfig, checkDiffusionConfig, checkMoleculeTrainConfig, rescaledDrugsSchedule } from "../molecules/diffusion";
 import { type EgnnConfig, checkEgnnConfig, egnnParameterCount } from "../molecules/egnn";
@@ -15,6 +14,7 @@ import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
 import { type ConformationSet, decodeConformations } from "../molecules/types";
 import type { Profile } from "./profiles";
 import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
+import { saveParams } from "../nn/safetensors";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
 export interface MoleculeSequenceConfig {

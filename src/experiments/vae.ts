@@ -8,7 +8,6 @@ import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "..
 import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
-import { loadParams, saveParams } from "../lm/safetensors";
 import { Rng, deriveSeed } from "../random";
 import { Run } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
@@ -17,6 +16,7 @@ import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "
 import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
 import type { Profile } from "./profiles";
 import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
+import { loadParams, saveParams } from "../nn/safetensors";
 
 /** Where the §3.3 images come from. */
 export type ImageDataSpec = { kind: "embedded" } | { kind: "celeba"; dir?: string } | { kind: "folder"; path: string };

@@ -1,7 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { attend, checkTokens, embed, gelu, layerNorm, linear, materialize, mergeHeads, normal, ones, splitHeads, withCache, zeros, type ParamSpec } from "./layers";
-import type { ForwardOptions, LmConfig, Params } from "./types";
+import { attend, checkTokens, embed, gelu, layerNorm, mergeHeads, splitHeads, withCache } from "./layers";
+import type { ForwardOptions, LmConfig } from "./types";
+import { linear } from "../nn/layers";
+import { materialize, normal, ones, zeros, type ParamSpec } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /**
  * GPT-2 (Radford et al. 2019), nanoGPT style: learned token and position embeddings, pre-LayerNorm

@@ -1,8 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { installKernels } from "../backend";
-import { affine, matMul } from "../backendNative";
-import type { Rng } from "../random";
-import type { KVCache, LmConfig, Params } from "./types";
+import { matMul } from "../nn/layers";
+import type { KVCache, LmConfig } from "./types";
 
 /**
  * Building blocks shared by the GPT-2 and Llama models: parameter init, embeddings, norms, the causal
@@ -13,82 +11,10 @@ import type { KVCache, LmConfig, Params } from "./types";
  * GPT-2 Conv1D); attention tensors are [B, H, T, headDim].
  */
 
-/** A parameter's initial values. */
-export type Init = { kind: "normal"; std: number } | { kind: "zeros" } | { kind: "ones" };
-
-export interface ParamSpec {
-  shape: number[];
-  init: Init;
-}
-
-export const INIT_STD = 0.02;
-
-export const normal = (std: number = INIT_STD): Init => ({ kind: "normal", std });
-export const zeros: Init = { kind: "zeros" };
-export const ones: Init = { kind: "ones" };
-
-/**
- * Variables for `specs`, drawn on the CPU from `rng` (one forked stream per parameter name, in name
- * order, so one parameter's values do not depend on another's size).
- */
-export function materialize(specs: Record<string, ParamSpec>, rng: Rng): Params {
-  const params: Params = {};
-  for (const name of Object.keys(specs).sort()) {
-    const { shape, init } = specs[name];
-    const size = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(size);
-    if (init.kind === "ones") values.fill(1);
-    else if (init.kind === "normal") {
-      const r = rng.fork("param", name);
-      for (let i = 0; i < size; i++) values[i] = init.std * r.normal();
-    }
-    params[name] = toVariable(values, shape);
-  }
-  return params;
-}
-
-/** A trainable variable holding `values` (no tensor left behind). */
-export function toVariable(values: Float32Array, shape: number[]): tf.Variable {
-  const t = tf.tensor(values, shape, "float32");
-  const v = tf.variable(t, true);
-  t.dispose();
-  return v;
-}
-
-/** Checks that `params` has exactly the names and shapes of `specs`. */
-export function checkParams(config: LmConfig, specs: Record<string, ParamSpec>, params: Params): void {
-  const want = Object.keys(specs).sort();
-  const have = Object.keys(params).sort();
-  const missing = want.filter((n) => !(n in params));
-  const extra = have.filter((n) => !(n in specs));
-  if (missing.length || extra.length) {
-    throw new Error(`params do not match ${config.name}: missing [${missing.join(", ")}], unexpected [${extra.join(", ")}]`);
-  }
-  for (const n of want) {
-    const a = specs[n].shape;
-    const b = params[n].shape;
-    if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
-      throw new Error(`param ${n} of ${config.name}: shape [${b}] where [${a}] was expected`);
-    }
-  }
-}
-
 /** Token embedding lookup: wte [V, d], tokens [B, T] int32 → [B, T, d]. */
 export function embed(wte: tf.Tensor, tokens: tf.Tensor2D): tf.Tensor3D {
-  installKernels(); // fast UnsortedSegmentSum: the gradient of gather
   const [b, t] = tokens.shape;
   return tf.gather(wte, tokens.reshape([b * t])).reshape([b, t, wte.shape[1]!]) as tf.Tensor3D;
-}
-
-/**
- * x [..., in] @ w [in, out] (+ bias [out]), with as few ops as the backend allows (see `affine`): on
- * the native backend every op costs a dispatch from JS, more than the arithmetic at the quick sizes.
- */
-export function linear(x: tf.Tensor, w: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
-  const inDim = x.shape[x.shape.length - 1];
-  const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inDim]);
-  const y = affine(flat as tf.Tensor2D, w as tf.Tensor2D, bias);
-  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), w.shape[1]!]);
 }
 
 /** LayerNorm over the last axis. */
@@ -113,11 +39,6 @@ export function rmsNorm(x: tf.Tensor, gain: tf.Tensor, eps: number): tf.Tensor {
 export function gelu(x: tf.Tensor): tf.Tensor {
   const twoC = 2 * Math.sqrt(2 / Math.PI);
   return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), twoC * 0.044715), twoC))));
-}
-
-/** SiLU (swish), x·σ(x). */
-export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
 }
 
 /** [B, T, d] → [B, H, T, d/H]. (For one token, as in decoding, the transpose moves nothing.) */

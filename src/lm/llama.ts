@@ -1,7 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { attend, checkTokens, embed, linear, materialize, mergeHeads, normal, ones, rmsNorm, silu, splitHeads, withCache, type ParamSpec } from "./layers";
-import type { ForwardOptions, LmConfig, Params } from "./types";
+import { attend, checkTokens, embed, mergeHeads, rmsNorm, splitHeads, withCache } from "./layers";
+import type { ForwardOptions, LmConfig } from "./types";
+import { linear, silu } from "../nn/layers";
+import { materialize, normal, ones, type ParamSpec } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /**
  * Llama 2 (Touvron et al. 2023) as in HF `LlamaForCausalLM` / llama2.c: token embedding, pre-RMSNorm

@@ -1,10 +1,12 @@
 import type { DataCodec, Modality } from "../collapse/modality";
 import { DataError } from "../errors";
 import type { BpeTokenizer } from "../text/bpe";
-import { disposeParams, initParams } from "./model";
+import { initParams } from "./model";
 import { type SamplingConfig, sampleDocuments } from "./sample";
 import { type TrainConfig, evaluateCrossEntropy, train, windows } from "./train";
-import type { LmConfig, Params } from "./types";
+import type { LmConfig } from "./types";
+import { disposeParams } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /** Tokenized documents (ids without the end-of-document token). */
 export interface LmData {

@@ -1,9 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
 import { gpt2Forward, gpt2Init, gpt2ParameterCount, gpt2Specs } from "./gpt2";
-import { checkParams, createCache, disposeCache, type ParamSpec } from "./layers";
+import { createCache, disposeCache } from "./layers";
 import { llamaForward, llamaInit, llamaParameterCount, llamaSpecs } from "./llama";
-import type { ForwardOptions, LmConfig, Params } from "./types";
+import type { ForwardOptions, LmConfig } from "./types";
+import { checkParams, type ParamSpec } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /**
  * The language models behind one interface, dispatched on `config.arch`:
@@ -44,9 +46,6 @@ export function paramShapes(config: LmConfig): Record<string, number[]> {
 
 /** Throws unless `params` has exactly the names and shapes `config` needs. */
 export function checkParamsFor(config: LmConfig, params: Params): void {
-  checkParams(config, paramSpecs(config), params);
+  checkParams(config.name, paramSpecs(config), params);
 }
 
-export function disposeParams(params: Params): void {
-  for (const v of Object.values(params)) if (!v.isDisposed) v.dispose();
-}

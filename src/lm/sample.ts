@@ -3,7 +3,8 @@ import { ConfigError, checkInt, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { selectCacheRows } from "./layers";
 import { createCache, disposeCache, forward } from "./model";
-import type { LmConfig, Params } from "./types";
+import type { LmConfig } from "./types";
+import type { Params } from "../nn/params";
 
 export interface SamplingConfig {
   /** Softmax temperature (the paper: 1.0; ablation 0.3). */

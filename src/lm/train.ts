@@ -1,9 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
-import type { LmConfig, Params } from "./types";
+import type { LmConfig } from "./types";
+import { DivergenceError, learningRateAt, yieldToEventLoop } from "../nn/fit";
+import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
+import type { Params } from "../nn/params";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
 export interface TrainConfig {
@@ -64,14 +66,6 @@ export function checkTrainConfig(partial: Partial<TrainConfig>, model: LmConfig,
   checkInt(`${field}.evalEvery`, c.evalEvery, { min: 0 });
   checkInt(`${field}.evalSequences`, c.evalSequences, { min: 0 });
   return c;
-}
-
-/** Learning rate at `step` of `total`: linear warmup, then cosine decay to the minimum. */
-export function learningRateAt(c: TrainConfig, step: number, total: number): number {
-  const warmup = Math.max(1, Math.round(c.warmupFraction * total));
-  if (step < warmup) return (c.learningRate * (step + 1)) / warmup;
-  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
-  return c.minLearningRate + 0.5 * (c.learningRate - c.minLearningRate) * (1 + Math.cos(Math.PI * progress));
 }
 
 /**
@@ -144,17 +138,6 @@ function stack(rows: readonly Int32Array[]): tf.Tensor2D {
   return tf.tensor2d(flat, [rows.length, span], "int32");
 }
 
-/** A NaN or infinite loss: the fit is stopped and the iteration and step are named. */
-export class DivergenceError extends Error {
-  constructor(
-    readonly step: number,
-    loss: number,
-  ) {
-    super(`training diverged at step ${step} (loss ${loss}); lower the learning rate or raise gradClip`);
-    this.name = "DivergenceError";
-  }
-}
-
 export interface TrainProgress {
   step: number;
   steps: number;
@@ -172,11 +155,6 @@ export interface TrainResult {
   finalTrainLoss: number;
   /** The test cross-entropy on every validation window after the last step (when progress is reported). */
   finalTestCrossEntropy?: number;
-}
-
-/** Lets timers, I/O and notebook messages run during a long synchronous computation. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -28,8 +28,6 @@ export interface LmConfig {
   positionInitStd?: number;
 }
 
-/** Parameters by stable dotted name ("wte", "blocks.0.attn.wq", ...); also the safetensors keys. */
-export type Params = Record<string, tf.Variable>;
 
 /**
  * Per-layer key/value cache for incremental decoding: keys[l], values[l] have shape

@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
-import { DivergenceError, yieldToEventLoop } from "../lm/train";
-import type { Params } from "../lm/types";
+import { DivergenceError, learningRateAt, yieldToEventLoop } from "../nn/fit";
 import type { Rng } from "../random";
 import { type BatchTensors, type EgnnConfig, type GraphBatch, batchTensors, buildGraphBatch, disposeBatchTensors, egnnForward } from "./egnn";
 import type { ConformationSet, MoleculeGraph } from "./types";
+import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
+import type { Params } from "../nn/params";
 
 /**
  * A GeoDiff-style denoising diffusion over atom coordinates, conditioned on the molecular graph:
@@ -282,13 +282,6 @@ export function trainingSteps(c: MoleculeTrainConfig, conformers: number): numbe
   return c.epochs > 0 ? Math.max(1, Math.round((c.epochs * conformers) / c.batchSize)) : c.steps;
 }
 
-function learningRate(c: MoleculeTrainConfig, step: number, total: number): number {
-  const warmup = Math.max(1, Math.round(c.warmupFraction * total));
-  if (step < warmup) return (c.learningRate * (step + 1)) / warmup;
-  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
-  return c.minLearningRate + 0.5 * (c.learningRate - c.minLearningRate) * (1 + Math.cos(Math.PI * progress));
-}
-
 export interface MoleculeTrainProgress {
   step: number;
   steps: number;
@@ -340,7 +333,7 @@ export async function trainDiffusion(
       }
       const steps = Int32Array.from(idx, () => draws.int(diffusion.steps));
       const batch = noiseBatch(set, idx, steps, alphaBar, draws);
-      const lr = learningRate(c, step, total);
+      const lr = learningRateAt(c, step, total);
       const lossValue = tf.tidy(() => {
         const prepared = prepareBatch(model, diffusion, batch);
         const { value, grads } = tf.variableGrads(() => denoisingLoss(model, params, prepared), names.map((n) => params[n]));

@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { installKernels } from "../backend";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
-import { type ParamSpec, linear, materialize, normal, silu, zeros } from "../lm/layers";
-import type { Params } from "../lm/types";
 import type { Rng } from "../random";
 import { gatherRows, segmentSum } from "./graphOps";
 import type { MoleculeGraph } from "./types";
+import { linear, silu } from "../nn/layers";
+import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /**
  * An E(n)-equivariant graph network (EGNN, Satorras, Hoogeboom & Welling 2021) that predicts the noise
@@ -251,7 +251,6 @@ export function removeGraphMean(x: tf.Tensor2D, nodeGraph: tf.Tensor1D, graphSiz
 
 /** The predicted noise [N, 3] on coordinates `x` [N, 3]. Wrap in tf.tidy. */
 export function egnnForward(c: EgnnConfig, p: Params, b: GraphBatch, t: BatchTensors, x: tf.Tensor2D): tf.Tensor2D {
-  installKernels(); // fast UnsortedSegmentSum (also the gradient of gather)
   const n = b.numNodes;
   let h = tf.add(gatherRows(p["atom.embed"], t.atomTypes), silu(linear(t.time, p["time.w"], p["time.b"]))) as tf.Tensor2D;
   const bond = gatherRows(p["bond.embed"], t.edgeTypes) as tf.Tensor2D;

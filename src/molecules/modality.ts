@@ -1,12 +1,12 @@
 import type { Modality } from "../collapse/modality";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkNumber } from "../errors";
-import { disposeParams } from "../lm/model";
-import type { Params } from "../lm/types";
 import { Rng } from "../random";
 import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, trainDiffusion, trainingSteps } from "./diffusion";
 import { type EgnnConfig, initEgnn } from "./egnn";
 import { DRUGS_COVERAGE_THRESHOLD, coverageAndMatching } from "./rmsd";
 import { type ConformationSet, type Conformer, conformationCodec, conformersByMolecule, mergeConformationSets, selectConformers } from "./types";
+import { disposeParams } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /** How a fitted conformation model is scored on the held-out test molecules. */
 export interface MoleculeEvaluationConfig {

@@ -1,11 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors";
 import type { ImageSet } from "../images/types";
-import { type ParamSpec, materialize, normal, zeros } from "../lm/layers";
-import type { Params } from "../lm/types";
 import type { Rng } from "../random";
 import { conv2d, dense } from "./layers";
 import { batchTensor } from "./train";
+import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
+import type { Params } from "../nn/params";
+import { yieldToEventLoop } from "../nn/fit";
 
 /**
  * A small CNN that predicts binary attributes (glasses, hat, ...) of real images, trained once per
@@ -112,7 +113,7 @@ export async function trainClassifier(clf: Classifier, data: ImageSet, c: Classi
       });
       if (!Number.isFinite(loss)) throw new Error(`attribute classifier training diverged at step ${step} (loss ${loss})`);
       report?.(step, loss);
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
   } finally {
     for (const t of [...m, ...s]) t.dispose();

@@ -1,5 +1,4 @@
 import * as tf from "@tensorflow/tfjs";
-import { installKernels } from "../backend";
 
 /**
  * Convolutions for the image models (VAE, attribute classifier), NHWC activations and [k, k, in, out]
@@ -20,7 +19,6 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, stride: 1 | 2, opts: { in
   // Native backends take only "same"/"valid" padding, and TensorFlow's "same" pads a stride-2 layer
   // on the bottom/right only: pad explicitly to keep PyTorch's symmetric geometry on every backend.
   if (backend !== "wasm" && backend !== "cpu") return tf.conv2d(pad === 0 ? x : tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), w, stride, "valid");
-  installKernels();
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, wi, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([xi, wi]);

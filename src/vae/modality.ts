@@ -2,12 +2,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { Modality } from "../collapse/modality";
 import { DataError } from "../errors";
 import { type ImageSet, concatImages, imageCodec, quantize8, selectImages } from "../images/types";
-import type { Params } from "../lm/types";
 import { Rng } from "../random";
 import { type Classifier, attributeFrequencies, classify } from "./classifier";
 import { type FeatureStats, featureStats, frechetDistance, precisionRecall } from "./metrics";
 import { type VaeConfig, decode, disposeVae, vaeInit } from "./model";
 import { type VaeTrainConfig, evaluateElbo, normalTensor, trainVae } from "./train";
+import type { Params } from "../nn/params";
 
 export interface VaeModel {
   params: Params;

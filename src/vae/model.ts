@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
-import { type ParamSpec, materialize, normal, zeros } from "../lm/layers";
-import type { Params } from "../lm/types";
 import type { Rng } from "../random";
 import { conv2d, dense, upsampleConv } from "./layers";
+import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
+import type { Params } from "../nn/params";
 
 /**
  * The convolutional VAE of §3.3 (Kingma & Welling 2013), as plain functions over named parameters.

@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { adamWDispose, adamWInit, adamWStep } from "../optim/adamw";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { ImageSet } from "../images/types";
-import type { Params } from "../lm/types";
 import type { Rng } from "../random";
 import { type VaeConfig, elbo } from "./model";
+import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
+import type { Params } from "../nn/params";
+import { DivergenceError, yieldToEventLoop } from "../nn/fit";
 
 /** Optimisation settings of one VAE fit. */
 export interface VaeTrainConfig {
@@ -45,17 +46,6 @@ export function checkVaeTrainConfig(partial: Partial<VaeTrainConfig>, field = "t
   checkInt(`${field}.reportEvery`, c.reportEvery, { min: 1 });
   if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
   return c;
-}
-
-/** A NaN or infinite loss; the fit stops, naming the step. */
-export class VaeDivergenceError extends Error {
-  constructor(
-    readonly step: number,
-    loss: number,
-  ) {
-    super(`VAE training diverged at step ${step} (loss ${loss}); lower train.learningRate or set train.gradClip`);
-    this.name = "VaeDivergenceError";
-  }
 }
 
 export interface VaeTrainResult {
@@ -133,7 +123,7 @@ export async function trainVae(
         return out;
       });
       const [loss, reconstruction, kl] = values;
-      if (!Number.isFinite(loss)) throw new VaeDivergenceError(step + 1, loss);
+      if (!Number.isFinite(loss)) throw new DivergenceError(step + 1, loss, "VAE training");
       window = { loss: window.loss + loss, reconstruction: window.reconstruction + reconstruction, kl: window.kl + kl, steps: window.steps + 1 };
       if ((step + 1) % c.reportEvery === 0 || step === total - 1) {
         const k = window.steps;
@@ -141,7 +131,7 @@ export async function trainVae(
         report?.(step + 1, { loss: finalLoss, reconstruction: window.reconstruction / k, kl: window.kl / k, images: Math.min(data.n * c.epochs, (step + 1) * c.batchSize) });
         window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
       }
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
   } finally {
     adamWDispose(adam);

@@ -2,8 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { DataError } from "../errors";
 import { writeFileAtomic } from "../store/runStore";
-import { toVariable } from "./layers";
-import type { Params } from "./types";
+import { type Params, toVariable } from "./params";
 
 /**
  * The safetensors format (https://github.com/huggingface/safetensors), written and read here:

@@ -143,26 +143,3 @@ export function installTensorflowKernels(): string[] {
   }
   return names;
 }
-
-/**
- * a · b (either transposed), for operands of any rank ≥ 2 with broadcast batch dimensions. On the
- * tensorflow backend this is one BatchMatMulV2 call: tfjs's matMul op reshapes both operands to rank 3
- * and the result back (three extra ops per product, each a round trip into libtensorflow), which
- * BatchMatMulV2 does not need. Its gradient is tfjs's own (BatchMatMul's). Elsewhere: tf.matMul.
- */
-export function matMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() !== "tensorflow") return tf.matMul(a, b, transposeA, transposeB);
-  return tf.engine().runKernel("BatchMatMul", { a, b } as unknown as tf.NamedTensorMap, { transposeA, transposeB }) as tf.Tensor;
-}
-
-/**
- * x [N, in] · w [in, out] + bias [out]: one BatchMatMulV2 and one Add on tensorflow (whose _FusedMatMul
- * kernel is those two plus the reshapes), tfjs's fused matmul elsewhere (one XNNPACK call on wasm).
- */
-export function affine(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D {
-  if (tf.getBackend() === "tensorflow") {
-    const y = matMul(x, w) as tf.Tensor2D;
-    return bias ? (tf.add(y, bias) as tf.Tensor2D) : y;
-  }
-  return (bias ? tf.fused.matMul({ a: x, b: w, bias }) : tf.matMul(x, w)) as tf.Tensor2D;
-}
