@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import { applyRope, ropeTables } from "../src/lm/llama";
 import { adamWDispose, adamWInit, adamWStep } from "../src/nn/adamw";
-import { learningRateAt } from "../src/nn/fit";
+import { DivergenceError, fit, learningRateAt } from "../src/nn/fit";
 import { disposeParams, toVariable } from "../src/nn/params";
 import { Rng } from "../src/random";
 
@@ -92,4 +92,40 @@ test("RoPE rotates each pair (i, i + hd/2) by position · θ^(−2i/hd), against
   want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) < 1e-6, `element ${i}: ${got[i]} vs ${w}`));
   // A rotation: the norm of every pair is kept.
   assert.ok(Math.abs(Math.hypot(got[0], got[2]) - Math.hypot(1, 3)) < 1e-6);
+});
+
+test("fit: descends, reports every step, stops on a non-finite loss naming the step, and leaks no tensors", async () => {
+  const params = { w: toVariable(Float32Array.of(3, -2), [2]) };
+  const before = tf.memory().numTensors;
+  const seen: number[] = [];
+  const r = await fit({
+    params,
+    steps: 60,
+    optimizer: { beta1: 0.9, beta2: 0.999, gradClip: 0 },
+    learningRate: () => 0.1,
+    batch: (step) => step,
+    loss: () => ({ value: () => tf.sum(tf.square(params.w)) as tf.Scalar, extras: () => ({ half: 0.5 }) }),
+    afterStep: (step, v) => {
+      assert.equal(v.half, 0.5);
+      assert.equal(v.learningRate, 0.1);
+      seen.push(step);
+    },
+  });
+  assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => i));
+  assert.ok(r.lastLoss < 0.5, `loss after 60 steps: ${r.lastLoss}`);
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(
+    fit({
+      params,
+      steps: 10,
+      optimizer: { beta1: 0.9, beta2: 0.999, gradClip: 0 },
+      learningRate: () => 0.1,
+      what: "toy training",
+      batch: (step) => step,
+      loss: (step) => ({ value: () => tf.mul(tf.sum(params.w), step === 3 ? NaN : 1) as tf.Scalar }),
+    }),
+    (e: unknown) => e instanceof DivergenceError && e.step === 4 && /toy training diverged at step 4/.test(e.message),
+  );
+  assert.equal(tf.memory().numTensors, before, "nothing leaks when it throws");
+  disposeParams(params);
 });

@@ -3,8 +3,7 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
 import type { LmConfig } from "./types";
-import { DivergenceError, learningRateAt, yieldToEventLoop } from "../nn/fit";
-import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
+import { fit, learningRateAt } from "../nn/fit";
 import type { Params } from "../nn/params";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
@@ -174,50 +173,41 @@ export async function train(
   if (trainWindows.length === 0) throw new ConfigError("train", "the training text is shorter than one sequence");
   const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
-  const names = Object.keys(params).sort();
   // Decay matrices only: not norms, biases or learned positions.
   const decays = (n: string) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n);
-  const adam = adamWInit(params);
   const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;
-  const started = performance.now();
   let order = rng.permutation(trainWindows.length);
   let cursor = 0;
   let tokens = 0;
-  let lastLoss = NaN;
   let finalTestCrossEntropy: number | undefined;
-  let lastYield = performance.now();
-  try {
-    for (let step = 0; step < total; step++) {
-      // A fit runs for minutes: yield now and then so progress reaches the notebook and Ctrl-C works.
-      if (performance.now() - lastYield > 200) {
-        await yieldToEventLoop();
-        lastYield = performance.now();
-      }
+  const r = await fit({
+    params,
+    steps: total,
+    optimizer: c,
+    decays,
+    learningRate: (step) => learningRateAt(c, step, total),
+    batch: () => {
       if (cursor >= order.length) {
         order = rng.permutation(trainWindows.length);
         cursor = 0;
       }
       const rows = Array.from(order.subarray(cursor, cursor + c.batchSize), (i) => trainWindows[i]);
       cursor += c.batchSize;
-      const lr = learningRateAt(c, step, total);
-      const lossValue = tf.tidy(() => {
-        const batch = stack(rows);
-        const { value, grads } = tf.variableGrads(() => crossEntropy(config, params, batch), names.map((n) => params[n]));
-        adamWStep(params, adam, grads, step, lr, c, decays);
-        return value.dataSync()[0];
-      });
-      if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
-      lastLoss = lossValue;
+      return rows;
+    },
+    loss: (rows) => {
+      const batch = stack(rows);
+      return { value: () => crossEntropy(config, params, batch) };
+    },
+    afterStep: (step, v, rows) => {
       tokens += rows.length * (rows[0].length - 1);
       const evaluate = (c.evalEvery > 0 && (step + 1) % c.evalEvery === 0) || step === total - 1;
-      const progress: TrainProgress = { step: step + 1, steps: total, tokens, trainLoss: lossValue, learningRate: lr };
+      const progress: TrainProgress = { step: step + 1, steps: total, tokens, trainLoss: v.loss, learningRate: v.learningRate };
       // The curve ends at the full test cross-entropy, the value the iteration records.
       if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, step === total - 1 ? valid : evalSet, c.batchSize);
       if (step === total - 1) finalTestCrossEntropy = progress.testCrossEntropy;
       onProgress?.(progress);
-    }
-  } finally {
-    adamWDispose(adam);
-  }
-  return { steps: total, tokens, seconds: (performance.now() - started) / 1000, finalTrainLoss: lastLoss, finalTestCrossEntropy };
+    },
+  });
+  return { steps: total, tokens, seconds: r.seconds, finalTrainLoss: r.lastLoss, finalTestCrossEntropy };
 }

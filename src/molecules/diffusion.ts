@@ -1,10 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
-import { DivergenceError, learningRateAt, yieldToEventLoop } from "../nn/fit";
+import { fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
 import type { Rng } from "../random";
 import { type BatchTensors, type EgnnConfig, type GraphBatch, batchTensors, buildGraphBatch, disposeBatchTensors, egnnForward } from "./egnn";
 import type { ConformationSet, MoleculeGraph } from "./types";
-import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
 import type { Params } from "../nn/params";
 
 /**
@@ -306,8 +305,6 @@ export async function trainDiffusion(
 ): Promise<number> {
   if (set.conformers.length === 0) throw new ConfigError("train", "no training conformers");
   const alphaBar = alphaBars(betaSchedule(diffusion));
-  const names = Object.keys(params).sort();
-  const adam = adamWInit(params);
   const order = rng.fork("order");
   const draws = rng.fork("noise");
   let perm = order.permutation(set.conformers.length);
@@ -315,14 +312,14 @@ export async function trainDiffusion(
   let windowSum = 0;
   let windowCount = 0;
   let last = NaN;
-  let lastYield = performance.now();
   const total = trainingSteps(c, set.conformers.length);
-  try {
-    for (let step = 0; step < total; step++) {
-      if (performance.now() - lastYield > 200) {
-        await yieldToEventLoop();
-        lastYield = performance.now();
-      }
+  await fit({
+    params,
+    steps: total,
+    optimizer: c,
+    decays: (n) => params[n].shape.length >= 2,
+    learningRate: (step) => learningRateAt(c, step, total),
+    batch: () => {
       const idx: number[] = [];
       while (idx.length < Math.min(c.batchSize, set.conformers.length)) {
         if (cursor >= perm.length) {
@@ -332,27 +329,23 @@ export async function trainDiffusion(
         idx.push(perm[cursor++]);
       }
       const steps = Int32Array.from(idx, () => draws.int(diffusion.steps));
-      const batch = noiseBatch(set, idx, steps, alphaBar, draws);
-      const lr = learningRateAt(c, step, total);
-      const lossValue = tf.tidy(() => {
-        const prepared = prepareBatch(model, diffusion, batch);
-        const { value, grads } = tf.variableGrads(() => denoisingLoss(model, params, prepared), names.map((n) => params[n]));
-        adamWStep(params, adam, grads, step, lr, c, (n) => params[n].shape.length >= 2);
-        return value.dataSync()[0];
-      });
-      if (!Number.isFinite(lossValue)) throw new DivergenceError(step + 1, lossValue);
-      windowSum += lossValue;
+      return noiseBatch(set, idx, steps, alphaBar, draws);
+    },
+    loss: (batch) => {
+      const prepared = prepareBatch(model, diffusion, batch);
+      return { value: () => denoisingLoss(model, params, prepared) };
+    },
+    afterStep: (step, v) => {
+      windowSum += v.loss;
       windowCount++;
       if ((step + 1) % c.reportEvery === 0 || step === total - 1) {
         last = windowSum / windowCount;
-        onProgress?.({ step: step + 1, steps: total, trainLoss: last, learningRate: lr });
+        onProgress?.({ step: step + 1, steps: total, trainLoss: last, learningRate: v.learningRate });
         windowSum = 0;
         windowCount = 0;
       }
-    }
-  } finally {
-    adamWDispose(adam);
-  }
+    },
+  });
   return last;
 }
 

@@ -1,6 +1,10 @@
+import * as tf from "@tensorflow/tfjs";
+import { type AdamWConfig, adamWDispose, adamWInit, adamWStep } from "./adamw";
+import type { Params } from "./params";
+
 /**
- * What every training loop of the kit shares: the learning-rate schedule, the divergence stop and
- * yielding to the event loop (so that notebooks stay responsive and Ctrl-C works during a fit).
+ * The kit's one training loop (`fit`) and what it is made of: the learning-rate schedule, the
+ * divergence stop and yielding to the event loop (so that notebooks stay responsive and Ctrl-C works).
  */
 
 /** The parts of a training config the schedule reads. */
@@ -34,4 +38,76 @@ export class DivergenceError extends Error {
 /** Lets timers, I/O and notebook messages run during a long synchronous computation. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * One optimizer step's work, as a model supplies it to `fit`. `batch` draws the step's data on the
+ * host (every random draw from the caller's generators, in order); `loss` turns it into tensors and
+ * returns the function to differentiate. It runs inside the step's tf.tidy but outside the gradient
+ * tape, so its tensors live through the backward pass (message passing needs its edge lists).
+ * Scalars the loss wants reported besides itself go through `extras`: kept during the tape, read after
+ * the update, then freed.
+ */
+export interface FitStep<B> {
+  batch(step: number): B;
+  loss(batch: B): { value: () => tf.Scalar; extras?: () => Record<string, number> };
+}
+
+export interface FitOptions<B> extends FitStep<B> {
+  params: Params;
+  steps: number;
+  optimizer: AdamWConfig;
+  /** Learning rate of step `step` (0-based), e.g. `(s) => learningRateAt(c, s, steps)`. */
+  learningRate(step: number): number;
+  /** The parameters weight decay applies to (by name); default none. */
+  decays?: (name: string) => boolean;
+  /** What a divergence error says diverged ("training", "VAE training", ...). */
+  what?: string;
+  /** After every step, with its loss, learning rate and extras; a model's evaluation and curves go here. */
+  afterStep?(step: number, values: Readonly<{ loss: number; learningRate: number } & Record<string, number>>, batch: B): void;
+}
+
+export interface FitResult {
+  steps: number;
+  seconds: number;
+  /** The last step's loss. */
+  lastLoss: number;
+}
+
+/**
+ * The one training loop of every model in the kit: per step a batch, the loss and its gradients,
+ * one AdamW update (schedule, global-norm clipping, decoupled decay), the divergence stop (a NaN or
+ * infinite loss names the step), and a yield to the event loop at least every 200 ms so that progress
+ * reaches a notebook and Ctrl-C works. Leaves no tensors behind, also when it throws.
+ */
+export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
+  const names = Object.keys(o.params).sort();
+  const vars = names.map((n) => o.params[n]);
+  const adam = adamWInit(o.params);
+  const started = performance.now();
+  let lastYield = started;
+  let lastLoss = NaN;
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      if (performance.now() - lastYield > 200) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      const batch = o.batch(step);
+      const lr = o.learningRate(step);
+      const values = tf.tidy(() => {
+        const { value, extras } = o.loss(batch);
+        const { value: loss, grads } = tf.variableGrads(value, vars);
+        adamWStep(o.params, adam, grads, step, lr, o.optimizer, o.decays);
+        return { ...(extras?.() ?? {}), loss: loss.dataSync()[0], learningRate: lr };
+      });
+      if (!Number.isFinite(values.loss)) throw new DivergenceError(step + 1, values.loss, o.what);
+      lastLoss = values.loss;
+      o.afterStep?.(step, values, batch);
+    }
+  } finally {
+    adamWDispose(adam);
+  }
+  await yieldToEventLoop();
+  return { steps: o.steps, seconds: (performance.now() - started) / 1000, lastLoss };
 }

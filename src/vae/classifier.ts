@@ -6,7 +6,7 @@ import { conv2d, dense } from "./layers";
 import { batchTensor } from "./train";
 import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
 import type { Params } from "../nn/params";
-import { yieldToEventLoop } from "../nn/fit";
+import { fit } from "../nn/fit";
 
 /**
  * A small CNN that predicts binary attributes (glasses, hat, ...) of real images, trained once per
@@ -74,7 +74,7 @@ function forward(clf: Classifier, x: tf.Tensor4D): { features: tf.Tensor2D; logi
   return { features, logits: dense(features, p["head.w"], p["head.b"]) };
 }
 
-/** Multi-label training (sigmoid cross-entropy per attribute) with Adam on labelled real images. */
+/** Multi-label training (sigmoid cross-entropy per attribute) with Adam (no decay, no clipping) on labelled real images. */
 export async function trainClassifier(clf: Classifier, data: ImageSet, c: ClassifierTrainConfig, rng: Rng, report?: (step: number, loss: number) => void): Promise<void> {
   const names = clf.config.attributes;
   if (names.length === 0) return;
@@ -83,41 +83,30 @@ export async function trainClassifier(clf: Classifier, data: ImageSet, c: Classi
     if (!l) throw new ConfigError("classifier.attributes", `the training images have no labels for ${a}`);
     return l;
   });
-  const keys = Object.keys(clf.params).sort();
-  const vars = keys.map((k) => clf.params[k]);
-  const m = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
-  const s = vars.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
   const steps = Math.max(1, Math.round(Math.ceil(data.n / c.batchSize) * c.epochs));
   let order = rng.permutation(data.n);
   let cursor = 0;
-  try {
-    for (let step = 1; step <= steps; step++) {
+  await fit({
+    params: clf.params,
+    steps,
+    optimizer: { beta1: 0.9, beta2: 0.999, gradClip: 0 },
+    what: "attribute classifier training",
+    learningRate: () => c.learningRate,
+    batch: () => {
       if (cursor >= data.n) ((order = rng.permutation(data.n)), (cursor = 0));
       const rows = order.subarray(cursor, cursor + c.batchSize);
       cursor += rows.length;
+      return rows;
+    },
+    loss: (rows) => {
       const y = new Float32Array(rows.length * names.length);
       rows.forEach((r, i) => labels.forEach((l, a) => (y[i * names.length + a] = l[r])));
-      const loss = tf.tidy(() => {
-        const x = batchTensor(data, rows);
-        const target = tf.tensor2d(y, [rows.length, names.length]);
-        const { value, grads } = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(target, forward(clf, x).logits) as tf.Scalar, vars);
-        const bc1 = 1 - 0.9 ** step;
-        const bc2 = 1 - 0.999 ** step;
-        keys.forEach((k, i) => {
-          const g = grads[clf.params[k].name];
-          m[i].assign(tf.add(tf.mul(m[i], 0.9), tf.mul(g, 0.1)));
-          s[i].assign(tf.add(tf.mul(s[i], 0.999), tf.mul(tf.square(g), 0.001)));
-          vars[i].assign(tf.sub(vars[i], tf.mul(tf.div(tf.div(m[i], bc1), tf.add(tf.sqrt(tf.div(s[i], bc2)), 1e-8)), c.learningRate)));
-        });
-        return value.dataSync()[0];
-      });
-      if (!Number.isFinite(loss)) throw new Error(`attribute classifier training diverged at step ${step} (loss ${loss})`);
-      report?.(step, loss);
-      await yieldToEventLoop();
-    }
-  } finally {
-    for (const t of [...m, ...s]) t.dispose();
-  }
+      const x = batchTensor(data, rows);
+      const target = tf.tensor2d(y, [rows.length, names.length]);
+      return { value: () => tf.losses.sigmoidCrossEntropy(target, forward(clf, x).logits) as tf.Scalar };
+    },
+    afterStep: (step, v) => report?.(step + 1, v.loss),
+  });
 }
 
 /** Penultimate-layer features [n × featureDim] and attribute probabilities [n × attributes] of a set. */

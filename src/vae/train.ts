@@ -3,9 +3,8 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { ImageSet } from "../images/types";
 import type { Rng } from "../random";
 import { type VaeConfig, elbo } from "./model";
-import { adamWDispose, adamWInit, adamWStep } from "../nn/adamw";
 import type { Params } from "../nn/params";
-import { DivergenceError, yieldToEventLoop } from "../nn/fit";
+import { fit } from "../nn/fit";
 
 /** Optimisation settings of one VAE fit. */
 export interface VaeTrainConfig {
@@ -90,53 +89,55 @@ export async function trainVae(
   }
   const stepsPerEpoch = Math.ceil(data.n / c.batchSize);
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
-  const names = Object.keys(params).sort();
-  const vars = names.map((n) => params[n]);
-  const adam = adamWInit(params);
-  const started = performance.now();
   const shuffles = rng.fork("order");
   const noise = rng.fork("noise");
   let order = shuffles.permutation(data.n);
   let cursor = 0;
   let window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
   let finalLoss = NaN;
-  try {
-    for (let step = 0; step < total; step++) {
+  const r = await fit({
+    params,
+    steps: total,
+    optimizer: c,
+    what: "VAE training",
+    learningRate: () => c.learningRate,
+    batch: () => {
       if (cursor >= data.n) {
         order = shuffles.permutation(data.n);
         cursor = 0;
       }
       const rows = order.subarray(cursor, cursor + c.batchSize);
       cursor += rows.length;
-      const values = tf.tidy(() => {
-        const x = batchTensor(data, rows);
-        const eps = normalTensor(noise, rows.length, model.latentDim);
-        let terms: tf.Tensor[] = [];
-        const { value, grads } = tf.variableGrads(() => {
+      return rows;
+    },
+    loss: (rows) => {
+      const x = batchTensor(data, rows);
+      const eps = normalTensor(noise, rows.length, model.latentDim);
+      let terms: tf.Tensor[] = [];
+      return {
+        value: () => {
           const t = elbo(model, params, x, eps);
           terms = [tf.mean(t.reconstruction), tf.mean(t.kl)].map((s) => tf.keep(s));
           return tf.mean(t.negElbo) as tf.Scalar;
-        }, vars);
-        adamWStep(params, adam, grads, step, c.learningRate, c);
-        const out = [value.dataSync()[0], terms[0].dataSync()[0], terms[1].dataSync()[0]];
-        terms.forEach((s) => s.dispose());
-        return out;
-      });
-      const [loss, reconstruction, kl] = values;
-      if (!Number.isFinite(loss)) throw new DivergenceError(step + 1, loss, "VAE training");
-      window = { loss: window.loss + loss, reconstruction: window.reconstruction + reconstruction, kl: window.kl + kl, steps: window.steps + 1 };
+        },
+        extras: () => {
+          const out = { reconstruction: terms[0].dataSync()[0], kl: terms[1].dataSync()[0] };
+          terms.forEach((s) => s.dispose());
+          return out;
+        },
+      };
+    },
+    afterStep: (step, v) => {
+      window = { loss: window.loss + v.loss, reconstruction: window.reconstruction + v.reconstruction, kl: window.kl + v.kl, steps: window.steps + 1 };
       if ((step + 1) % c.reportEvery === 0 || step === total - 1) {
         const k = window.steps;
         finalLoss = window.loss / k;
         report?.(step + 1, { loss: finalLoss, reconstruction: window.reconstruction / k, kl: window.kl / k, images: Math.min(data.n * c.epochs, (step + 1) * c.batchSize) });
         window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
       }
-      await yieldToEventLoop();
-    }
-  } finally {
-    adamWDispose(adam);
-  }
-  return { steps: total, seconds: (performance.now() - started) / 1000, finalLoss };
+    },
+  });
+  return { steps: total, seconds: r.seconds, finalLoss };
 }
 
 /** Mean −ELBO, reconstruction and KL (nats/image) over a set of images, with noise from `rng`. */
