@@ -5,7 +5,7 @@ import { selectBackend } from "../src/backend";
 import { generateFaces } from "../src/images/faces";
 import { Rng } from "../src/random";
 import { classifierAccuracy, classifierInit, classify, disposeClassifier, trainClassifier } from "../src/vae/classifier";
-import { featureStats, frechetDistance, precisionRecall } from "../src/vae/metrics";
+import { featureStats, frechetDistance, precisionRecall } from "../src/metrics/features";
 
 before(async () => {
   await selectBackend();

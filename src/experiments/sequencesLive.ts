@@ -1,6 +1,7 @@
 import type { IterationRecord } from "../collapse/loop";
 import type { Figure } from "../plots/plotly";
-import { type SequenceCurve, lmCrossEntropyFigure, metricByIterationFigure } from "../plots/lmFigures";
+import { lmCrossEntropyFigure } from "../plots/lmFigures";
+import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
 import type { NotebookDisplay } from "../plots/notebook";
 import type { RunStore } from "../store/runStore";
 import type { LmSequenceConfig, LmSequenceResult } from "./languageModels";

@@ -4,7 +4,7 @@ import type { DataCodec, Modality } from "../collapse/modality";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import type { Rng } from "../random";
-import { frechetDistance, precisionRecall } from "../vae/metrics";
+import { frechetDistance, precisionRecall } from "../metrics/features";
 
 /**
  * The cheapest generative model of all, for the Figure 8 discussion (Alemohammad et al.'s Gaussian

@@ -4,7 +4,7 @@ import * as zlib from "node:zlib";
 import { Decoder } from "@msgpack/msgpack";
 import { ConfigError, DataError, checkInt } from "../errors";
 import { packageRoot } from "../environment";
-import { type DownloadOptions, OfflineError, downloadFile } from "../text/tinystories";
+import { type DownloadOptions, OfflineError, downloadFile } from "../store/download";
 import type { BondOrder, ConformationSet, Conformer, MoleculeGraph } from "./types";
 
 /**
@@ -355,8 +355,7 @@ export async function geomFile(dataset: GeomDataset, opts: GeomLocateOptions = {
     await downloadFile(url, dest, opts);
   } catch (e) {
     if (e instanceof OfflineError) {
-      const cause = /\(([^)]*)\)\. Offline\?/.exec(e.message)?.[1] ?? "unreachable";
-      throw new DataError(url, `cannot download GEOM (${cause}). Offline? Then ${howToGet(dataset)}`);
+      throw new DataError(url, `cannot download GEOM (${e.reason}). Offline? Then ${howToGet(dataset)}`);
     }
     if (e instanceof DataError) throw new DataError(url, `${e.message}; ${howToGet(dataset)}`);
     throw e;

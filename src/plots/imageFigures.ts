@@ -5,7 +5,7 @@ import type { Strategy } from "../collapse/strategies";
 import { encodePng, imageGrid } from "../images/grid";
 import type { ImageSet } from "../images/types";
 import { writeFileAtomic } from "../store/runStore";
-import { metricsPanelsFigure } from "./lmFigures";
+import { metricsPanelsFigure } from "./metricFigures";
 import { type Figure, escapeHtml } from "./plotly";
 
 export interface ImagePanel {

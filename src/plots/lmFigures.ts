@@ -1,25 +1,9 @@
-import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
+import { type SequenceCurve, metricByIterationFigure } from "./metricFigures";
 import { escapeHtml, type Figure } from "./plotly";
-
-/** A finished (or partial) sequence, as the per-iteration figures need it. */
-export interface SequenceCurve {
-  /** Legend/panel label, e.g. "GPT-2 (quick)" or "temperature 0.3". */
-  label: string;
-  strategy: Strategy;
-  records: readonly IterationRecord[];
-}
 
 /** The §3.1 name of a SequenceCurve. */
 export type LmCurve = SequenceCurve;
-
-const STRATEGY_COLORS: Record<Strategy, string> = {
-  replace: "#d62728",
-  accumulate: "#1f77b4",
-  "replace-multiple": "#ff7f0e",
-  "accumulate-subsample": "#2ca02c",
-  augment: "#9467bd",
-};
 
 /**
  * Figure 3 (and 10): test cross-entropy on real held-out text against model-fitting iteration, one
@@ -27,74 +11,6 @@ const STRATEGY_COLORS: Record<Strategy, string> = {
  */
 export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
   return metricByIterationFigure(curves, { metric: "testCrossEntropy", axisTitle: "test cross-entropy (nats/token)", unit: "nats/token" }, title);
-}
-
-/** What metricByIterationFigure plots from each record. */
-export interface MetricSpec {
-  /** Key in IterationRecord.metrics. */
-  metric: string;
-  axisTitle: string;
-  /** Shown in the hover text. */
-  unit?: string;
-}
-
-/**
- * A metric of each model against model-fitting iteration: one panel per label, one line per strategy,
- * strategies coloured alike across panels (Figures 3, 5, 6, 10, 11 all have this shape).
- */
-export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
-  const labels = [...new Set(curves.map((c) => c.label))];
-  const data: Record<string, unknown>[] = [];
-  const shown = new Set<string>();
-  curves.forEach((c) => {
-    const i = labels.indexOf(c.label) + 1;
-    data.push({
-      type: "scatter",
-      mode: "lines+markers",
-      name: c.strategy,
-      legendgroup: c.strategy,
-      showlegend: !shown.has(c.strategy),
-      x: c.records.map((r) => r.iteration),
-      y: c.records.map((r) => r.metrics[spec.metric]),
-      line: { color: STRATEGY_COLORS[c.strategy], width: 2 },
-      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f}${spec.unit ? ` ${spec.unit}` : ""}<extra></extra>`,
-      xaxis: i === 1 ? "x" : `x${i}`,
-      yaxis: i === 1 ? "y" : `y${i}`,
-    });
-    shown.add(c.strategy);
-  });
-  const layout: Record<string, unknown> = {
-    title: { text: title },
-    grid: { rows: 1, columns: labels.length, pattern: "independent" },
-    height: 420,
-    annotations: labels.map((l, k) => ({
-      text: `<b>${l}</b>`,
-      xref: `x${k === 0 ? "" : k + 1} domain`,
-      yref: `y${k === 0 ? "" : k + 1} domain`,
-      x: 0.5,
-      y: 1.06,
-      showarrow: false,
-      xanchor: "center",
-      yanchor: "bottom",
-    })),
-  };
-  labels.forEach((_, k) => {
-    const suffix = k === 0 ? "" : String(k + 1);
-    layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
-    layout[`yaxis${suffix}`] = { title: k === 0 ? { text: spec.axisTitle } : undefined };
-  });
-  return { data, layout };
-}
-
-/**
- * Several metrics of the same sequences, one panel per metric, one line per strategy (Figure 8 has this
- * shape: Fréchet distance, precision and recall per generation).
- */
-export function metricsPanelsFigure(curves: readonly { strategy: Strategy; records: readonly IterationRecord[] }[], specs: readonly MetricSpec[], title: string): Figure {
-  const panels: SequenceCurve[] = specs.flatMap((spec) =>
-    curves.map((c) => ({ label: spec.axisTitle, strategy: c.strategy, records: c.records.map((r) => ({ ...r, metrics: { value: r.metrics[spec.metric] } })) })),
-  );
-  return metricByIterationFigure(panels, { metric: "value", axisTitle: "" }, title);
 }
 
 /**

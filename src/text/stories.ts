@@ -3,7 +3,7 @@ import { Rng } from "../random";
 import { splitDocuments, type TextCorpus } from "./corpus";
 import { Grammar, HE, IT, SHE, THEY, capitalize, fixArticles, type Character, type Pronouns } from "./grammar";
 import { BOY_NAMES, CRITTERS, CRITTER_NAMES, GIRL_NAMES, NEUTRAL_NAMES, WORDS } from "./storyWords";
-import { DESCRIPTIONS, ENDINGS, OPENINGS, PLOTS, type Beat } from "./storyPlots";
+import { DESCRIPTIONS, ENDINGS, OPENINGS, PLOTS, type Beat } from "./storyTemplates";
 
 /**
  * The embedded corpus: short children's stories in the style of TinyStories, generated from a

@@ -4,7 +4,7 @@ import { DataError } from "../errors";
 import { type ImageSet, concatImages, imageCodec, quantize8, selectImages } from "../images/types";
 import { Rng } from "../random";
 import { type Classifier, attributeFrequencies, classify } from "./classifier";
-import { type FeatureStats, featureStats, frechetDistance, precisionRecall } from "./metrics";
+import { type FeatureStats, featureStats, frechetDistance, precisionRecall } from "../metrics/features";
 import { type VaeConfig, decode, disposeVae, vaeInit } from "./model";
 import { type VaeTrainConfig, evaluateElbo, normalTensor, trainVae } from "./train";
 import type { Params } from "../nn/params";
