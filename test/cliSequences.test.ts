@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
-import { tempDir } from "./helpers";
+import { freshStore, tempDir } from "./helpers";
 
 // collapse vae and collapse molecules: help, bad flags, a smoke run, and reading it back.
 
@@ -57,3 +57,18 @@ for (const { name, metrics } of COMMANDS) {
     assert.deepEqual(JSON.parse(again.stdout).iterations.map((i: Record<string, number>) => metrics.map((m) => i[m])), json.iterations.map((i: Record<string, number>) => metrics.map((m) => i[m])));
   });
 }
+
+test("a sequence kind from any module runs in the parallel runner's workers, with no registration elsewhere", async () => {
+  const { runSequences } = await import("../src/experiments/sequences");
+  const { TOY_SEQUENCES } = await import("./toySequenceKind");
+  const configs = [0, 1, 2].map((seed) => ({ iterations: 3, seed }));
+  const statuses: string[] = [];
+  const parallel = await runSequences(TOY_SEQUENCES, configs, { store: freshStore("toy-seqs"), parallel: 2, onStatus: (_, m) => statuses.push(m) });
+  const workerPids = new Set(statuses.map((m) => Number(/process (\d+)/.exec(m)?.[1])));
+  const workers = [...workerPids].filter((pid) => pid !== process.pid);
+  assert.ok(workers.length >= 2, `sequences ran in worker processes: ${statuses.join("; ")}`);
+  for (let i = 0; i < configs.length; i++) {
+    const here = await TOY_SEQUENCES.run(configs[i], { store: null });
+    assert.deepEqual(parallel[i].records, here.records, `sequence ${i}`);
+  }
+});

@@ -18,7 +18,7 @@ import { type SequenceKind, type SequencesOptions, growingSetCost, runSequences 
  * reads it instead of training it.
  */
 export const LM_SEQUENCES: SequenceKind<LmSequenceConfig, LmSequenceResult> = {
-  kind: "lm",
+  entry: { module: __filename, exportName: "LM_SEQUENCES" },
   check(c) {
     checkLmSequenceConfig(c);
     lmRunKey(c); // a missing text file

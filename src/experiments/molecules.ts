@@ -196,7 +196,7 @@ function moleculeDataFile(config: MoleculeSequenceConfig): string | null {
 
 /** §3.2 sequences for runSequences (what the notebook and `collapse reproduce` call). */
 export const MOLECULE_SEQUENCES: SequenceKind<MoleculeSequenceConfig, MoleculeSequenceResult> = {
-  kind: "molecules",
+  entry: { module: __filename, exportName: "MOLECULE_SEQUENCES" },
   check: checkMoleculeSequenceConfig,
   run: runMoleculeSequence,
   finishedIterations: (store, config) => storedIterations(store, "molecules", () => moleculeRunKey(config)),

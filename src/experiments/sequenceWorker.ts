@@ -3,34 +3,16 @@
  * $COLLAPSE_RUNS_DIR and reports its progress to the parent over IPC. One sequence per process, so
  * every sequence gets a core of its own (tfjs' wasm backend is single-threaded in Node).
  */
-import type { IterationRecord } from "../collapse/loop";
-import { type SerializedError, serializeError } from "../errors";
+import { serializeError } from "../errors";
 import { RunStore } from "../store/runStore";
-import type { SequenceKind, SequenceKindName } from "./sequences";
+import type { SequenceJob, SequenceMessage } from "./sequenceProtocol";
+import type { SequenceKind } from "./sequences";
 
-export interface SequenceJob {
-  kind: SequenceKindName;
-  config: unknown;
-  checkpoints?: boolean;
-}
-
-export type SequenceMessage =
-  | { type: "status"; message: string }
-  | { type: "fit"; iteration: number; step: number; metrics: Record<string, number> }
-  | { type: "iteration"; record: IterationRecord }
-  | { type: "done" }
-  | { type: "error"; error: SerializedError };
-
-/** The runner of each kind, loaded only when a job of that kind arrives. */
-function kindOf(name: SequenceKindName): SequenceKind<{ iterations: number }, unknown> {
-  switch (name) {
-    case "lm":
-      return require("./lmSequences").LM_SEQUENCES;
-    case "molecules":
-      return require("./molecules").MOLECULE_SEQUENCES;
-    case "vae":
-      return require("./vae").VAE_SEQUENCES;
-  }
+/** The kind a job names, loaded from its module: any module that exports a SequenceKind. */
+function kindOf(job: SequenceJob): SequenceKind<{ iterations: number }, unknown> {
+  const kind = require(job.entry.module)[job.entry.exportName] as SequenceKind<{ iterations: number }, unknown> | undefined;
+  if (!kind || typeof kind.run !== "function") throw new Error(`${job.entry.module} exports no sequence kind named ${job.entry.exportName}`);
+  return kind;
 }
 
 function send(message: SequenceMessage): void {
@@ -49,7 +31,7 @@ process.on("disconnect", () => process.exit(130));
 process.once("message", (job: SequenceJob) => {
   Promise.resolve()
     .then(() =>
-      kindOf(job.kind).run(job.config as { iterations: number }, {
+      kindOf(job).run(job.config as { iterations: number }, {
         store: RunStore.fromEnv(),
         checkpoints: job.checkpoints,
         onStatus: (message) => send({ type: "status", message }),

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { ConfigError, DataError, deserializeError } from "../errors";
 import type { RunStore } from "../store/runStore";
-import type { SequenceJob, SequenceMessage } from "./sequenceWorker";
+import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
 
 /** What every experiment's sequence runner (runLmSequence, runMoleculeSequence, runVaeSequence) takes. */
 export interface SequenceRunOptions {
@@ -18,11 +18,11 @@ export interface SequenceRunOptions {
 }
 
 /**
- * How runSequences handles one kind of sequence. `kind` names it to the worker process
- * (sequenceWorker.ts), which looks up the same runner by that name.
+ * How runSequences handles one kind of sequence: what a modality registers to run its sequences in
+ * parallel. `entry` tells the worker process (sequenceWorker.ts) where to load the same object from.
  */
 export interface SequenceKind<C extends { iterations: number }, R> {
-  kind: SequenceKindName;
+  entry: SequenceEntry;
   /** Throws a ConfigError or DataError for a config that cannot run, before any work starts. */
   check(config: C): void;
   run(config: C, opts: SequenceRunOptions): Promise<R>;
@@ -40,8 +40,6 @@ export interface SequenceKind<C extends { iterations: number }, R> {
   /** Work done once, here, before any worker starts (e.g. generating a data set every worker reads). */
   prepare?(configs: readonly C[], opts: { onStatus?: (message: string) => void }): Promise<void>;
 }
-
-export type SequenceKindName = "lm" | "molecules" | "vae";
 
 export interface SequencesOptions {
   /** Where the sequences are kept; running in parallel needs one (the workers write their results there). */
@@ -147,7 +145,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
         const release = () => {
           if (trainsFirstModel && training.delete(firstKeys[i])) startNext();
         };
-        runInWorker(kind.kind, i, configs[i], store, opts, release)
+        runInWorker(kind.entry, i, configs[i], store, opts, release)
           .then(
             () => undefined,
             (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
@@ -167,7 +165,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
   return results as R[];
 }
 
-function runInWorker(kind: SequenceKindName, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
+function runInWorker(entry: SequenceEntry, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(path.join(__dirname, "sequenceWorker.js"), [], {
       env: { ...process.env, COLLAPSE_RUNS_DIR: store.root },
@@ -201,7 +199,7 @@ function runInWorker(kind: SequenceKindName, index: number, config: unknown, sto
       if (o?.type === "error") return reject(deserializeError(o.error));
       reject(new Error(`worker process stopped (${signal ?? `exit code ${code}`}) without a result${stderr ? `; its last output:\n${stderr.trim()}` : ""}`));
     });
-    child.send({ kind, config, checkpoints: opts.checkpoints } satisfies SequenceJob);
+    child.send({ entry, config, checkpoints: opts.checkpoints } satisfies SequenceJob);
   });
 }
 

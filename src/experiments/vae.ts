@@ -232,7 +232,7 @@ export function vaeRunKey(config: VaeSequenceConfig, source: Record<string, unkn
 
 /** §3.3 sequences for runSequences (what the §3.3 and §5 notebooks and `collapse reproduce` call). */
 export const VAE_SEQUENCES: SequenceKind<VaeSequenceConfig, VaeSequenceResult> = {
-  kind: "vae",
+  entry: { module: __filename, exportName: "VAE_SEQUENCES" },
   check: checkVaeSequenceConfig,
   run: runVaeSequence,
   finishedIterations: (store, config) => storedIterations(store, "vae", () => vaeRunKey(config)),

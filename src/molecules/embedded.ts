@@ -7,8 +7,13 @@ import { ConfigError, type SerializedError, checkInt, deserializeError } from ".
 import { packageRoot } from "../environment";
 import { Rng } from "../random";
 import { writeFileAtomic } from "../store/runStore";
-import type { EmbeddedWorkerMessage } from "./embeddedWorker";
 import { type BondOrder, type ConformationSet, type Conformer, type MoleculeGraph, conformationCodec, decodeConformations, selectConformers } from "./types";
+
+/** What the generator process (embeddedWorker.ts) sends back; defined here so that it need not be imported from there. */
+export type EmbeddedWorkerMessage =
+  | { type: "progress"; molecules: number; target: number; attempts: number }
+  | { type: "done"; bytes: Uint8Array }
+  | { type: "error"; error: SerializedError };
 
 /**
  * The embedded default data of §3.2: a seeded set of small drug-like molecules written by a fragment

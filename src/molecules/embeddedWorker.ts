@@ -3,14 +3,9 @@
  * openchemlib keeps what it learnt about ring systems across molecules, so the conformers of a set
  * depend on what the process generated before; a fresh process makes a set depend on its spec alone.
  */
-import { type SerializedError, serializeError } from "../errors";
-import { type EmbeddedSpec, generateEmbeddedConformations } from "./embedded";
+import { serializeError } from "../errors";
+import { type EmbeddedSpec, type EmbeddedWorkerMessage, generateEmbeddedConformations } from "./embedded";
 import { conformationCodec } from "./types";
-
-export type EmbeddedWorkerMessage =
-  | { type: "progress"; molecules: number; target: number; attempts: number }
-  | { type: "done"; bytes: Uint8Array }
-  | { type: "error"; error: SerializedError };
 
 process.on("disconnect", () => process.exit(130));
 
