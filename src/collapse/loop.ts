@@ -1,6 +1,6 @@
 import { DataError } from "../errors";
 import { Rng } from "../random";
-import type { Run } from "../store/runStore";
+import { type Run, syntheticArtifact } from "../store/runStore";
 import type { Modality } from "./modality";
 import { type LoopConfig, type Part, type Pool, checkLoopConfig, samplesToDraw, trainingParts } from "./strategies";
 
@@ -72,9 +72,9 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
   for (let n = 1; n <= resumedFrom; n++) {
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n, cfg.freshRealSize);
     if (n < cfg.iterations) {
-      const bytes = run!.readArtifact(syntheticArtifact(n));
-      if (!bytes) throw new DataError(run!.artifactPath(syntheticArtifact(n)), "missing, but iteration " + n + " is recorded as finished");
-      pool.synthetic.push({ data: modality.codec!.decode(bytes), origin: "synthetic", generation: n });
+      const data = run!.readSynthetic(n, modality.codec!);
+      if (data === null) throw new DataError(run!.artifactPath(syntheticArtifact(n)), "missing, but iteration " + n + " is recorded as finished");
+      pool.synthetic.push({ data, origin: "synthetic", generation: n });
     }
   }
 
@@ -104,7 +104,7 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
       if (n < cfg.iterations || opts.extendable) {
         const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));
         // Persist the synthetic set before the record that declares iteration n finished.
-        if (run) run.writeArtifact(syntheticArtifact(n), modality.codec!.encode(data));
+        if (run) run.writeSynthetic(n, modality.codec!, data);
         pool.synthetic.push({ data, origin: "synthetic", generation: n });
       }
     } finally {
@@ -123,10 +123,6 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
     opts.onIteration?.(record);
   }
   return { records, resumedFrom };
-}
-
-function syntheticArtifact(model: number): string {
-  return `synthetic-${model}.bin`;
 }
 
 /** `size` samples drawn uniformly without replacement from the union of the parts; provenance is kept. */

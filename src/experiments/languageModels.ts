@@ -10,7 +10,7 @@ import { parameterCount } from "../lm/model";
 import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
 import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
 import type { LmConfig } from "../lm/types";
-import { Run, RunInUseError, type RunStore } from "../store/runStore";
+import { Run, RunInUseError, type RunStore, readStoredSynthetic } from "../store/runStore";
 import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
@@ -226,9 +226,8 @@ function loadOrTrainTokenizer(run: Run | null, docs: readonly string[], vocabSiz
 
 /** Decoded synthetic documents sampled from model `iteration` of a stored run (Table 1). */
 export function storedSamples(runDir: string, tokenizer: BpeTokenizer, iteration: number, count: number): string[] {
-  const file = `${runDir}/artifacts/synthetic-${iteration}.bin`;
-  if (!fs.existsSync(file)) return [];
-  const data: LmData = lmCodec.decode(fs.readFileSync(file));
+  const data: LmData | null = readStoredSynthetic(runDir, iteration, lmCodec);
+  if (!data) return [];
   return data.docs.slice(0, count).map((d) => tokenizer.decode(d, { skipSpecial: true }));
 }
 

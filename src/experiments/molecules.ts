@@ -11,7 +11,8 @@ import { EMBEDDED_DEFAULTS, type EmbeddedSpec, embeddedConformations, splitByMol
 import { type GeomLocateOptions, findGeomFile, geomFile, parseMoleculeDataSpec, readGeomMsgpack } from "../molecules/geom";
 import { type MoleculeEvaluationConfig, checkMoleculeEvaluationConfig, moleculeModality } from "../molecules/modality";
 import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
-import { type ConformationSet, decodeConformations } from "../molecules/types";
+import { type ConformationSet, conformationCodec } from "../molecules/types";
+import { readStoredSynthetic } from "../store/runStore";
 import type { Profile } from "./profiles";
 import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
 import { saveParams } from "../nn/safetensors";
@@ -287,6 +288,5 @@ export function defaultCoverageThreshold(data: string): number {
 
 /** The synthetic conformations sampled from model `iteration` of a stored run (null if there are none). */
 export function storedConformations(runDir: string, iteration: number): ConformationSet | null {
-  const file = path.join(runDir, "artifacts", `synthetic-${iteration}.bin`);
-  return fs.existsSync(file) ? decodeConformations(fs.readFileSync(file), file) : null;
+  return readStoredSynthetic(runDir, iteration, conformationCodec);
 }

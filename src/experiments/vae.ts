@@ -9,7 +9,7 @@ import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartit
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { Rng, deriveSeed } from "../random";
-import { Run } from "../store/runStore";
+import { Run, readStoredSynthetic } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
 import { vaeModality } from "../vae/modality";
 import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
@@ -327,8 +327,7 @@ export function vaeBaseConfig(profile: Profile): VaeSequenceConfig {
 
 /** Images sampled from model `iteration` of a stored run (null if the run holds none). */
 export function storedImages(runDir: string, iteration: number): ImageSet | null {
-  const file = path.join(runDir, "artifacts", `synthetic-${iteration}.bin`);
-  return fs.existsSync(file) ? imageCodec.decode(fs.readFileSync(file)) : null;
+  return readStoredSynthetic(runDir, iteration, imageCodec);
 }
 
 /** Reconstructions (decoded posterior means) of `images` by the checkpoint of model `iteration` of a stored run. */

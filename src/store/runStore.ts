@@ -131,6 +131,16 @@ export class Run {
     return fs.existsSync(p) ? fs.readFileSync(p) : null;
   }
 
+  /** Persists the synthetic set sampled from model `iteration` (before the record that finishes it). */
+  writeSynthetic<D>(iteration: number, codec: Codec<D>, data: D): string {
+    return this.writeArtifact(syntheticArtifact(iteration), codec.encode(data));
+  }
+
+  /** The synthetic set sampled from model `iteration`, or null if the run holds none. */
+  readSynthetic<D>(iteration: number, codec: Codec<D>): D | null {
+    return readStoredSynthetic(this.dir, iteration, codec);
+  }
+
   get done(): boolean {
     return fs.existsSync(path.join(this.dir, "done.json"));
   }
@@ -243,4 +253,30 @@ function sortKeys(value: unknown, where: string): unknown {
     return out;
   }
   return value;
+}
+
+/** What the store needs of a modality's codec to keep its synthetic sets. */
+export interface Codec<D> {
+  encode(data: D): Uint8Array;
+  decode(bytes: Uint8Array): D;
+}
+
+/** The artifact name of the synthetic set sampled from model `iteration`: the one place it is spelled. */
+export function syntheticArtifact(iteration: number): string {
+  return `synthetic-${iteration}.bin`;
+}
+
+/**
+ * The synthetic set of model `iteration` in the run directory `runDir` (notebooks read finished runs
+ * by directory), decoded, or null if it holds none; a file that does not decode is a DataError naming it.
+ */
+export function readStoredSynthetic<D>(runDir: string, iteration: number, codec: Codec<D>): D | null {
+  const file = path.join(runDir, "artifacts", syntheticArtifact(iteration));
+  if (!fs.existsSync(file)) return null;
+  try {
+    return codec.decode(fs.readFileSync(file));
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(file, `does not decode: ${(e as Error).message}`);
+  }
 }
