@@ -124,7 +124,7 @@ test("solveFromCounts with all-zero labels gives w = 0; noiseless labels recover
   const w0 = solveFromCounts(problem, new Float64Array(9).fill(3), new Float64Array(9));
   assert.deepEqual(Array.from(w0), [0, 0, 0, 0]);
   const modality = linearModality(problem);
-  const real = modality.real(9, Rng.fromSeed(1), 1) as LinearData;
+  const real = modality.real!(9, Rng.fromSeed(1), 1) as LinearData;
   const w = fitLinear(problem, [part(real, "real")]);
   assert.ok(maxRelDiff(w, problem.wStar) < 1e-10);
   assert.equal(exactTestError(problem, problem.wStar), 0);
@@ -148,7 +148,7 @@ test("ridge shrinks the fit: ‖ŵ_ridge‖ < ‖ŵ_OLS‖ and matches (XᵀX + 
 test("linearModality: real/sample sizes, row cycling, select", () => {
   const problem = makeProblem(2, 5, { sigma2: 0 });
   const m = linearModality(problem);
-  const real = m.real(5, Rng.fromSeed(1), 1) as LinearData;
+  const real = m.real!(5, Rng.fromSeed(1), 1) as LinearData;
   assert.equal(real.rows, null);
   assert.equal(m.size(real), 5);
   // noiseless labels are exactly X w*

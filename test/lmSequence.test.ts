@@ -167,16 +167,17 @@ test("checkpoints load back and reproduce each model's recorded test cross-entro
   assert.equal(tf.memory().numTensors, tensorsBefore);
 });
 
-test("lmModality.real: the original set, then fresh draws as fixed slices, whatever the call order", async () => {
+test("real draws from a modality's pool: the original set, then fresh draws as fixed slices, whatever the call order", async () => {
   const { lmModality } = await import("../src/lm/modality");
+  const { realDraw } = await import("../src/collapse/loop");
   const realDocs = Array.from({ length: 10 }, (_, i) => Int32Array.of(i));
   const stub = { eotId: 256 } as unknown as LmSequenceResult["tokenizer"];
   const m = lmModality({ model: {} as LmSequenceResult["model"], tokenizer: stub, realDocs, originalDocs: 4, validWindows: [], train: {} as never, sampling: {} as never });
-  const ids = async (size: number, draw: number) => (await m.real(size, undefined as never, draw)).docs.map((d) => d[0]);
-  assert.deepEqual(await ids(3, 3), [7, 8, 9], "fresh draw 3 comes after the original set and draw 2");
-  assert.deepEqual(await ids(4, 1), [0, 1, 2, 3]);
-  assert.deepEqual(await ids(3, 2), [4, 5, 6]);
-  await assert.rejects(async () => ids(3, 4), /needs 13 training documents for real draw 4, has 10/);
+  const ids = async (draw: number) => (await realDraw(m, { realSize: 4, freshRealSize: 3 }, 0, draw)).docs.map((d) => d[0]);
+  assert.deepEqual(await ids(3), [7, 8, 9], "fresh draw 3 comes after the original set and draw 2");
+  assert.deepEqual(await ids(1), [0, 1, 2, 3]);
+  assert.deepEqual(await ids(2), [4, 5, 6]);
+  await assert.rejects(async () => ids(4), /needs 13 real training samples for real draw 4, has 10/);
 });
 
 test("sequences that differ only in strategy or sampling share one first model, read back bit-identically", async () => {

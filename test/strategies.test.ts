@@ -420,3 +420,18 @@ test("loop: onIteration sees every record in order", async () => {
   assert.deepEqual(seen, [1, 2, 3, 4]);
   assert.equal(records.length, 4);
 });
+
+test("trainingParts subsamples accumulate-subsample's pool to the first iteration's size, keeping provenance; other strategies are untouched", async () => {
+  const { Rng } = await import("../src/random");
+  type Rows = number[];
+  const part = (rows: Rows, origin: "real" | "synthetic", generation: number) => ({ data: rows, origin, generation });
+  const p = { real: [part([0, 1, 2, 3], "real", 1)], synthetic: [part([10, 11, 12, 13], "synthetic", 1), part([20, 21, 22, 23], "synthetic", 2)] };
+  const sub = { size: (d: Rows) => d.length, select: (d: Rows, idx: Int32Array) => Array.from(idx, (i) => d[i]), to: 4, rng: Rng.fromSeed(7) };
+  const parts = trainingParts("accumulate-subsample", 3, p, sub);
+  const rows = parts.flatMap((x) => x.data);
+  assert.equal(rows.length, 4);
+  assert.equal(new Set(rows).size, 4, "without replacement");
+  for (const x of parts) assert.ok(x.data.every((r) => p.real.concat(p.synthetic).find((q) => q.generation === x.generation && q.origin === x.origin)!.data.includes(r)), "each row keeps its part");
+  assert.deepEqual(trainingParts("accumulate", 3, p, sub), trainingParts("accumulate", 3, p), "accumulate ignores the subsampler");
+  assert.equal(trainingParts("accumulate-subsample", 3, p).flatMap((x) => x.data).length, 12, "without a subsampler: the whole pool");
+});

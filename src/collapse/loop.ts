@@ -2,7 +2,7 @@ import { DataError } from "../errors";
 import { Rng } from "../random";
 import { type Run, syntheticArtifact } from "../store/runStore";
 import type { Modality } from "./modality";
-import { type LoopConfig, type Part, type Pool, checkLoopConfig, samplesToDraw, trainingParts } from "./strategies";
+import { type LoopConfig, type Pool, checkLoopConfig, samplesToDraw, trainingParts } from "./strategies";
 
 /** What happened at one model-fitting iteration. */
 export interface IterationRecord {
@@ -52,11 +52,10 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
   if (run && !modality.codec) throw new Error(`modality ${modality.name} has no codec, so its runs cannot be persisted`);
 
   const pool: Pool<D> = { real: [], synthetic: [] };
-  const addReal = async (draw: number, size: number) => {
-    const data = await modality.real(size, Rng.derive(seed, "real", draw), draw);
-    pool.real.push({ data, origin: "real", generation: draw });
+  const addReal = async (draw: number) => {
+    pool.real.push({ data: await realDraw(modality, cfg, seed, draw), origin: "real", generation: draw });
   };
-  await addReal(1, cfg.realSize);
+  await addReal(1);
 
   const records: IterationRecord[] = run ? run.records<IterationRecord>() : [];
   records.forEach((r, i) => {
@@ -70,7 +69,7 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
   // Rebuild the pool as it stood after the last finished iteration: real data is regenerated from
   // its seed, synthetic sets are read back (they depend on models we no longer have).
   for (let n = 1; n <= resumedFrom; n++) {
-    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n, cfg.freshRealSize);
+    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
     if (n < cfg.iterations) {
       const data = run!.readSynthetic(n, modality.codec!);
       if (data === null) throw new DataError(run!.artifactPath(syntheticArtifact(n)), "missing, but iteration " + n + " is recorded as finished");
@@ -80,11 +79,8 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
 
   for (let n = resumedFrom + 1; n <= cfg.iterations; n++) {
     const started = performance.now();
-    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n, cfg.freshRealSize);
-    let parts = trainingParts(cfg.strategy, n, pool);
-    if (cfg.strategy === "accumulate-subsample" && n > 1) {
-      parts = subsampleParts(modality, parts, cfg.realSize, Rng.derive(seed, "subsample", n));
-    }
+    if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
+    const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) });
     const curve: { step: number; metrics: Record<string, number> }[] = [];
     const model = await modality.fit(parts, {
       iteration: n,
@@ -125,20 +121,23 @@ export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<Co
   return { records, resumedFrom };
 }
 
-/** `size` samples drawn uniformly without replacement from the union of the parts; provenance is kept. */
-export function subsampleParts<D>(modality: Modality<D, unknown>, parts: readonly Part<D>[], size: number, rng: Rng): Part<D>[] {
-  const sizes = parts.map((p) => modality.size(p.data));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  if (total <= size) return [...parts];
-  const chosen = rng.choose(total, size);
-  const out: Part<D>[] = [];
-  let offset = 0;
-  let c = 0;
-  parts.forEach((part, i) => {
-    const local: number[] = [];
-    while (c < chosen.length && chosen[c] < offset + sizes[i]) local.push(chosen[c++] - offset);
-    offset += sizes[i];
-    if (local.length > 0) out.push({ ...part, data: modality.select(part.data, Int32Array.from(local)) });
-  });
-  return out;
+/**
+ * Real draw `draw` of a sequence: the original set (draw 1, `realSize` samples) or the fresh data of
+ * iteration `draw` (`freshRealSize` samples). From a modality's `realPool`, draw 1 is its first
+ * `realSize` samples and draw n the (n−1)-th slice after them, so a draw is the same whichever
+ * iterations ran before it (resuming regenerates them); from a generator, a stream derived per draw.
+ */
+export async function realDraw<D>(modality: Modality<D, unknown>, cfg: Pick<LoopConfig, "realSize" | "freshRealSize">, seed: number, draw: number): Promise<D> {
+  const size = draw === 1 ? cfg.realSize : cfg.freshRealSize ?? 0;
+  if (modality.realPool === undefined) {
+    if (!modality.real) throw new Error(`modality ${modality.name} has neither a realPool nor a real() generator`);
+    return modality.real(size, Rng.derive(seed, "real", draw), draw);
+  }
+  const start = draw === 1 ? 0 : cfg.realSize + (draw - 2) * (cfg.freshRealSize ?? 0);
+  const available = modality.size(modality.realPool);
+  if (start + size > available) {
+    throw new DataError(`real ${modality.name} data`, `needs ${start + size} real training samples for real draw ${draw}, has ${available}`);
+  }
+  return modality.select(modality.realPool, Int32Array.from({ length: size }, (_, k) => start + k));
 }
+

@@ -21,8 +21,15 @@ export interface Modality<D, M> {
   size(data: D): number;
   /** The samples at `indices` (used by accumulate-subsample). */
   select(data: D, indices: Int32Array): D;
-  /** `size` real training samples. `draw` is 1 for the original set, n for fresh data at iteration n. */
-  real(size: number, rng: Rng, draw: number): D | Promise<D>;
+  /**
+   * Real training data, one of two ways. `realPool`: every real training sample the modality holds, in
+   * order; the loop takes the original set from its start and each fresh draw as the next slice, the
+   * same way for every modality (see `realDraw`). `real`: a generator of `size` fresh samples from
+   * `rng` (`draw` is 1 for the original set, n for fresh data at iteration n), for synthetic problems
+   * such as §2's regression and §5's Gaussian.
+   */
+  readonly realPool?: D;
+  real?(size: number, rng: Rng, draw: number): D | Promise<D>;
   /** Fits a fresh model on the given parts (a modality may exploit their structure, e.g. repeated rows). */
   fit(train: readonly Part<D>[], ctx: FitContext): M | Promise<M>;
   /** `size` new samples from the model. */

@@ -1,4 +1,5 @@
 import { ConfigError, checkInt, checkOneOf } from "../errors";
+import type { Rng } from "../random";
 
 /**
  * How the training set of model n is built from the data seen so far.
@@ -87,12 +88,23 @@ export interface Pool<D> {
   readonly synthetic: Part<D>[];
 }
 
+/** What accumulate-subsample needs to cut the accumulated pool down: sizes, selection, target size, randomness. */
+export interface Subsampler<D> {
+  size(data: D): number;
+  select(data: D, indices: Int32Array): D;
+  /** The size to subsample to (the first iteration's training set). */
+  to: number;
+  rng: Rng;
+}
+
 /**
- * The parts model n trains on, before any subsampling. The single place where strategies differ in
- * what data they use; the unit tests pin every case down.
+ * The parts model n trains on: the single place where strategies differ in what data they use,
+ * accumulate-subsample's subsampling included (given a `subsample`; without one, the parts before it).
+ * The unit tests pin every case down.
  */
-export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>): Part<D>[] {
+export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>, subsample?: Subsampler<D>): Part<D>[] {
   if (n === 1) return [pool.real[0]];
+  if (strategy === "accumulate-subsample" && subsample) return subsampleParts(subsample, trainingParts(strategy, n, pool), subsample.to, subsample.rng);
   const newestSynthetic = pool.synthetic[n - 2];
   if (!newestSynthetic) throw new Error(`no synthetic data from model ${n - 1} for iteration ${n}`);
   const fresh = pool.real.slice(1).filter((p) => p.generation === n);
@@ -108,3 +120,20 @@ export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>): 
   }
 }
 
+/** `size` samples drawn uniformly without replacement from the union of the parts; provenance is kept. */
+export function subsampleParts<D>(modality: Pick<Subsampler<D>, "size" | "select">, parts: readonly Part<D>[], size: number, rng: Rng): Part<D>[] {
+  const sizes = parts.map((p) => modality.size(p.data));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= size) return [...parts];
+  const chosen = rng.choose(total, size);
+  const out: Part<D>[] = [];
+  let offset = 0;
+  let c = 0;
+  parts.forEach((part, i) => {
+    const local: number[] = [];
+    while (c < chosen.length && chosen[c] < offset + sizes[i]) local.push(chosen[c++] - offset);
+    offset += sizes[i];
+    if (local.length > 0) out.push({ ...part, data: modality.select(part.data, Int32Array.from(local)) });
+  });
+  return out;
+}

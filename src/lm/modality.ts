@@ -56,14 +56,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
     name: "lm",
     size: (data) => data.docs.length,
     select: (data, indices) => ({ docs: Array.from(indices, (i) => data.docs[i]) }),
-    real(size, _rng, draw) {
-      // Draw 1 is the original set; fresh draw n (n ≥ 2) is the (n−1)-th slice after it.
-      const start = draw === 1 ? 0 : o.originalDocs + (draw - 2) * size;
-      if (start + size > o.realDocs.length) {
-        throw new DataError("real corpus", `needs ${start + size} training documents for real draw ${draw}, has ${o.realDocs.length}`);
-      }
-      return { docs: o.realDocs.slice(start, start + size) };
-    },
+    realPool: { docs: o.realDocs },
     async fit(parts, ctx) {
       const fitFresh = async (report: (step: number, metrics: Record<string, number>) => void): Promise<FittedLm> => {
         const docs = parts.flatMap((p) => p.data.docs);

@@ -1,5 +1,5 @@
 import type { Modality } from "../collapse/modality";
-import { ConfigError, DataError, checkInt, checkKnownKeys, checkNumber } from "../errors";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import { Rng } from "../random";
 import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, trainDiffusion, trainingSteps } from "./diffusion";
 import { type EgnnConfig, initEgnn } from "./egnn";
@@ -84,13 +84,7 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
     name: "molecules",
     size: (data) => data.conformers.length,
     select: (data, indices) => selectConformers(data, indices),
-    real(size, _rng, draw) {
-      const start = draw === 1 ? 0 : o.originalSize + (draw - 2) * size;
-      if (start + size > o.realTrain.conformers.length) {
-        throw new DataError("real conformers", `needs ${start + size} real training conformers for real draw ${draw}, has ${o.realTrain.conformers.length}`);
-      }
-      return selectConformers(o.realTrain, Int32Array.from({ length: size }, (_, i) => start + i));
-    },
+    realPool: o.realTrain,
     async fit(parts, ctx) {
       const data = mergeConformationSets(parts.map((p) => p.data));
       const params = initEgnn(o.model, ctx.rng.fork("init"));

@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Modality } from "../collapse/modality";
-import { DataError } from "../errors";
 import { type ImageSet, concatImages, imageCodec, quantize8, selectImages } from "../images/types";
 import { Rng } from "../random";
 import { type Classifier, attributeFrequencies, classify } from "./classifier";
@@ -65,11 +64,7 @@ export function vaeModality(o: VaeModalityOptions): Modality<ImageSet, VaeModel>
     name: "vae",
     size: (data) => data.n,
     select: (data, indices) => selectImages(data, indices),
-    real(size, _rng, draw) {
-      const start = draw === 1 ? 0 : o.originalImages + (draw - 2) * size;
-      if (start + size > o.realTrain.n) throw new DataError("real images", `needs ${start + size} training images for real draw ${draw}, has ${o.realTrain.n}`);
-      return selectImages(o.realTrain, Int32Array.from({ length: size }, (_, k) => start + k));
-    },
+    realPool: o.realTrain,
     async fit(parts, ctx) {
       // Synthetic images carry no labels; training only needs pixels.
       const data = concatImages(parts.map((p) => ({ images: p.data.images, n: p.data.n, height: p.data.height, width: p.data.width })));
