@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
+import type { CollapseResult } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
@@ -14,7 +14,7 @@ import { Run, RunInUseError, type RunStore, readStoredSynthetic } from "../store
 import { BpeTokenizer, trainBpe } from "../text/bpe";
 import { formatDataSpec, loadCorpus, parseDataSpec } from "../text/dataSpec";
 import type { Profile } from "./profiles";
-import type { SequenceRunOptions } from "./sequences";
+import { type SequenceRunOptions, collapseInRun } from "./sequences";
 import { loadParams, saveParams } from "../nn/safetensors";
 
 /** One §3.1 sequence of language models: everything that determines its results. */
@@ -121,25 +121,15 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     const store = opts.store;
     const shareFirstModel =
       store && opts.shareFirstModel !== false ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(key), model, tokenizer, status, fit) : undefined;
-    const result = await runCollapse({
+    const result = await collapseInRun({
       modality: lmModality({ model, tokenizer, realDocs, originalDocs: config.trainDocuments, validWindows, train, sampling, firstIterationEpochs: config.firstIterationEpochs, shareFirstModel }),
       loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainDocuments, freshRealSize: fresh },
       seed: config.seed,
-      run: run ?? undefined,
-      extendable: run !== null,
-      onIteration: opts.onIteration,
-      onFitProgress: opts.onFitProgress,
-      onModel:
-        run && opts.checkpoints !== false
-          ? (n, m) => {
-              saveParams(run.artifactPath(`model-${n}.safetensors`), m.params, { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()), iteration: String(n) });
-            }
-          : undefined,
+      run,
+      opts,
+      checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()) } }),
+      summaryMetric: "testCrossEntropy",
     });
-    if (run) {
-      const stored = run.records<IterationRecord>();
-      run.finish({ iterations: stored.length, testCrossEntropy: stored.map((r) => r.metrics.testCrossEntropy) });
-    }
     return { ...result, config, model, parameters: parameterCount(model), backend: backendInfo(), tokenizer, runDir: run?.dir ?? null, validWindows };
   } finally {
     run?.close();

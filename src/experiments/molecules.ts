@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
+import type { CollapseResult } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
@@ -14,8 +14,7 @@ import { QM9_COVERAGE_THRESHOLD } from "../molecules/rmsd";
 import { type ConformationSet, conformationCodec } from "../molecules/types";
 import { readStoredSynthetic } from "../store/runStore";
 import type { Profile } from "./profiles";
-import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
-import { saveParams } from "../nn/safetensors";
+import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, collapseInRun, growingSetCost, runSequences, storedIterations } from "./sequences";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
 export interface MoleculeSequenceConfig {
@@ -139,7 +138,7 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
     const parameters = egnnParameterCount(checked.model);
     status(`EGNN ${checked.model.layers}×${checked.model.hidden}: ${parameters.toLocaleString("en-US")} parameters; ${train.conformers.length} training conformers of ${train.molecules.length} molecules, ${test.conformers.length} test conformers of ${test.molecules.length}; backend ${backend.name}`);
     const realSize = train.conformers.length;
-    const result = await runCollapse({
+    const result = await collapseInRun({
       modality: moleculeModality({
         model: checked.model,
         diffusion: checked.diffusion,
@@ -152,21 +151,11 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
       }),
       loop: { strategy: config.strategy, iterations: config.iterations, realSize },
       seed: config.seed,
-      run: run ?? undefined,
-      extendable: run !== null,
-      onIteration: opts.onIteration,
-      onFitProgress: opts.onFitProgress,
-      onModel:
-        run && opts.checkpoints !== false
-          ? (n, m) => {
-              saveParams(run.artifactPath(`model-${n}.safetensors`), m.params, { model: JSON.stringify(checked.model), diffusion: JSON.stringify(checked.diffusion), iteration: String(n) });
-            }
-          : undefined,
+      run,
+      opts,
+      checkpoint: (m) => ({ params: m.params, metadata: { model: JSON.stringify(checked.model), diffusion: JSON.stringify(checked.diffusion) } }),
+      summaryMetric: "testLoss",
     });
-    if (run) {
-      const stored = run.records<IterationRecord>();
-      run.finish({ iterations: stored.length, testLoss: stored.map((r) => r.metrics.testLoss) });
-    }
     return { ...result, config, model: checked.model, diffusion: checked.diffusion, parameters, backend: backendInfo(), runDir: run?.dir ?? null, data: { train, test } };
   } finally {
     run?.close();

@@ -1,9 +1,13 @@
 import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { IterationRecord } from "../collapse/loop";
+import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
+import type { Modality } from "../collapse/modality";
+import type { LoopConfig } from "../collapse/strategies";
+import type { Params } from "../nn/params";
+import { saveParams } from "../nn/safetensors";
 import { ConfigError, DataError, deserializeError } from "../errors";
-import type { RunStore } from "../store/runStore";
+import { type Run, type RunStore, modelArtifact } from "../store/runStore";
 import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
 
 /** What every experiment's sequence runner (runLmSequence, runMoleculeSequence, runVaeSequence) takes. */
@@ -15,6 +19,46 @@ export interface SequenceRunOptions {
   onStatus?: (message: string) => void;
   /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
   checkpoints?: boolean;
+}
+
+/**
+ * What every experiment's runner does once its data is loaded and its run opened: the collapse loop
+ * persisted in `run` (so it resumes, and extends to more iterations), each model's checkpoint saved
+ * in the run (unless `opts.checkpoints` is false) with its iteration, and the run's summary: the
+ * per-iteration values of `summaryMetric`.
+ */
+export async function collapseInRun<D, M>(o: {
+  modality: Modality<D, M>;
+  loop: LoopConfig;
+  seed: number;
+  run: Run | null;
+  opts: SequenceRunOptions;
+  /** A model's parameters and the metadata its checkpoint needs to be loaded on its own. */
+  checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
+  summaryMetric: string;
+}): Promise<CollapseResult> {
+  const { run, opts } = o;
+  const result = await runCollapse({
+    modality: o.modality,
+    loop: o.loop,
+    seed: o.seed,
+    run: run ?? undefined,
+    extendable: run !== null,
+    onIteration: opts.onIteration,
+    onFitProgress: opts.onFitProgress,
+    onModel:
+      run && opts.checkpoints !== false && o.checkpoint
+        ? (n, m) => {
+            const { params, metadata } = o.checkpoint!(m);
+            saveParams(run.artifactPath(modelArtifact(n)), params, { ...metadata, iteration: String(n) });
+          }
+        : undefined,
+  });
+  if (run) {
+    const stored = run.records<IterationRecord>();
+    run.finish({ iterations: stored.length, [o.summaryMetric]: stored.map((r) => r.metrics[o.summaryMetric]) });
+  }
+  return result;
 }
 
 /**

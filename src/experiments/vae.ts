@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
+import type { CollapseResult } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
@@ -9,13 +9,13 @@ import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartit
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { Rng, deriveSeed } from "../random";
-import { Run, readStoredSynthetic } from "../store/runStore";
+import { Run, modelArtifact, readStoredSynthetic } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
 import { vaeModality } from "../vae/modality";
 import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
 import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
 import type { Profile } from "./profiles";
-import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, growingSetCost, runSequences, storedIterations } from "./sequences";
+import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, collapseInRun, growingSetCost, runSequences, storedIterations } from "./sequences";
 import { loadParams, saveParams } from "../nn/safetensors";
 
 /** Where the §3.3 images come from. */
@@ -200,23 +200,15 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
     const accuracy = classifierAccuracy(classifier, data.test);
     const realFrequencies = Object.fromEntries(classifier.config.attributes.map((a) => [a, mean(data.test.attributes![a])]));
     status(`VAE: ${vaeParameterCount(model).toLocaleString("en-US")} parameters, ${config.imageSize}×${config.imageSize} images, backend ${backend.name}`);
-    const result = await runCollapse({
+    const result = await collapseInRun({
       modality: vaeModality({ model, train, realTrain: data.train, originalImages: config.trainImages, test: data.test, classifier, metricSamples: config.metricSamples, evalSeed: deriveSeed(config.seed, "vae-eval") }),
       loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainImages, syntheticSizes: config.samplesPerIteration },
       seed: config.seed,
-      run: run ?? undefined,
-      extendable: run !== null,
-      onIteration: opts.onIteration,
-      onFitProgress: opts.onFitProgress,
-      onModel:
-        run && opts.checkpoints !== false
-          ? (n, m) => saveParams(run.artifactPath(`model-${n}.safetensors`), m.params, { config: JSON.stringify(model), iteration: String(n) })
-          : undefined,
+      run,
+      opts,
+      checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model) } }),
+      summaryMetric: "testNegElbo",
     });
-    if (run) {
-      const stored = run.records<IterationRecord>();
-      run.finish({ iterations: stored.length, testNegElbo: stored.map((r) => r.metrics.testNegElbo) });
-    }
     return { ...result, config, model, parameters: vaeParameterCount(model), backend: backendInfo(), runDir: run?.dir ?? null, classifierAccuracy: accuracy, realFrequencies, testPreview: selectImages(data.test, Int32Array.from({ length: Math.min(16, data.test.n) }, (_, i) => i)) };
   } finally {
     disposeClassifier(classifier);
@@ -332,7 +324,7 @@ export function storedImages(runDir: string, iteration: number): ImageSet | null
 
 /** Reconstructions (decoded posterior means) of `images` by the checkpoint of model `iteration` of a stored run. */
 export function storedReconstructions(runDir: string, iteration: number, images: ImageSet): ImageSet {
-  const file = path.join(runDir, "artifacts", `model-${iteration}.safetensors`);
+  const file = path.join(runDir, "artifacts", modelArtifact(iteration));
   if (!fs.existsSync(file)) throw new DataError(file, "no checkpoint of this model (was the run made with checkpoints off?)");
   const { params, metadata } = loadParams(file);
   try {

@@ -261,6 +261,11 @@ export interface Codec<D> {
   decode(bytes: Uint8Array): D;
 }
 
+/** The artifact name of model `iteration`'s checkpoint (safetensors). */
+export function modelArtifact(iteration: number): string {
+  return `model-${iteration}.safetensors`;
+}
+
 /** The artifact name of the synthetic set sampled from model `iteration`: the one place it is spelled. */
 export function syntheticArtifact(iteration: number): string {
   return `synthetic-${iteration}.bin`;
