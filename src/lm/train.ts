@@ -3,11 +3,11 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
 import type { LmConfig } from "./types";
-import { fit, learningRateAt } from "../nn/fit";
+import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt } from "../nn/fit";
 import type { Params } from "../nn/params";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
-export interface TrainConfig {
+export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   batchSize: number;
   /** Tokens per training sequence (≤ the model's context length). */
   sequenceLength: number;
@@ -15,16 +15,7 @@ export interface TrainConfig {
   epochs: number;
   /** Optional cap on optimizer steps (e.g. for smoke runs). */
   maxSteps?: number;
-  learningRate: number;
-  /** Cosine decay ends here. */
-  minLearningRate: number;
-  /** Linear warmup over this fraction of the steps. */
-  warmupFraction: number;
   weightDecay: number;
-  beta1: number;
-  beta2: number;
-  /** Clip the global gradient norm to this (0 = off). */
-  gradClip: number;
   /** Evaluate test cross-entropy every this many steps (learning curves); 0 = only at the end. */
   evalEvery: number;
   /** Validation sequences used by the evaluations during a fit (0 = all); the one at its end uses all. */
@@ -55,13 +46,7 @@ export function checkTrainConfig(partial: Partial<TrainConfig>, model: LmConfig,
   checkInt(`${field}.sequenceLength`, c.sequenceLength, { min: 2, max: model.contextLength });
   checkNumber(`${field}.epochs`, c.epochs, { exclusiveMin: 0 });
   if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
-  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
-  checkNumber(`${field}.minLearningRate`, c.minLearningRate, { min: 0, max: c.learningRate });
-  checkNumber(`${field}.warmupFraction`, c.warmupFraction, { min: 0, max: 1 });
-  checkNumber(`${field}.weightDecay`, c.weightDecay, { min: 0 });
-  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
+  checkOptimizerConfig(field, c);
   checkInt(`${field}.evalEvery`, c.evalEvery, { min: 0 });
   checkInt(`${field}.evalSequences`, c.evalSequences, { min: 0 });
   return c;

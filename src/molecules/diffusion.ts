@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
-import { fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
+import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
 import type { Rng } from "../random";
 import { type BatchTensors, type EgnnConfig, type GraphBatch, batchTensors, buildGraphBatch, disposeBatchTensors, egnnForward } from "./egnn";
 import type { ConformationSet, MoleculeGraph } from "./types";
@@ -222,7 +222,7 @@ export function evaluateDenoisingLoss(model: EgnnConfig, diffusion: DiffusionCon
 // ---------------------------------------------------------------------------------------------------
 // Training
 
-export interface MoleculeTrainConfig {
+export interface MoleculeTrainConfig extends OptimizerConfig, ScheduleConfig {
   /** Optimizer steps per model fit when `epochs` is 0 (then fixed, whatever the size of the training set). */
   steps: number;
   /**
@@ -232,14 +232,7 @@ export interface MoleculeTrainConfig {
   epochs: number;
   /** Conformers per step. */
   batchSize: number;
-  learningRate: number;
-  minLearningRate: number;
-  warmupFraction: number;
   weightDecay: number;
-  beta1: number;
-  beta2: number;
-  /** Clip the global gradient norm to this (0 = off). */
-  gradClip: number;
   /** Report the (smoothed) training loss every this many steps. */
   reportEvery: number;
 }
@@ -265,13 +258,7 @@ export function checkMoleculeTrainConfig(partial: Partial<MoleculeTrainConfig>, 
   checkInt(`${field}.steps`, c.steps, { min: 1 });
   checkNumber(`${field}.epochs`, c.epochs, { min: 0 });
   checkInt(`${field}.batchSize`, c.batchSize, { min: 1 });
-  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
-  checkNumber(`${field}.minLearningRate`, c.minLearningRate, { min: 0, max: c.learningRate });
-  checkNumber(`${field}.warmupFraction`, c.warmupFraction, { min: 0, max: 1 });
-  checkNumber(`${field}.weightDecay`, c.weightDecay, { min: 0 });
-  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
+  checkOptimizerConfig(field, c);
   checkInt(`${field}.reportEvery`, c.reportEvery, { min: 1 });
   return c;
 }

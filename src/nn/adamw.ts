@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 export interface AdamWConfig {
   beta1: number;
   beta2: number;
-  /** Global-norm gradient clipping; 0 = off. */
+  /** Clip the global gradient norm to this (0 = off). */
   gradClip: number;
   /** Decoupled weight decay, applied only to the parameters `decays` selects; 0 = off. */
   weightDecay?: number;

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { type AdamWConfig, adamWDispose, adamWInit, adamWStep } from "./adamw";
+import { checkNumber } from "../errors";
 import type { Params } from "./params";
 
 /**
@@ -13,6 +14,25 @@ export interface ScheduleConfig {
   minLearningRate: number;
   /** Share of the steps spent warming up linearly from 0 (at least one step). */
   warmupFraction: number;
+}
+
+/** The optimizer fields every training config has (the schedule's `learningRate` is the peak). */
+export interface OptimizerConfig extends AdamWConfig {
+  learningRate: number;
+}
+
+/**
+ * Checks the optimizer fields of a training config, and those of the schedule where it has them:
+ * one set of bounds for every model's config, each error naming `field`.key.
+ */
+export function checkOptimizerConfig(field: string, c: OptimizerConfig & Partial<ScheduleConfig>): void {
+  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
+  if (c.minLearningRate !== undefined) checkNumber(`${field}.minLearningRate`, c.minLearningRate, { min: 0, max: c.learningRate });
+  if (c.warmupFraction !== undefined) checkNumber(`${field}.warmupFraction`, c.warmupFraction, { min: 0, max: 1 });
+  if (c.weightDecay !== undefined) checkNumber(`${field}.weightDecay`, c.weightDecay, { min: 0 });
+  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
+  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
 }
 
 /** Learning rate at `step` (0-based) of `total`: linear warmup, then cosine decay to the minimum. */

@@ -15,6 +15,8 @@ export interface DownloadOptions {
   connectTimeoutMs?: number;
   /** Give up when the body stalls this long (ms); default 60 s. */
   idleTimeoutMs?: number;
+  /** What is downloaded, for messages ("TinyStories"). */
+  what?: string;
   /** What to tell the user when the server cannot be reached at all (the offline alternative). */
   offlineHint?: string;
 }
@@ -26,8 +28,9 @@ export class OfflineError extends DataError {
     /** The system's reason, e.g. "ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:80". */
     readonly reason: string,
     hint?: string,
+    what?: string,
   ) {
-    super(url, `cannot download (${reason}). Offline?${hint ? ` ${hint}` : ""}`);
+    super(url, `cannot download${what ? ` ${what}` : ""} (${reason}). Offline?${hint ? ` ${hint}` : ""}`);
     this.name = "OfflineError";
   }
 }
@@ -46,7 +49,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     res = await fetch(url, { signal: controller.signal });
   } catch (e) {
     clearTimeout(timer);
-    throw new OfflineError(url, describeFetchError(e), opts.offlineHint);
+    throw new OfflineError(url, describeFetchError(e), opts.offlineHint, opts.what);
   }
   if (!res.ok || !res.body) {
     clearTimeout(timer);

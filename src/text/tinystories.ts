@@ -55,7 +55,7 @@ export async function tinyStoriesFiles(opts: TinyStoriesOptions = {}): Promise<T
   for (const part of ["valid", "train"] as const) {
     const file = path.join(dir, TINYSTORIES_FILES[part]);
     if (!fs.existsSync(file)) {
-      await downloadFile(`${baseUrl}/${TINYSTORIES_FILES[part]}`, file, { ...opts, offlineHint: OFFLINE_HINT });
+      await downloadFile(`${baseUrl}/${TINYSTORIES_FILES[part]}`, file, { ...opts, what: "TinyStories", offlineHint: OFFLINE_HINT });
       downloaded = true;
     }
     out[part] = file;

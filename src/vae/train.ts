@@ -4,18 +4,13 @@ import type { ImageSet } from "../images/types";
 import type { Rng } from "../random";
 import { type VaeConfig, elbo } from "./model";
 import type { Params } from "../nn/params";
-import { fit } from "../nn/fit";
+import { type OptimizerConfig, checkOptimizerConfig, fit } from "../nn/fit";
 
 /** Optimisation settings of one VAE fit. */
-export interface VaeTrainConfig {
+export interface VaeTrainConfig extends OptimizerConfig {
   /** Passes over the iteration's training images (the paper: 100). */
   epochs: number;
   batchSize: number;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  /** Clip the global gradient norm to this (0 = off). */
-  gradClip: number;
   /** Report the mean training metrics every this many steps (and at the last step). */
   reportEvery: number;
   /** Optional cap on optimizer steps (smoke runs). */
@@ -38,10 +33,7 @@ export function checkVaeTrainConfig(partial: Partial<VaeTrainConfig>, field = "t
   const c = { ...VAE_TRAIN_DEFAULTS, ...partial };
   checkNumber(`${field}.epochs`, c.epochs, { exclusiveMin: 0 });
   checkInt(`${field}.batchSize`, c.batchSize, { min: 1 });
-  checkNumber(`${field}.learningRate`, c.learningRate, { exclusiveMin: 0 });
-  checkNumber(`${field}.beta1`, c.beta1, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.beta2`, c.beta2, { min: 0, max: 0.999999 });
-  checkNumber(`${field}.gradClip`, c.gradClip, { min: 0 });
+  checkOptimizerConfig(field, c);
   checkInt(`${field}.reportEvery`, c.reportEvery, { min: 1 });
   if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
   return c;
