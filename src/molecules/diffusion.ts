@@ -353,50 +353,61 @@ export async function sampleConformations(
   batchSize: number,
   rng: Rng,
 ): Promise<Float32Array[]> {
-  const alphaBar = alphaBars(betaSchedule(diffusion));
-  const taus = samplingTimesteps(diffusion);
   const out: Float32Array[] = [];
   for (let start = 0; start < molecules.length; start += batchSize) {
     const mols = molecules.slice(start, start + batchSize);
-    const sizes = mols.map((m) => m.atomicNumbers.length);
-    const r = rng.fork("batch", start);
-    let x = centredNoise(sizes, r);
-    for (let i = taus.length - 1; i >= 0; i--) {
-      const tau = taus[i];
-      const abT = alphaBar[tau];
-      const abPrev = i > 0 ? alphaBar[taus[i - 1]] : 1;
-      const beta = 1 - abT / abPrev;
+    const predict = (x: Float32Array, tau: number): Float32Array => {
       const steps = new Int32Array(mols.length).fill(tau);
       const graph = buildGraphBatch(mols, x, model.radius);
       const bt = batchTensors(model, graph, stepFractions({ molecules: mols, steps }, diffusion.steps));
-      let eps: Float32Array;
       try {
-        const xt = x;
         // (tidy must not return the typed array: it would walk every element looking for tensors)
-        const pred = tf.tidy(() => egnnForward(model, params, graph, bt, tf.tensor2d(xt, [graph.numNodes, 3])));
-        eps = pred.dataSync() as Float32Array;
+        const pred = tf.tidy(() => egnnForward(model, params, graph, bt, tf.tensor2d(x, [graph.numNodes, 3])));
+        const eps = pred.dataSync() as Float32Array;
         pred.dispose();
+        return eps;
       } finally {
         disposeBatchTensors(bt);
       }
-      const a = beta / Math.sqrt(1 - abT);
-      const b = 1 / Math.sqrt(1 - beta);
-      const next = new Float32Array(x.length);
-      for (let k = 0; k < x.length; k++) next[k] = (x[k] - a * eps[k]) * b;
-      if (i > 0) {
-        const sigma = Math.sqrt((beta * (1 - abPrev)) / (1 - abT));
-        const z = centredNoise(sizes, r);
-        for (let k = 0; k < x.length; k++) next[k] += sigma * z[k];
-      }
-      for (const val of next) if (!Number.isFinite(val)) throw new Error(`sampling diverged at step ${tau} (a non-finite coordinate)`);
-      x = next;
-      await yieldToEventLoop();
+    };
+    out.push(...(await ancestralSample(diffusion, mols.map((m) => m.atomicNumbers.length), predict, rng.fork("batch", start))));
+  }
+  return out;
+}
+
+/**
+ * The sampler of sampleConformations for one batch of molecules of the given sizes (atoms), with any
+ * noise predictor `predict(x, τ)` → ε̂ (flat [atoms × 3] coordinates): the model's, or an oracle in
+ * tests. Returns each molecule's centred coordinates.
+ */
+export async function ancestralSample(diffusion: DiffusionConfig, sizes: readonly number[], predict: (x: Float32Array, tau: number) => Float32Array, r: Rng): Promise<Float32Array[]> {
+  const alphaBar = alphaBars(betaSchedule(diffusion));
+  const taus = samplingTimesteps(diffusion);
+  let x = centredNoise(sizes, r);
+  for (let i = taus.length - 1; i >= 0; i--) {
+    const tau = taus[i];
+    const abT = alphaBar[tau];
+    const abPrev = i > 0 ? alphaBar[taus[i - 1]] : 1;
+    const beta = 1 - abT / abPrev;
+    const eps = predict(x, tau);
+    const a = beta / Math.sqrt(1 - abT);
+    const b = 1 / Math.sqrt(1 - beta);
+    const next = new Float32Array(x.length);
+    for (let k = 0; k < x.length; k++) next[k] = (x[k] - a * eps[k]) * b;
+    if (i > 0) {
+      const sigma = Math.sqrt((beta * (1 - abPrev)) / (1 - abT));
+      const z = centredNoise(sizes, r);
+      for (let k = 0; k < x.length; k++) next[k] += sigma * z[k];
     }
-    let o = 0;
-    for (const n of sizes) {
-      out.push(centreXyz(x.subarray(3 * o, 3 * (o + n))));
-      o += n;
-    }
+    for (const val of next) if (!Number.isFinite(val)) throw new Error(`sampling diverged at step ${tau} (a non-finite coordinate)`);
+    x = next;
+    await yieldToEventLoop();
+  }
+  const out: Float32Array[] = [];
+  let o = 0;
+  for (const n of sizes) {
+    out.push(centreXyz(x.subarray(3 * o, 3 * (o + n))));
+    o += n;
   }
   return out;
 }
