@@ -1,29 +1,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { BACKEND_ENV_VAR, BACKEND_NAMES, type BackendName, selectBackend } from "./backend";
-import type { IterationRecord } from "./collapse/loop";
+import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, parse, storeFrom } from "./commands/args";
+import { SEQUENCE_COMMANDS } from "./commands/modalities";
+import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
 import { type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
-import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, runLmSequence } from "./experiments/languageModels";
 import { PROFILES, checkProfile } from "./experiments/profiles";
 import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
-import { checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "./experiments/molecules";
-import { checkVaeSequenceConfig, runVaeSequence, vaeBaseConfig } from "./experiments/vae";
-import { lmConfigNames } from "./lm/configs";
-import { SAMPLING_DEFAULTS } from "./lm/sample";
-import { TRAIN_DEFAULTS } from "./lm/train";
 import { linearErrorFigure } from "./plots/linearFigures";
 import { saveFigure, standaloneHtml } from "./plots/plotly";
-import { formatSeconds, progressBar } from "./progress";
-import { RunStore, writeFileAtomic } from "./store/runStore";
-import { parseDataSpec } from "./text/dataSpec";
-
-/** A usage mistake: printed with the command's help hint, exit code 2. */
-class UsageError extends Error {}
+import { progressBar } from "./progress";
+import { writeFileAtomic } from "./store/runStore";
 
 const MAIN_HELP = `collapse — reproduce "Is Model Collapse Inevitable?" (Gerstgrasser, Schaeffer et al., 2024)
 
@@ -32,6 +22,7 @@ Usage:
   collapse lm [flags]            §3.1: one sequence of transformer language models (GPT-2, Llama-2)
   collapse molecules [flags]     §3.2: one sequence of conformation diffusion models (EGNN, GeoDiff-style)
   collapse vae [flags]           §3.3: one sequence of convolutional VAEs on faces
+  collapse gaussian [flags]      §5: one sequence of Gaussian fits (Figure 8's toy loop)
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
   collapse <command> --help      flags of a command
 
@@ -65,79 +56,18 @@ Flags (lists are comma-separated; the grid is every combination with T ≥ d):
 
 const REPRODUCE_HELP = `collapse reproduce — run the paper's experiments and write their figures
 
-Usage: collapse reproduce [--profile P] [--only NAME[,NAME]] [--out DIR] [--json]
+Usage: collapse reproduce [--profile P] [--only NAME[,NAME]] [--out DIR] [--backend B] [--json]
 
 Flags:
   --profile P        ${PROFILES.join(" | ")} (default quick)
   --only NAMES       experiments to run (default all): ${Object.keys(EXPERIMENTS).join(", ")}
   --out DIR          where figures go (default out/cli): <name>.json per figure and one
                      offline figures.html; PNG/SVG/PDF come from \`bash scripts/reproduce.sh\`
+${backendHelp(19)}
   --json             print every experiment's results as JSON to stdout
   --no-cache         do not read or write the run store
   --runs-dir DIR     run store location (default $COLLAPSE_RUNS_DIR or runs/)
   -h, --help         this help`;
-
-function lmHelp(): string {
-  const profiles = PROFILES.map((p) => {
-    const b = lmBaseConfig(p);
-    return `                           ${(p + ":").padEnd(7)}${b.model} on ${b.data}, ${b.trainDocuments.toLocaleString("en-US")} documents, vocabulary ${b.vocabSize}, ${b.iterations} iterations, ${b.train.epochs ?? 1} epoch(s)`;
-  }).join("\n");
-  const models = wrap(lmConfigNames().join(", "), 66).join("\n                         ");
-  return `collapse lm — fit one §3.1 sequence of transformer language models, each pretrained on text
-sampled from the models before it (replace) or on everything so far (accumulate)
-
-Usage: collapse lm [flags]
-
-The profile gives the base configuration; every other flag overrides one field of it.
-
-Flags:
-  --profile P            ${PROFILES.join(" | ")} (default quick)
-${profiles}
-  --model NAME           ${models}
-  --strategy S           ${STRATEGIES.join(", ")}
-  --iterations N         models fit in sequence
-  --temperature T        sampling temperature > 0 (default 1.0; the paper's ablation: 0.3)
-  --top-k K              sample from the K most likely tokens only (default 0: off)
-  --top-p P              nucleus sampling, 0 < P ≤ 1 (default 1: off)
-  --data D               embedded | tinystories | text:PATH
-                         embedded: stories generated offline from a seed;
-                         tinystories: downloaded once into $COLLAPSE_DATA_DIR (or read from
-                         $COLLAPSE_TINYSTORIES_DIR); text:PATH: documents separated by lines
-                         holding only <|endoftext|>
-  --seed S               seed of every random draw (default 0)
-  --documents N          real training documents; every synthetic set has as many
-  --valid-documents N    real held-out documents for the test cross-entropy
-  --vocab N              BPE vocabulary size, ≥ 258 (the paper: 8000)
-  --epochs E             passes over each model's training data (default: the profile's)
-  --first-epochs E       epochs of the first model only (Figure 11; default: --epochs)
-  --fresh-real N         fresh real documents added at every iteration ≥ 2 (default 0)
-  --backend B            ${BACKEND_NAMES.join(" | ")} (default: the best available;
-                         sets ${BACKEND_ENV_VAR} for this process; tensorflow needs
-                         bash scripts/setup-native.sh [--gpu] once)
-  --json                 print machine-readable results to stdout: per iteration the test
-                         cross-entropy (nats/token), training tokens and documents, seconds;
-                         the model, its parameter count, backend, vocabulary and run directory
-  --no-cache             do not read or write the run store (no checkpoints either)
-  --runs-dir DIR         run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps
-                         its tokenizer, synthetic sets and one safetensors checkpoint per model
-  -h, --help             this help
-
-An interrupted run resumes from its last finished model when the same command is run again; a
-finished one is read back.`;
-}
-
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -145,14 +75,13 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "linear":
         return await linearCommand(rest);
-      case "lm":
-        return await lmCommand(rest);
       case "reproduce":
         return await reproduceCommand(rest);
-      case "vae":
-        return await sequenceCommand(VAE_COMMAND, rest);
+      case "lm":
       case "molecules":
-        return await sequenceCommand(MOLECULES_COMMAND, rest);
+      case "vae":
+      case "gaussian":
+        return await runSequenceCommand(SEQUENCE_COMMANDS[command] as AnyCommand, rest);
       case undefined:
       case "-h":
       case "--help":
@@ -173,46 +102,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Flags every command takes: output format, run store, help. */
-const COMMON_FLAGS = {
-  json: { type: "boolean" },
-  "no-cache": { type: "boolean" },
-  "runs-dir": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-function parse<T extends Record<string, { type: "string" | "boolean"; short?: string }>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-function list(flag: string, value: string | undefined, fallback: string): string[] {
-  const items = (value ?? fallback).split(",").map((s) => s.trim());
-  if (items.some((s) => s === "")) throw new UsageError(`--${flag}: empty item in ${JSON.stringify(value)}`);
-  return items;
-}
-
-function num(flag: string, text: string, integer: boolean): number {
-  const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new UsageError(`--${flag}: expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(text)}`);
-  }
-  return v;
-}
-
 function covariance(text: string): CovarianceSpec {
   if (text === "isotropic") return "isotropic";
   const m = /^decay:(.+)$/.exec(text);
   if (m) return { decay: num("covariance", m[1], false) };
   throw new UsageError(`--covariance: expected isotropic or decay:P, got ${JSON.stringify(text)}`);
-}
-
-function storeFrom(values: { "no-cache"?: boolean; "runs-dir"?: string }): RunStore | null {
-  if (values["no-cache"]) return null;
-  return values["runs-dir"] ? new RunStore(path.resolve(values["runs-dir"])) : RunStore.fromEnv();
 }
 
 async function linearCommand(args: string[]): Promise<number> {
@@ -292,6 +186,7 @@ async function reproduceCommand(args: string[]): Promise<number> {
     profile: { type: "string" },
     only: { type: "string" },
     out: { type: "string" },
+    backend: { type: "string" },
     ...COMMON_FLAGS,
   });
   if (v.help) {
@@ -299,6 +194,7 @@ async function reproduceCommand(args: string[]): Promise<number> {
     return 0;
   }
   const profile = checkProfile(v.profile ?? "quick", "--profile");
+  await applyBackendFlag(v.backend);
   const names = v.only ? list("only", v.only, "") : Object.keys(EXPERIMENTS);
   for (const n of names) if (!(n in EXPERIMENTS)) throw new UsageError(`--only: unknown experiment ${JSON.stringify(n)} (known: ${Object.keys(EXPERIMENTS).join(", ")})`);
   const outDir = path.resolve(v.out ?? path.join(packageRoot(), "out", "cli"));
@@ -323,359 +219,3 @@ async function reproduceCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// collapse lm
-
-/** The config fields `collapse lm` sets from a flag, so that a ConfigError can name the flag. */
-const LM_FIELD_FLAGS: Record<string, string> = {
-  model: "model",
-  vocabSize: "vocab",
-  data: "data",
-  trainDocuments: "documents",
-  validDocuments: "valid-documents",
-  strategy: "strategy",
-  iterations: "iterations",
-  seed: "seed",
-  "train.epochs": "epochs",
-  firstIterationEpochs: "first-epochs",
-  freshRealDocuments: "fresh-real",
-  "sampling.temperature": "temperature",
-  "sampling.topK": "top-k",
-  "sampling.topP": "top-p",
-};
-
-type LmFlags = Partial<Record<string, string | boolean>>;
-
-/**
- * A ConfigError about a field the user set by a flag, restated in terms of that flag. Before the run
- * (`beforeRun`), a field the profile set that does not fit the chosen --model says which profile fits.
- */
-function lmFlagError(e: unknown, flags: LmFlags, profile: string, beforeRun: boolean): unknown {
-  if (!(e instanceof ConfigError)) return e;
-  const detail = e.detail;
-  const flag = LM_FIELD_FLAGS[e.field];
-  if (flag && flags[flag] !== undefined) return new UsageError(`--${flag}: ${detail}`);
-  const base = lmBaseConfig(profile as (typeof PROFILES)[number]);
-  if (beforeRun && flags.model !== undefined && flags.model !== base.model) {
-    const model = String(flags.model);
-    const fits = model.endsWith("-smoke") ? "smoke" : model.endsWith("-quick") ? "quick" : "paper";
-    return new UsageError(`${e.field}: ${detail} (set by the ${profile} profile, which is sized for ${base.model}; --model ${model} fits --profile ${fits})`);
-  }
-  return e;
-}
-
-/** Sets obj[key] = value unless the flag was not given or the value is what it already means (keeps run keys stable). */
-function override<T extends object, K extends keyof T>(obj: T, key: K, value: T[K] | undefined, fallback: T[K]): void {
-  if (value === undefined) return;
-  if (value === (obj[key] ?? fallback)) return;
-  obj[key] = value;
-}
-
-/** The run config: the profile's base config with the flags applied. */
-function lmConfigFromFlags(v: LmFlags, profile: (typeof PROFILES)[number]): LmSequenceConfig {
-  const str = (flag: string) => v[flag] as string | undefined;
-  const int = (flag: string) => (str(flag) === undefined ? undefined : num(flag, str(flag)!, true));
-  const real = (flag: string) => (str(flag) === undefined ? undefined : num(flag, str(flag)!, false));
-  const base = lmBaseConfig(profile);
-  const c: LmSequenceConfig = { ...base, train: { ...base.train }, sampling: { ...base.sampling } };
-  if (str("model") !== undefined) {
-    if (!lmConfigNames().includes(str("model")!)) throw new UsageError(`--model: unknown model ${JSON.stringify(str("model"))} (known: ${lmConfigNames().join(", ")})`);
-    c.model = str("model")!;
-  }
-  if (str("strategy") !== undefined) {
-    const s = str("strategy")!;
-    if (!(STRATEGIES as readonly string[]).includes(s)) throw new UsageError(`--strategy: unknown strategy ${JSON.stringify(s)} (known: ${STRATEGIES.join(", ")})`);
-    c.strategy = s as Strategy;
-  }
-  if (str("data") !== undefined) {
-    const spec = parseDataSpec(str("data"));
-    // A relative path would key the run by where the command was started from.
-    c.data = spec.kind === "text" ? `text:${path.resolve(spec.path)}` : spec.kind;
-  }
-  override(c, "iterations", int("iterations"), c.iterations);
-  override(c, "seed", int("seed"), c.seed);
-  override(c, "trainDocuments", int("documents"), c.trainDocuments);
-  override(c, "validDocuments", int("valid-documents"), c.validDocuments);
-  override(c, "vocabSize", int("vocab"), c.vocabSize);
-  override(c.train, "epochs", real("epochs"), TRAIN_DEFAULTS.epochs);
-  const epochs = c.train.epochs ?? TRAIN_DEFAULTS.epochs;
-  override(c, "firstIterationEpochs", real("first-epochs"), epochs);
-  override(c, "freshRealDocuments", int("fresh-real"), 0);
-  override(c.sampling, "temperature", real("temperature"), SAMPLING_DEFAULTS.temperature);
-  override(c.sampling, "topK", int("top-k"), SAMPLING_DEFAULTS.topK);
-  override(c.sampling, "topP", real("top-p"), SAMPLING_DEFAULTS.topP);
-  return c;
-}
-
-async function lmCommand(args: string[]): Promise<number> {
-  const v = parse(args, {
-    model: { type: "string" },
-    strategy: { type: "string" },
-    iterations: { type: "string" },
-    temperature: { type: "string" },
-    "top-k": { type: "string" },
-    "top-p": { type: "string" },
-    data: { type: "string" },
-    profile: { type: "string" },
-    seed: { type: "string" },
-    documents: { type: "string" },
-    "valid-documents": { type: "string" },
-    vocab: { type: "string" },
-    epochs: { type: "string" },
-    "first-epochs": { type: "string" },
-    "fresh-real": { type: "string" },
-    backend: { type: "string" },
-    ...COMMON_FLAGS,
-  });
-  if (v.help) {
-    console.log(lmHelp());
-    return 0;
-  }
-  const profile = checkProfile(v.profile ?? "quick", "--profile");
-  let config: LmSequenceConfig;
-  try {
-    config = checkLmSequenceConfig(lmConfigFromFlags(v, profile));
-  } catch (e) {
-    throw lmFlagError(e, v, profile, true);
-  }
-  if (v.backend !== undefined) {
-    if (!(BACKEND_NAMES as readonly string[]).includes(v.backend)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(v.backend)}`);
-    process.env[BACKEND_ENV_VAR] = v.backend as BackendName;
-    try {
-      await selectBackend();
-    } catch (e) {
-      if (e instanceof ConfigError) throw new UsageError(`--backend: ${e.detail}`);
-      throw e;
-    }
-  }
-  const store = storeFrom(v);
-
-  const tty = process.stderr.isTTY === true;
-  const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
-  const bar = progressBar("lm", config.iterations);
-  let lastIteration = 0;
-  let firstCe: number | null = null;
-  // No SIGINT handler: the default (exit at once) is safe, since finished models are stored and a
-  // stale lock is taken over by the next run.
-  let result: LmSequenceResult;
-  try {
-    result = await runLmSequence(config, {
-      store,
-      onStatus: status,
-      onFitProgress: (n, step, metrics) => {
-        if (lastIteration === 0 && n > 1) status(`resuming at model ${n} (models 1–${n - 1} read back from the run store)`);
-        lastIteration = Math.max(lastIteration, n - 1);
-        const loss = Number.isFinite(metrics.trainLoss) ? ` · train loss ${metrics.trainLoss.toFixed(3)}` : "";
-        bar.update(n - 1, `model ${n}: step ${step}${loss}`);
-      },
-      onIteration: (r) => {
-        lastIteration = r.iteration;
-        const ce = r.metrics.testCrossEntropy;
-        if (r.iteration === 1) firstCe = ce;
-        const delta = firstCe !== null && r.iteration > 1 ? ` (${signed(ce - firstCe)} vs model 1)` : "";
-        status(
-          `model ${r.iteration}/${config.iterations}: test cross-entropy ${ce.toFixed(4)}${delta}; trained on ${r.trainSize} documents ` +
-            `(${Math.round(r.metrics.trainTokens).toLocaleString("en-US")} tokens) in ${formatSeconds(r.seconds)}`,
-        );
-        bar.update(r.iteration);
-      },
-    });
-  } catch (e) {
-    throw lmFlagError(e, v, profile, false);
-  }
-  const read = result.resumedFrom;
-  bar.finish(read === config.iterations ? "read back from the run store" : read > 0 ? `resumed after model ${read}` : "done");
-  if (v.json) console.log(JSON.stringify(lmResultJson(result, profile), null, 2));
-  else printLmTable(result);
-  return 0;
-}
-
-function signed(x: number): string {
-  return `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(4)}`;
-}
-
-function lmIterationJson(r: IterationRecord) {
-  return {
-    iteration: r.iteration,
-    testCrossEntropy: r.metrics.testCrossEntropy,
-    trainTokens: r.metrics.trainTokens,
-    trainDocuments: r.trainSize,
-    realDocuments: r.realInTrain,
-    seconds: r.seconds,
-  };
-}
-
-function lmResultJson(result: LmSequenceResult, profile: string) {
-  return {
-    profile,
-    model: result.model.name,
-    parameters: result.parameters,
-    vocabSize: result.tokenizer.vocabSize,
-    backend: result.backend.backend,
-    backendDetail: result.backend.detail,
-    strategy: result.config.strategy,
-    runDir: result.runDir,
-    resumedFrom: result.resumedFrom,
-    config: result.config,
-    iterations: result.records.map(lmIterationJson),
-  };
-}
-
-function printLmTable(result: LmSequenceResult): void {
-  const c = result.config;
-  const read = result.resumedFrom;
-  console.log(
-    `\n${result.model.name} (${result.parameters.toLocaleString("en-US")} parameters, vocabulary ${result.tokenizer.vocabSize}) · ${c.strategy} · ` +
-      `${c.data} · seed ${c.seed} · backend ${String(result.backend.backend)}`,
-  );
-  if (result.runDir) console.log(`run: ${result.runDir}${read === c.iterations ? " (from run store)" : read > 0 ? ` (resumed after model ${read})` : ""}`);
-  console.log("  iter   test CE (nats/token)   Δ vs t=1      tokens   seconds");
-  const first = result.records[0]?.metrics.testCrossEntropy;
-  for (const r of result.records) {
-    const ce = r.metrics.testCrossEntropy;
-    const delta = r.iteration === 1 ? "—" : signed(ce - first);
-    console.log(
-      `  ${String(r.iteration).padStart(4)}   ${ce.toFixed(4).padStart(20)}   ${delta.padStart(8)}   ${Math.round(r.metrics.trainTokens).toLocaleString("en-US").padStart(9)}   ${r.seconds.toFixed(1).padStart(7)}`,
-    );
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// collapse vae, collapse molecules: one sequence of a modality, the same flags for each
-
-interface SequenceLike {
-  data: string;
-  strategy: Strategy;
-  iterations: number;
-  seed: number;
-}
-
-interface SequenceCommand<C extends SequenceLike> {
-  name: string;
-  summary: string;
-  base(profile: (typeof PROFILES)[number]): C;
-  describe(c: C): string;
-  dataHelp: string[];
-  /** Data specs whose part after the colon is a path (made absolute, so the run key does not depend on the cwd). */
-  pathPrefixes: string[];
-  check(c: C): unknown;
-  run(c: C, opts: { store: RunStore | null; onStatus: (m: string) => void; onIteration: (r: IterationRecord) => void; onFitProgress: (n: number, step: number) => void }): Promise<{ records: IterationRecord[]; resumedFrom: number; runDir: string | null; parameters: number; backend: Record<string, unknown> }>;
-  /** Per-iteration metrics printed in the table and the JSON, in order. */
-  metrics: { key: string; header: string; digits: number }[];
-}
-
-const VAE_COMMAND: SequenceCommand<ReturnType<typeof vaeBaseConfig>> = {
-  name: "vae",
-  summary: "fit one §3.3 sequence of convolutional VAEs, each trained on images generated by the VAEs before it (replace) or on everything so far (accumulate)",
-  base: vaeBaseConfig,
-  describe: (c) => `${c.imageSize}×${c.imageSize} ${c.data}, ${c.trainImages} images, channels ${c.model.channels.join("/")}, latent ${c.model.latentDim}, ${c.iterations} iterations`,
-  dataHelp: ["embedded: procedural faces with attribute labels (offline);", "celeba: $COLLAPSE_CELEBA_DIR or data/celeba (img_align_celeba/ +", "list_eval_partition.txt); celeba:DIR; folder:PATH: any folder of images"],
-  pathPrefixes: ["celeba", "folder"],
-  check: checkVaeSequenceConfig,
-  run: (c, o) => runVaeSequence(c, { store: o.store, onStatus: o.onStatus, onIteration: o.onIteration, onFitProgress: (n, step) => o.onFitProgress(n, step) }),
-  metrics: [
-    { key: "testNegElbo", header: "test −ELBO", digits: 2 },
-    { key: "frechetDistance", header: "Fréchet", digits: 2 },
-    { key: "precision", header: "precision", digits: 3 },
-    { key: "recall", header: "recall", digits: 3 },
-  ],
-};
-
-const MOLECULES_COMMAND: SequenceCommand<ReturnType<typeof moleculeBaseConfig>> = {
-  name: "molecules",
-  summary: "fit one §3.2 sequence of conformation diffusion models, each trained on conformations generated by the models before it (replace) or on everything so far (accumulate)",
-  base: moleculeBaseConfig,
-  describe: (c) => `${c.data}, ${c.trainMolecules} molecules × ${c.conformersPerMolecule} conformers, ${c.iterations} iterations`,
-  dataHelp: ["embedded: drug-like molecules generated offline (openchemlib conformers; the smoke and", "quick sets ship in data/molecules, others are generated once and cached);", "geom-drugs | geom-qm9: GEOM msgpack files from $COLLAPSE_GEOM_DIR (or downloaded);", "msgpack:PATH: any file in GEOM's msgpack layout"],
-  pathPrefixes: ["msgpack"],
-  check: checkMoleculeSequenceConfig,
-  run: (c, o) => runMoleculeSequence(c, { store: o.store, onStatus: o.onStatus, onIteration: o.onIteration, onFitProgress: (n, step) => o.onFitProgress(n, step) }),
-  metrics: [
-    { key: "testLoss", header: "test loss", digits: 4 },
-    { key: "coverage", header: "COV", digits: 3 },
-    { key: "matching", header: "MAT (Å)", digits: 3 },
-  ],
-};
-
-function sequenceHelp<C extends SequenceLike>(cmd: SequenceCommand<C>): string {
-  const profiles = PROFILES.map((p) => `                           ${p}: ${cmd.describe(cmd.base(p))}`).join("\n");
-  return `${wrap(`collapse ${cmd.name} — ${cmd.summary}`, 100).join("\n")}
-
-Usage: collapse ${cmd.name} [flags]
-
-The profile gives the base configuration; the flags override its fields.
-
-Flags:
-  --profile P            smoke | quick | paper (default quick)
-${profiles}
-  --strategy S           ${STRATEGIES.join(", ")}
-  --iterations N         models fit in sequence
-  --data D               ${cmd.dataHelp.join("\n                         ")}
-  --seed S               seed of every random draw (default 0)
-  --backend B            tensorflow | wasm | cpu (default: the best available; tensorflow
-                         needs bash scripts/setup-native.sh [--gpu] once)
-  --json                 print machine-readable results to stdout: per iteration
-                         ${cmd.metrics.map((m) => m.key).join(", ")}, seconds
-  --no-cache             do not read or write the run store
-  --runs-dir DIR         run store location (default $COLLAPSE_RUNS_DIR or runs/)
-  -h, --help             this help
-
-An interrupted run resumes from its last finished model when the same command is run again; a
-finished one is read back.`;
-}
-
-async function sequenceCommand<C extends SequenceLike>(cmd: SequenceCommand<C>, args: string[]): Promise<number> {
-  const v = parse(args, { profile: { type: "string" }, strategy: { type: "string" }, iterations: { type: "string" }, data: { type: "string" }, seed: { type: "string" }, backend: { type: "string" }, ...COMMON_FLAGS });
-  if (v.help) {
-    console.log(sequenceHelp(cmd));
-    return 0;
-  }
-  const profile = checkProfile(v.profile ?? "quick", "--profile");
-  const config: C = { ...cmd.base(profile) };
-  if (v.strategy !== undefined) {
-    if (!(STRATEGIES as readonly string[]).includes(v.strategy)) throw new UsageError(`--strategy: unknown strategy ${JSON.stringify(v.strategy)} (known: ${STRATEGIES.join(", ")})`);
-    config.strategy = v.strategy as Strategy;
-  }
-  if (v.iterations !== undefined) config.iterations = num("iterations", v.iterations, true);
-  if (v.seed !== undefined) config.seed = num("seed", v.seed, true);
-  if (v.data !== undefined) {
-    const colon = v.data.indexOf(":");
-    const prefix = colon < 0 ? v.data : v.data.slice(0, colon);
-    config.data = colon > 0 && cmd.pathPrefixes.includes(prefix) ? `${prefix}:${path.resolve(v.data.slice(colon + 1))}` : v.data;
-  }
-  try {
-    cmd.check(config);
-  } catch (e) {
-    if (e instanceof ConfigError && ["strategy", "iterations", "seed", "data"].includes(e.field)) throw new UsageError(`--${e.field}: ${e.detail}`);
-    throw e;
-  }
-  if (v.backend !== undefined) {
-    if (!(BACKEND_NAMES as readonly string[]).includes(v.backend)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(v.backend)}`);
-    process.env[BACKEND_ENV_VAR] = v.backend;
-  }
-  const tty = process.stderr.isTTY === true;
-  const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
-  const bar = progressBar(cmd.name, config.iterations);
-  const result = await cmd.run(config, {
-    store: storeFrom(v),
-    onStatus: status,
-    onFitProgress: (n, step) => bar.update(n - 1, `model ${n}: step ${step}`),
-    onIteration: (r) => {
-      status(`model ${r.iteration}/${config.iterations}: ${cmd.metrics.map((m) => `${m.header} ${(r.metrics[m.key] ?? NaN).toFixed(m.digits)}`).join(", ")} (${formatSeconds(r.seconds)})`);
-      bar.update(r.iteration);
-    },
-  });
-  bar.finish(result.resumedFrom === config.iterations ? "read back from the run store" : result.resumedFrom > 0 ? `resumed after model ${result.resumedFrom}` : "done");
-  const rows = result.records.map((r) => ({ iteration: r.iteration, ...Object.fromEntries(cmd.metrics.map((m) => [m.key, r.metrics[m.key]])), trainSize: r.trainSize, seconds: r.seconds }));
-  if (v.json) {
-    console.log(JSON.stringify({ profile, strategy: config.strategy, parameters: result.parameters, backend: result.backend.backend, runDir: result.runDir, resumedFrom: result.resumedFrom, config, iterations: rows }, null, 2));
-    return 0;
-  }
-  console.log(`\n${cmd.name} · ${config.strategy} · ${cmd.describe(config)} · ${result.parameters.toLocaleString("en-US")} parameters · backend ${String(result.backend.backend)}`);
-  if (result.runDir) console.log(`run: ${result.runDir}`);
-  console.log(`  iter ${cmd.metrics.map((m) => m.header.padStart(12)).join(" ")}   train size   seconds`);
-  for (const r of result.records) {
-    console.log(`  ${String(r.iteration).padStart(4)} ${cmd.metrics.map((m) => (r.metrics[m.key] ?? NaN).toFixed(m.digits).padStart(12)).join(" ")}   ${String(r.trainSize).padStart(10)}   ${r.seconds.toFixed(1).padStart(7)}`);
-  }
-  return 0;
-}

@@ -3,6 +3,11 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
+import * as fs from "node:fs";
+import { LM_COMMAND } from "../src/commands/modalities";
+import { configFromFlags, mergeConfig } from "../src/commands/sequenceCommand";
+import { lmBaseConfig } from "../src/experiments/languageModels";
+import { TRAIN_DEFAULTS } from "../src/lm/train";
 import { freshStore, tempDir } from "./helpers";
 
 // collapse vae and collapse molecules: help, bad flags, a smoke run, and reading it back.
@@ -71,4 +76,65 @@ test("a sequence kind from any module runs in the parallel runner's workers, wit
     const here = await TOY_SEQUENCES.run(configs[i], { store: null });
     assert.deepEqual(parallel[i].records, here.records, `sequence ${i}`);
   }
+});
+
+test("collapse gaussian: the Figure 8 loop from the same command builder, deterministic for a seed", () => {
+  const help = collapse(["gaussian", "--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  for (const flag of ["--profile", "--config", "--strategy", "--iterations", "--seed", "--dim", "--samples", "--reference-size", "--json"]) assert.ok(help.stdout.includes(flag), `gaussian --help: ${flag}`);
+  assert.ok(!help.stdout.includes("--backend"), "no tensors, no --backend");
+  const run = (args: string[]) => collapse(["gaussian", "--profile", "smoke", "--json", ...args]);
+  const a = JSON.parse(run(["--strategy", "accumulate", "--iterations", "6"]).stdout);
+  assert.equal(a.command, "gaussian");
+  assert.equal(a.iterations.length, 6);
+  assert.deepEqual(a.iterations.map((i: { trainSize: number }) => i.trainSize), [50, 100, 150, 200, 250, 300]);
+  const noSeconds = (rows: Record<string, number>[]) => rows.map(({ seconds: _, ...r }) => r);
+  assert.deepEqual(noSeconds(JSON.parse(run(["--strategy", "accumulate", "--iterations", "6"]).stdout).iterations), noSeconds(a.iterations));
+  const other = JSON.parse(run(["--strategy", "accumulate", "--iterations", "6", "--seed", "1"]).stdout);
+  assert.notDeepEqual(other.iterations.map((i: { frechetDistance: number }) => i.frechetDistance), a.iterations.map((i: { frechetDistance: number }) => i.frechetDistance));
+  const bad = collapse(["gaussian", "--dim", "0"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--dim: must be ≥ 1/);
+});
+
+test("--config FILE.json is merged over the profile (objects field by field), then the flags; bad files are named", () => {
+  assert.deepEqual(mergeConfig({ a: 1, train: { epochs: 2, batchSize: 8 }, model: { channels: [8, 16] } }, { train: { epochs: 5 }, model: { channels: [4] } }), { a: 1, train: { epochs: 5, batchSize: 8 }, model: { channels: [4] } });
+  const dir = tempDir("cli-config");
+  const file = path.join(dir, "gauss.json");
+  fs.writeFileSync(file, JSON.stringify({ samples: 20, iterations: 4 }));
+  const out = JSON.parse(collapse(["gaussian", "--profile", "smoke", "--json", "--config", file, "--iterations", "3"]).stdout);
+  assert.equal(out.config.samples, 20, "from the file");
+  assert.equal(out.iterations.length, 3, "the flag wins over the file");
+  assert.equal(out.iterations[0].trainSize, 20);
+  const cases: [string, RegExp][] = [
+    [JSON.stringify({ sample: 20 }), /sample/],
+    ["[1, 2]", /must hold a JSON object/],
+    ["{ not json", /is not valid JSON/],
+  ];
+  for (const [text, message] of cases) {
+    fs.writeFileSync(file, text);
+    const r = collapse(["gaussian", "--config", file]);
+    assert.equal(r.code, 2, `${text}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+  const missing = collapse(["vae", "--config", path.join(dir, "nowhere.json"), "--no-cache"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--config: cannot read .*nowhere\.json: ENOENT/);
+});
+
+test("collapse vae: the training flags reach the config; a flag that restates the profile keeps the run key", () => {
+  const run = (args: string[]) => JSON.parse(collapse(["vae", "--profile", "smoke", "--iterations", "1", "--no-cache", "--json", ...args]).stdout);
+  const out = run(["--epochs", "1", "--batch", "16", "--lr", "0.005", "--train-images", "48"]);
+  assert.deepEqual([out.config.train.epochs, out.config.train.batchSize, out.config.train.learningRate, out.config.trainImages], [1, 16, 0.005, 48]);
+  assert.equal(out.iterations[0].trainSize, 48);
+});
+
+test("a flag that restates what the profile means leaves the config, and so the run key, unchanged", () => {
+  const base = lmBaseConfig("smoke");
+  assert.equal(base.train.epochs, undefined, "the smoke LM relies on the default epoch count");
+  assert.deepEqual(configFromFlags(LM_COMMAND, { epochs: String(TRAIN_DEFAULTS.epochs), "fresh-real": "0", temperature: "1" }, "smoke"), base);
+  const changed = configFromFlags(LM_COMMAND, { epochs: "3", "fresh-real": "5" }, "smoke");
+  assert.deepEqual([changed.train.epochs, changed.freshRealDocuments], [3, 5]);
+  assert.equal(base.train.epochs, undefined, "the profile's config is not mutated");
 });

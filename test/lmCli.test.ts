@@ -45,7 +45,7 @@ test("collapse --help lists lm; collapse lm --help names every flag and the mode
   assert.match(collapse(["--help"]).stdout, /collapse lm/);
   const help = collapse(["lm", "--help"]);
   assert.equal(help.code, 0);
-  const flags = ["--model", "--strategy", "--iterations", "--temperature", "--top-k", "--top-p", "--data", "--profile", "--seed", "--documents", "--valid-documents", "--vocab", "--epochs", "--first-epochs", "--fresh-real", "--backend", "--json", "--no-cache", "--runs-dir", "--help"];
+  const flags = ["--model", "--strategy", "--iterations", "--temperature", "--top-k", "--top-p", "--data", "--profile", "--seed", "--documents", "--valid-documents", "--vocab", "--epochs", "--first-epochs", "--fresh-real", "--batch", "--lr", "--config", "--backend", "--json", "--no-cache", "--runs-dir", "--help"];
   for (const flag of flags) assert.ok(help.stdout.includes(flag), `lm --help mentions ${flag}`);
   for (const name of lmConfigNames()) assert.ok(help.stdout.includes(name), `lm --help lists model ${name}`);
   for (const data of ["embedded", "tinystories", "text:PATH"]) assert.ok(help.stdout.includes(data), `lm --help names --data ${data}`);
@@ -68,10 +68,10 @@ test("collapse lm --profile smoke --json: one record per model, stored in the ru
     assert.ok(Number.isFinite(it.testCrossEntropy) && it.testCrossEntropy > 0, `model ${i + 1}: CE ${it.testCrossEntropy}`);
     assert.ok(it.testCrossEntropy < Math.log(out.vocabSize) + 1, `model ${i + 1} learned something: CE ${it.testCrossEntropy}`);
     assert.ok(Number.isInteger(it.trainTokens) && it.trainTokens > 0);
-    assert.equal(it.trainDocuments, 120);
+    assert.equal(it.trainSize, 120);
     assert.ok(it.seconds > 0);
   }
-  assert.equal(out.iterations[1].realDocuments, 0, "replace: model 2 trains on synthetic text only");
+  assert.equal(out.iterations[1].realInTrain, 0, "replace: model 2 trains on synthetic text only");
   // Progress went to stderr, not into the JSON.
   assert.match(first.stderr, /model 1\/2: test cross-entropy/);
   assert.match(first.stderr, /model 2\/2: test cross-entropy/);

@@ -11,6 +11,7 @@ import { metricByIterationFigure, metricsPanelsFigure } from "../plots/metricFig
 import { attributeFrequencyFigure } from "../plots/imageFigures";
 import type { Strategy } from "../collapse/strategies";
 import { runGaussianSequence } from "../gaussian/modality";
+import { gaussianBaseConfig } from "./gaussian";
 import { MOLECULE_SEQUENCES, moleculeBaseConfig } from "./molecules";
 import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
@@ -122,7 +123,7 @@ export const EXPERIMENTS = {
       const strategies = ["replace", "augment", "accumulate"] as const;
       const gaussian = [];
       for (const strategy of strategies) {
-        gaussian.push({ strategy, records: (await runGaussianSequence({ dim: 2, samples: 50, iterations: profile === "smoke" ? 20 : 200, seed: 0, referenceSize: 200, strategy })).records });
+        gaussian.push({ strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       }
       const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies), ctx);
       const panels = [

@@ -1,0 +1,276 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { IterationRecord } from "../collapse/loop";
+import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { ConfigError } from "../errors";
+import { PROFILES, type Profile, checkProfile } from "../experiments/profiles";
+import { formatSeconds, progressBar } from "../progress";
+import type { RunStore } from "../store/runStore";
+import { COMMON_FLAGS, backendHelp, type FlagOptions, UsageError, applyBackendFlag, num, oneOf, parse, signed, storeFrom, wrap } from "./args";
+
+// One builder for every `collapse <modality>` command: a modality describes its config fields as
+// flags, and the parsing, config file, checking, backend, progress, table and JSON are the same.
+
+/** A flag that sets one config field. */
+export interface FieldFlag<C> {
+  flag: string;
+  /** Dotted path into the config, e.g. "train.epochs"; a ConfigError naming it is reported as the flag. */
+  field: string;
+  type: "int" | "real" | "string";
+  /** Help text, one string per line (the first after the flag name). */
+  help: string[];
+  choices?: () => readonly string[];
+  /** The value the field has when the config leaves it out; a flag restating it leaves the config (and its run key) unchanged. */
+  fallback?: (c: C) => unknown;
+  /** Turns the flag's text into the field's value (e.g. makes a path absolute, so the run key does not depend on the cwd). */
+  normalize?: (text: string) => string;
+}
+
+export interface SequenceCommandOptions {
+  store: RunStore | null;
+  onStatus: (message: string) => void;
+  onIteration: (record: IterationRecord) => void;
+  onFitProgress: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+}
+
+export interface SequenceCommandResult {
+  records: IterationRecord[];
+  resumedFrom: number;
+  runDir?: string | null;
+  parameters?: number;
+  backend?: Record<string, unknown>;
+}
+
+export interface MetricColumn {
+  key: string;
+  /** Name in the status line. */
+  label: string;
+  /** Column header of the table (default: label). */
+  header?: string;
+  digits: number;
+}
+
+export interface SequenceCommand<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult> {
+  name: string;
+  summary: string;
+  base(profile: Profile): C;
+  /** One line per profile in --help, and the table's title. */
+  describe(c: C): string;
+  /** --data: its help lines and how a spec is normalized; absent for problems with no data to choose. */
+  data?: { help: string[]; normalize: (text: string) => string };
+  /** The modality's own flags, in help order. */
+  flags: FieldFlag<C>[];
+  /** Whether the command runs tensors (takes --backend) and keeps a run store (--no-cache, --runs-dir). */
+  tensors: boolean;
+  stored: boolean;
+  check(c: C): unknown;
+  run(c: C, opts: SequenceCommandOptions): Promise<R>;
+  /** Per-iteration metrics in the status line, table and JSON; the first also gets a Δ vs t=1 column. */
+  metrics: MetricColumn[];
+  /** What the trained-on size counts ("documents", "images", ...). */
+  sizeUnit: string;
+  /** Extra top-level JSON fields and a title line, from the result. */
+  summarize?(result: R, config: C): { json: Record<string, unknown>; title: string };
+  /** A hint for a ConfigError no flag explains (e.g. a profile's size that does not fit the chosen model). */
+  explain?(e: ConfigError, given: Readonly<Record<string, string>>, profile: Profile): Error | null;
+}
+
+export type AnyCommand = SequenceCommand<any, any>;
+
+/** The flags every sequence command has, then the modality's own. */
+function fieldFlags<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>): FieldFlag<C>[] {
+  const data: FieldFlag<C>[] = cmd.data ? [{ flag: "data", field: "data", type: "string", help: ["D", ...cmd.data.help], normalize: cmd.data.normalize }] : [];
+  return [
+    { flag: "strategy", field: "strategy", type: "string", help: ["S", STRATEGIES.join(", ")], choices: () => STRATEGIES },
+    { flag: "iterations", field: "iterations", type: "int", help: ["N", "models fit in sequence"] },
+    ...data,
+    { flag: "seed", field: "seed", type: "int", help: ["S", "seed of every random draw (default 0)"] },
+    ...cmd.flags,
+  ];
+}
+
+function optionsOf(cmd: AnyCommand): FlagOptions {
+  const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
+  for (const f of fieldFlags(cmd)) options[f.flag] = { type: "string" };
+  if (cmd.tensors) options.backend = { type: "string" };
+  if (cmd.stored) Object.assign(options, { "no-cache": COMMON_FLAGS["no-cache"], "runs-dir": COMMON_FLAGS["runs-dir"] });
+  return options;
+}
+
+const INDENT = " ".repeat(25);
+
+function flagLine(name: string, lines: string[]): string {
+  return [`  ${name.padEnd(23)}${lines[0] ?? ""}`, ...lines.slice(1).map((l) => `${INDENT}${l}`)].join("\n");
+}
+
+export function sequenceHelp(cmd: AnyCommand): string {
+  const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(7)}${cmd.describe(cmd.base(p))}`).join("\n");
+  const flags = fieldFlags(cmd).map((f) => flagLine(`--${f.flag} ${f.help[0]}`, f.help.slice(1)));
+  const json = wrap(`print machine-readable results to stdout: per iteration ${cmd.metrics.map((m) => m.key).join(", ")}, trainSize, realInTrain, seconds`, 70);
+  return `${wrap(`collapse ${cmd.name} — ${cmd.summary}`, 100).join("\n")}
+
+Usage: collapse ${cmd.name} [flags]
+
+The profile gives the base configuration, --config FILE.json overrides any of its fields, and
+every other flag overrides one field.
+
+Flags:
+${flagLine("--profile P", [`${PROFILES.join(" | ")} (default quick)`])}
+${profiles}
+${flagLine("--config FILE.json", ["fields merged over the profile's config (objects field by field)"])}
+${flags.join("\n")}
+${cmd.tensors ? `${backendHelp(23)}\n` : ""}${flagLine("--json", json)}
+${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
+${cmd.stored ? "\nAn interrupted run resumes from its last finished model when the same command is run again; a\nfinished one is read back." : ""}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `over` merged into `base`: objects field by field, everything else (arrays included) replaced. */
+export function mergeConfig<T>(base: T, over: Record<string, unknown>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeConfig(out[k], v) : v;
+  return out as T;
+}
+
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(file), "utf8");
+  } catch (e) {
+    throw new UsageError(`--config: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config: ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(value)) throw new UsageError(`--config: ${file} must hold a JSON object of config fields`);
+  return value;
+}
+
+function setField(config: Record<string, unknown>, field: string, value: unknown, fallback: unknown): void {
+  const keys = field.split(".");
+  let obj = config;
+  for (const k of keys.slice(0, -1)) {
+    obj[k] = isPlainObject(obj[k]) ? { ...(obj[k] as object) } : {};
+    obj = obj[k] as Record<string, unknown>;
+  }
+  const last = keys[keys.length - 1];
+  if (value === (obj[last] ?? fallback)) return;
+  obj[last] = value;
+}
+
+/** The run config: the profile's base, the config file merged over it, then the flags. */
+export function configFromFlags<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, given: Record<string, string>, profile: Profile): C {
+  let config = structuredClone(cmd.base(profile)) as C;
+  if (given.config !== undefined) config = mergeConfig(config, readConfigFile(given.config));
+  for (const f of fieldFlags(cmd)) {
+    const text = given[f.flag];
+    if (text === undefined) continue;
+    let value: unknown = text;
+    if (f.type !== "string") value = num(f.flag, text, f.type === "int");
+    else if (f.choices) value = oneOf(f.flag, text, f.choices(), f.flag);
+    else if (f.normalize) value = f.normalize(text);
+    setField(config as Record<string, unknown>, f.field, value, f.fallback?.(config));
+  }
+  return config;
+}
+
+/** A ConfigError about a field set by a flag, restated as that flag's error. */
+function flagError<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, e: unknown, given: Record<string, string>, profile: Profile, beforeRun: boolean): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const flag = fieldFlags(cmd).find((f) => f.field === e.field && given[f.flag] !== undefined);
+  if (flag) return new UsageError(`--${flag.flag}: ${e.detail}`);
+  return (beforeRun && cmd.explain?.(e, given, profile)) || e;
+}
+
+function format(value: number | undefined, digits: number): string {
+  const v = value ?? NaN;
+  return digits === 0 && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : v.toFixed(digits);
+}
+
+export async function runSequenceCommand<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult>(cmd: SequenceCommand<C, R>, args: string[]): Promise<number> {
+  const any = cmd as unknown as SequenceCommand<C, SequenceCommandResult>;
+  const given = parse(args, optionsOf(any as AnyCommand)) as Record<string, string | boolean | undefined>;
+  if (given.help) {
+    console.log(sequenceHelp(any as AnyCommand));
+    return 0;
+  }
+  const text = Object.fromEntries(Object.entries(given).filter((e): e is [string, string] => typeof e[1] === "string"));
+  const profile = checkProfile(text.profile ?? "quick", "--profile");
+  let config: C;
+  try {
+    config = configFromFlags(any, text, profile);
+    cmd.check(config);
+  } catch (e) {
+    throw flagError(any, e, text, profile, true);
+  }
+  if (cmd.tensors) await applyBackendFlag(text.backend);
+
+  const tty = process.stderr.isTTY === true;
+  const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
+  const bar = progressBar(cmd.name, config.iterations);
+  const [first, ...rest] = cmd.metrics;
+  let lastIteration = 0;
+  let firstValue: number | null = null;
+  let result: R;
+  try {
+    // No SIGINT handler: the default (exit at once) is safe, since finished models are stored and a
+    // stale lock is taken over by the next run.
+    result = await cmd.run(config, {
+      store: cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null,
+      onStatus: status,
+      onFitProgress: (n, step, metrics) => {
+        if (lastIteration === 0 && n > 1) status(`resuming at model ${n} (models 1–${n - 1} read back from the run store)`);
+        lastIteration = Math.max(lastIteration, n - 1);
+        const loss = Number.isFinite(metrics.trainLoss) ? ` · train loss ${metrics.trainLoss.toFixed(3)}` : "";
+        bar.update(n - 1, `model ${n}: step ${step}${loss}`);
+      },
+      onIteration: (r) => {
+        lastIteration = r.iteration;
+        const v = r.metrics[first.key];
+        if (r.iteration === 1) firstValue = v;
+        const delta = firstValue !== null && r.iteration > 1 ? ` (${signed(v - firstValue)} vs model 1)` : "";
+        const others = rest.map((m) => `, ${m.label} ${format(r.metrics[m.key], m.digits)}`).join("");
+        status(`model ${r.iteration}/${config.iterations}: ${first.label} ${format(v, first.digits)}${delta}${others}; trained on ${r.trainSize.toLocaleString("en-US")} ${cmd.sizeUnit} in ${formatSeconds(r.seconds)}`);
+        bar.update(r.iteration);
+      },
+    });
+  } catch (e) {
+    throw flagError(any, e, text, profile, false);
+  }
+  const read = result.resumedFrom;
+  bar.finish(read === config.iterations ? "read back from the run store" : read > 0 ? `resumed after model ${read}` : "done");
+  const summary = cmd.summarize?.(result, config);
+  const backend = result.backend?.backend;
+  if (given.json) {
+    const rows = result.records.map((r) => ({
+      iteration: r.iteration,
+      ...Object.fromEntries(cmd.metrics.map((m) => [m.key, r.metrics[m.key]])),
+      trainSize: r.trainSize,
+      realInTrain: r.realInTrain,
+      seconds: r.seconds,
+    }));
+    const out = { profile, command: cmd.name, strategy: config.strategy, parameters: result.parameters, backend, ...summary?.json, runDir: result.runDir ?? null, resumedFrom: read, config, iterations: rows };
+    console.log(JSON.stringify(out, null, 2));
+    return 0;
+  }
+  const parameters = result.parameters !== undefined ? ` · ${result.parameters.toLocaleString("en-US")} parameters` : "";
+  console.log(`\n${summary?.title ?? `${cmd.name} · ${cmd.describe(config)}`} · ${config.strategy} · seed ${config.seed}${parameters}${backend !== undefined ? ` · backend ${String(backend)}` : ""}`);
+  if (result.runDir) console.log(`run: ${result.runDir}${read === config.iterations ? " (from run store)" : read > 0 ? ` (resumed after model ${read})` : ""}`);
+  const width = (m: MetricColumn) => Math.max(10, (m.header ?? m.label).length);
+  console.log(`  iter   ${(first.header ?? first.label).padStart(width(first))}   Δ vs t=1 ${rest.map((m) => (m.header ?? m.label).padStart(width(m))).join(" ")}   ${cmd.sizeUnit.padStart(10)}   seconds`);
+  const firstRecorded = result.records[0]?.metrics[first.key];
+  for (const r of result.records) {
+    const v = r.metrics[first.key];
+    const delta = r.iteration === 1 ? "—" : signed(v - firstRecorded);
+    console.log(
+      `  ${String(r.iteration).padStart(4)}   ${format(v, first.digits).padStart(width(first))}   ${delta.padStart(8)} ${rest.map((m) => format(r.metrics[m.key], m.digits).padStart(width(m))).join(" ")}   ${r.trainSize.toLocaleString("en-US").padStart(10)}   ${r.seconds.toFixed(1).padStart(7)}`,
+    );
+  }
+  return 0;
+}
