@@ -10,7 +10,7 @@ import { type LinearExperimentResult, linearResultJson, runLinearExperiment } fr
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
 import { PROFILES, checkProfile } from "./experiments/profiles";
 import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
-import { linearErrorFigure } from "./plots/linearFigures";
+import { linearErrorFigure } from "./linear/figures";
 import { saveFigure, standaloneHtml } from "./plots/plotly";
 import { progressBar } from "./progress";
 import { writeFileAtomic } from "./store/runStore";

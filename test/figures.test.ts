@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { figure2, figure9, normalizedFigure, strategiesFigure } from "../src/experiments/linearRegression";
 import { runLinearExperiment } from "../src/linear/montecarlo";
-import { linearErrorFigure, linearSummaryRows } from "../src/plots/linearFigures";
-import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure, samplesTableHtml } from "../src/plots/lmFigures";
+import { linearErrorFigure, linearSummaryRows } from "../src/linear/figures";
+import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure, samplesTableHtml } from "../src/lm/figures";
 import { notebookDisplay, tableHtml } from "../src/plots/notebook";
 import { figureHtml, standaloneHtml } from "../src/plots/plotly";
 

@@ -1,7 +1,7 @@
 import type { Strategy } from "../collapse/strategies";
 import { type LinearExperimentConfig, type LinearExperimentResult, checkLinearConfig } from "../linear/montecarlo";
 import type { LinearSetting } from "../linear/problem";
-import { type LinearFigureOptions, linearErrorFigure } from "../plots/linearFigures";
+import { type LinearFigureOptions, linearErrorFigure } from "../linear/figures";
 import type { Figure } from "../plots/plotly";
 import type { Profile } from "./profiles";
 

@@ -6,7 +6,7 @@ import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
 import { packageRoot } from "../environment";
-import type { LmCurve } from "../plots/lmFigures";
+import type { LmCurve } from "../lm/figures";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
 import type { Profile } from "./profiles";

@@ -1,6 +1,6 @@
 import type { IterationRecord } from "../collapse/loop";
 import type { Figure } from "../plots/plotly";
-import { lmCrossEntropyFigure } from "../plots/lmFigures";
+import { lmCrossEntropyFigure } from "../lm/figures";
 import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
 import type { NotebookDisplay } from "../plots/notebook";
 import type { RunStore } from "../store/runStore";

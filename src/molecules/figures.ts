@@ -1,6 +1,6 @@
-import { centered, kabschRotation } from "../molecules/rmsd";
-import type { MoleculeGraph } from "../molecules/types";
-import type { Figure } from "./plotly";
+import { centered, kabschRotation } from "./rmsd";
+import type { MoleculeGraph } from "./types";
+import type { Figure } from "../plots/plotly";
 
 /** CPK-style colours of the heavy atoms the kit meets; anything else is drawn in pink. */
 const ELEMENT_COLORS: Record<number, [string, string]> = {

@@ -1,7 +1,7 @@
 import type { Strategy } from "../collapse/strategies";
-import type { LinearCurve, LinearExperimentResult } from "../linear/montecarlo";
-import { unitError } from "../linear/theory";
-import type { Figure } from "./plotly";
+import type { LinearCurve, LinearExperimentResult } from "./montecarlo";
+import { unitError } from "./theory";
+import type { Figure } from "../plots/plotly";
 
 /** What a facet (row, column or colour) of a §2 figure splits the curves by. */
 export type LinearFacet = "strategy" | "d" | "T" | "sigma2" | "dT" | "setting" | "none";

@@ -5,8 +5,8 @@ import type { Strategy } from "../collapse/strategies";
 import { encodePng, imageGrid } from "../images/grid";
 import type { ImageSet } from "../images/types";
 import { writeFileAtomic } from "../store/runStore";
-import { metricsPanelsFigure } from "./metricFigures";
-import { type Figure, escapeHtml } from "./plotly";
+import { metricsPanelsFigure } from "../plots/metricFigures";
+import { type Figure, escapeHtml } from "../plots/plotly";
 
 export interface ImagePanel {
   /** Caption, e.g. "replace, model 5". */

@@ -1,6 +1,6 @@
 import type { Strategy } from "../collapse/strategies";
-import { type SequenceCurve, metricByIterationFigure } from "./metricFigures";
-import { escapeHtml, type Figure } from "./plotly";
+import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
+import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
 export type LmCurve = SequenceCurve;
