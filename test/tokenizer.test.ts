@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { DataError } from "../src/errors";
 import { Rng } from "../src/random";
 import { BpeTokenizer, EOT_ID, EOT_TEXT, generateStories, loadTokenizer, pretokenize, saveTokenizer, trainBpe } from "../src/text";
+import { validUtf8 } from "../src/text/bpe";
 import { configErrorField, tempDir } from "./helpers";
 
 // ~0.65 MB of embedded stories: enough for vocab 1024 in well under a second.
@@ -100,8 +101,24 @@ test("special token: only encodeDocument adds EOT; the literal text stays plain 
   assert.equal(EOT_ID, 256);
   assert.throws(() => tok.decode([tok.vocabSize]), RangeError);
   assert.throws(() => tok.decode([-1]), RangeError);
-  // Bytes that are not valid UTF-8 (a model may emit them) decode to U+FFFD rather than throwing.
-  assert.equal(tok.decode([0xff, 0x41]), "\uFFFDA");
+  // Bytes that are not valid UTF-8 (a model may emit them) are dropped: never a replacement character.
+  assert.equal(tok.decode([0xff, 0x41]), "A");
+});
+
+test("decoding drops exactly the bytes that are not well-formed UTF-8, and keeps every real character", () => {
+  const bytes = (s: string) => [...Buffer.from(s, "utf8")];
+  const cases: [number[], string][] = [
+    [[...bytes("caf"), 0xc3, ...bytes("e")], "cafe"], // half of "é", then ASCII
+    [[...bytes("ok "), 0xe2, 0x80], "ok "], // a 3-byte character cut off at the end
+    [[0x80, ...bytes("a"), 0xbf], "a"], // stray continuation bytes
+    [[0xc0, 0xaf, ...bytes("b")], "b"], // overlong "/"
+    [[0xed, 0xa0, 0x80, ...bytes("c")], "c"], // a UTF-16 surrogate
+    [[0xf4, 0x90, 0x80, 0x80, ...bytes("d")], "d"], // above U+10FFFF
+    [bytes("é€😀\uFFFD\uFEFFx"), "é€😀\uFFFD\uFEFFx"], // 2-, 3-, 4-byte characters, a real U+FFFD and BOM
+  ];
+  for (const [ids, text] of cases) assert.equal(tok.decode(ids), text, JSON.stringify(ids));
+  assert.deepEqual([...validUtf8(Uint8Array.from([0x41, 0xe2, 0x82, 0xac]))], [0x41, 0xe2, 0x82, 0xac]);
+  for (const s of ["plain", "naïve café — 😀", ""]) assert.equal(tok.decode(tok.encode(s)), s, "valid text round-trips");
 });
 
 test("save/load round-trip; corrupt or incompatible files are DataErrors", () => {

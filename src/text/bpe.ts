@@ -149,6 +149,51 @@ export interface TokenizerJson {
   merges: [number, number][];
 }
 
+/** Length of the well-formed UTF-8 sequence starting at bytes[i] (RFC 3629), or 0 if there is none. */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const b0 = bytes[i];
+  if (b0 < 0x80) return 1;
+  let n: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
+  else if (b0 >= 0xe0 && b0 <= 0xef) {
+    n = 3;
+    if (b0 === 0xe0) lo = 0xa0; // no overlong forms
+    if (b0 === 0xed) hi = 0x9f; // no surrogates
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    n = 4;
+    if (b0 === 0xf0) lo = 0x90;
+    if (b0 === 0xf4) hi = 0x8f; // nothing above U+10FFFF
+  } else return 0;
+  if (i + n > bytes.length) return 0;
+  if (bytes[i + 1] < lo || bytes[i + 1] > hi) return 0;
+  for (let k = 2; k < n; k++) if ((bytes[i + k] & 0xc0) !== 0x80) return 0;
+  return n;
+}
+
+/** The bytes with every ill-formed or incomplete UTF-8 sequence removed (a copy only when there is one). */
+export function validUtf8(bytes: Uint8Array): Uint8Array {
+  let out: Uint8Array | null = null;
+  let at = 0;
+  for (let i = 0; i < bytes.length; ) {
+    const n = utf8SequenceLength(bytes, i);
+    if (n === 0) {
+      if (!out) {
+        out = new Uint8Array(bytes.length);
+        out.set(bytes.subarray(0, i));
+        at = i;
+      }
+      i += 1;
+      continue;
+    }
+    if (out) out.set(bytes.subarray(i, i + n), at);
+    at += n;
+    i += n;
+  }
+  return out ? out.subarray(0, at) : bytes;
+}
+
 export class BpeTokenizer {
   readonly vocabSize: number;
   readonly eotId = EOT_ID;
@@ -156,7 +201,7 @@ export class BpeTokenizer {
   private readonly rank = new Map<number, number>();
   private readonly bytes: Uint8Array[] = [];
   private readonly cache = new Map<string, Int32Array>();
-  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // keep a leading U+FEFF
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }); // keep a leading U+FEFF
 
   /** `merges`: flat [a0, b0, a1, b1, ...]; use trainBpe or fromJSON rather than this directly. */
   constructor(private readonly merges: readonly number[]) {
@@ -195,7 +240,11 @@ export class BpeTokenizer {
     return Int32Array.from(out);
   }
 
-  /** Text of `ids`. EOT_ID decodes to "<|endoftext|>" unless skipSpecial; bytes that do not form valid UTF-8 (a model can emit them) become U+FFFD. */
+  /**
+   * Text of `ids`. EOT_ID decodes to "<|endoftext|>" unless skipSpecial. Byte-level tokens let a model
+   * emit bytes that are not UTF-8 (half a character, a stray continuation byte): those bytes are
+   * dropped, always, so generated text never shows U+FFFD for them (a U+FFFD the text really holds is kept).
+   */
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
     const parts: Uint8Array[] = [];
     let length = 0;
@@ -213,7 +262,7 @@ export class BpeTokenizer {
       all.set(p, at);
       at += p.length;
     }
-    return this.decoder.decode(all);
+    return this.decoder.decode(validUtf8(all));
   }
 
   /** The bytes of one token, as text (may be a partial character). */
