@@ -130,3 +130,25 @@ test("Figure 3/4 builders: one panel per label, a line per strategy; learning cu
   assert.match(html, /&lt;b&gt;Once/);
   assert.match(html, /<th>replace<\/th><th>accumulate<\/th>/);
 });
+
+test("the tails figure: one panel per strategy, the median line over 25–75% and 5–95% bands from the records' quantiles", async () => {
+  const { firstModelPerplexityFigure, lmTextMeasuresFigure } = await import("../src/lm/figures");
+  const rec = (iteration: number, scale: number) => ({
+    iteration,
+    trainSize: 10,
+    realInTrain: 10,
+    seconds: 1,
+    metrics: { firstModelPerplexityQ05: 5 * scale, firstModelPerplexityQ25: 10 * scale, firstModelPerplexityQ50: 20, firstModelPerplexityQ75: 40 / scale, firstModelPerplexityQ95: 80 / scale, validWordRate: 0.9, distinct1: 0.3, distinct2: 0.7 },
+  });
+  const curves = (["replace", "accumulate"] as const).map((strategy) => ({ label: "gpt2", strategy, records: [rec(1, 1), rec(2, 1.5)] }));
+  const fig = firstModelPerplexityFigure(curves);
+  assert.equal(fig.data.length, 6, "two bands and a median per strategy");
+  const bands = fig.data.filter((d) => d.fill === "toself");
+  assert.equal(bands.length, 4);
+  for (const b of bands) assert.equal(b.mode, "lines", "bands draw no markers");
+  assert.deepEqual(bands[0].y, [80, 80 / 1.5, 5 * 1.5, 5], "5–95% band: upper edge forward, lower edge back");
+  assert.deepEqual(new Set(fig.data.map((d) => d.xaxis)), new Set(["x", "x2"]));
+  assert.equal((fig.layout.yaxis as { type: string }).type, "log");
+  const text = lmTextMeasuresFigure(curves);
+  assert.equal(text.data.length, 6, "three panels × two strategies");
+});

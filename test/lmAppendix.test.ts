@@ -30,8 +30,8 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   const find = (setting: LmSequenceConfig, strategy: Strategy) => seqs.find((s) => canonicalJson(lmRunKey(s)) === canonicalJson(lmRunKey({ ...setting, strategy })));
   const rows = table2Rows(QUICK);
   assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", `GPT-2|small dataset (1/${QUICK.smallDatasetDivisor})`, `GPT-2|small dataset, ${QUICK.smallDatasetEpochs} epochs`, "Llama-2|", "Llama-2|", "Llama-2|"]);
-  assert.equal(rows[2].setting.trainDocuments, QUICK.base.trainDocuments / QUICK.smallDatasetDivisor);
-  assert.equal(rows[3].setting.trainDocuments, rows[2].setting.trainDocuments);
+  assert.equal(rows[2].setting.trainTokens, QUICK.base.trainTokens! / QUICK.smallDatasetDivisor);
+  assert.equal(rows[3].setting.trainTokens, rows[2].setting.trainTokens);
   assert.equal(rows[3].setting.train.epochs, QUICK.smallDatasetEpochs);
   assert.equal(find(rows[0].setting, "replace")?.iterations, 10, "GPT-2 replace to t=10");
   assert.equal(find(rows[0].setting, "accumulate")?.iterations, 4);

@@ -7,9 +7,10 @@ import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, runLmSequence, storedSamples } from "../src/experiments/languageModels";
 import { validateLmConfig } from "../src/lm/configs";
+import { TEXT_MEASURE_KEYS } from "../src/lm/modality";
 import { checkTrainConfig, evaluateCrossEntropy } from "../src/lm/train";
 import type { RunStore } from "../src/store/runStore";
-import { freshStore } from "./helpers";
+import { freshStore, tempDir } from "./helpers";
 import { disposeParams } from "../src/nn/params";
 import { loadParams } from "../src/nn/safetensors";
 
@@ -190,7 +191,11 @@ test("sequences that differ only in strategy or sampling share one first model, 
     { ...REPLACE, strategy: "accumulate", iterations: 1, sampling: { ...REPLACE.sampling, temperature: 0.5, maxTokens: 16 } },
     { store },
   );
-  assert.deepEqual(timeless(other.records), timeless(result.records.slice(0, 1)), "model 1's record (metrics and learning curve), bitwise");
+  // The text measures sample at each sequence's own settings; everything the model itself gives is shared.
+  const ofModel = (records: readonly IterationRecord[]) =>
+    timeless(records).map((r) => ({ ...r, metrics: Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !TEXT_MEASURE_KEYS.includes(k))) }));
+  assert.deepEqual(ofModel(other.records), ofModel(result.records.slice(0, 1)), "model 1's record (metrics and learning curve), bitwise");
+  assert.notEqual(other.records[0].metrics.distinct2, result.records[0].metrics.distinct2, "sampled at temperature 0.5, not 1");
   assert.equal(firstRuns().length, 1, "no second first model");
   const lines = (f: string) => fs.readFileSync(path.join(firstDir, f), "utf8").trim().split("\n").length;
   assert.equal(lines("sessions.jsonl"), 2, "opened by both sequences");
@@ -218,4 +223,35 @@ test("a sequence waits while another live process trains the same first model", 
   assert.ok(Date.now() - started >= 1400, "it waited for the holder");
   assert.ok(messages.some((m) => m.includes(`waiting for process ${holder.pid}`)), messages.join("\n"));
   assert.deepEqual(timeless(second.records), timeless(first.records));
+});
+
+test("every model's record carries the text measures: valid-word rate, distinct-n, and its text's perplexity under model 1", async () => {
+  const { result } = await uninterrupted();
+  for (const r of result.records) {
+    const m = r.metrics;
+    for (const k of ["validWordRate", "distinct1", "distinct2"]) assert.ok(m[k] >= 0 && m[k] <= 1, `model ${r.iteration}: ${k} ${m[k]}`);
+    const q = ["Q05", "Q25", "Q50", "Q75", "Q95"].map((s) => m[`firstModelPerplexity${s}`]);
+    assert.ok(q.every((x) => Number.isFinite(x) && x >= 1), `model ${r.iteration}: perplexity quantiles ${q}`);
+    for (let i = 1; i < q.length; i++) assert.ok(q[i] >= q[i - 1], `quantiles ascend: ${q}`);
+  }
+  // Even the smoke model 1 (a few dozen steps) writes some real words.
+  assert.ok(result.records[0].metrics.validWordRate > 0.1, `model 1 valid-word rate ${result.records[0].metrics.validWordRate}`);
+});
+
+test("sized by tokens: the real set is the fewest documents whose tokens reach trainTokens; bad sizes are named", async () => {
+  const { trainDocuments: _d, validDocuments: _v, ...rest } = SMOKE;
+  const config: LmSequenceConfig = { ...rest, trainTokens: 6000, validTokens: 1500, iterations: 1, textMetricDocuments: 0 };
+  const r = await runLmSequence(config, { store: null });
+  const { trainDocuments, trainTokens, validTokens } = r.realData;
+  assert.ok(trainTokens >= 6000, `${trainTokens} tokens`);
+  assert.ok(validTokens >= 1500, `${validTokens} validation tokens`);
+  // One document fewer would not have reached the budget: the last one crosses it.
+  const lastLength = r.tokenizer.encode("x").length; // a lower bound on any document's tokens
+  assert.ok(trainTokens - lastLength - 1 < 6000 + 1000, "not far past the budget");
+  assert.equal(r.records[0].trainSize, trainDocuments);
+  assert.ok(r.realData.unigramCrossEntropy > r.records[0].metrics.testCrossEntropy - 5);
+  await assert.rejects(runLmSequence({ ...config, trainDocuments: 10 }, { store: null }), (e: Error) => /trainTokens: set exactly one of trainTokens and trainDocuments/.test(e.message));
+  const file = path.join(tempDir("lm-tokens"), "small.txt");
+  fs.writeFileSync(file, Array.from({ length: 40 }, (_, i) => `Story ${i}: the little fox ran home to see the moon.\n<|endoftext|>\n`).join(""));
+  await assert.rejects(runLmSequence({ ...config, data: `text:${file}`, trainTokens: 5000, validTokens: 50 }, { store: null }), (e: Error) => /trainTokens: needs 5,000 real training tokens, the corpus holds [\d,]+ \(in \d+ documents\)/.test(e.message));
 });

@@ -47,6 +47,14 @@ export interface CollapseResult {
  * evaluate it on held-out real data, sample the synthetic data that later iterations train on.
  */
 export async function runCollapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResult> {
+  try {
+    return await collapse(opts);
+  } finally {
+    opts.modality.close?.();
+  }
+}
+
+async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResult> {
   const { modality, seed, run } = opts;
   const cfg = checkLoopConfig(opts.loop, "loop");
   if (run && !modality.codec) throw new Error(`modality ${modality.name} has no codec, so its runs cannot be persisted`);

@@ -38,6 +38,8 @@ export interface Modality<D, M> {
   evaluate(model: M, rng: Rng): Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>;
   /** Frees a model's resources (tensors) once the loop is done with it. */
   dispose?(model: M): void;
+  /** Frees what the modality itself holds (e.g. a reference model), once the loop returns or fails. */
+  close?(): void;
   /** Byte encoding of datasets, needed to persist synthetic sets in a run store (resume). */
   readonly codec?: DataCodec<D>;
 }

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { ConfigError } from "../errors";
 import { gaussianBaseConfig } from "../experiments/gaussian";
-import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, runLmSequence } from "../experiments/languageModels";
+import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, lmTrainSizeLabel, runLmSequence } from "../experiments/languageModels";
 import { type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "../experiments/molecules";
 import type { Profile } from "../experiments/profiles";
 import { type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, vaeBaseConfig } from "../experiments/vae";
@@ -39,7 +39,7 @@ export const LM_COMMAND: SequenceCommand<LmSequenceConfig, LmSequenceResult> = {
   name: "lm",
   summary: "fit one §3.1 sequence of transformer language models, each pretrained on text sampled from the models before it (replace) or on everything so far (accumulate)",
   base: lmBaseConfig,
-  describe: (b) => `${b.model} on ${b.data}, ${b.trainDocuments.toLocaleString("en-US")} documents, vocabulary ${b.vocabSize}, ${b.iterations} iterations, ${b.train.epochs ?? 1} epoch(s)`,
+  describe: (b) => `${b.model} on ${b.data}, ${lmTrainSizeLabel(b)}, vocabulary ${b.vocabSize}, ${b.iterations} iterations, ${b.train.epochs ?? 1} epoch(s)`,
   data: {
     help: [
       "embedded | tinystories | text:PATH",
@@ -55,11 +55,14 @@ export const LM_COMMAND: SequenceCommand<LmSequenceConfig, LmSequenceResult> = {
   },
   flags: [
     { flag: "model", field: "model", type: "string", help: ["NAME", ...wrap(lmConfigNames().join(", "), 66)], choices: lmConfigNames },
-    { flag: "documents", field: "trainDocuments", type: "int", help: ["N", "real training documents; every synthetic set has as many"] },
-    { flag: "valid-documents", field: "validDocuments", type: "int", help: ["N", "real held-out documents for the test cross-entropy"] },
+    { flag: "tokens", field: "trainTokens", type: "int", help: ["N", "real training tokens: the first documents whose tokens reach N (the", "profile's way); every synthetic set has as many documents"], clears: "trainDocuments" },
+    { flag: "documents", field: "trainDocuments", type: "int", help: ["N", "real training documents instead of --tokens"], clears: "trainTokens" },
+    { flag: "valid-tokens", field: "validTokens", type: "int", help: ["N", "real held-out tokens for the test cross-entropy"], clears: "validDocuments" },
+    { flag: "valid-documents", field: "validDocuments", type: "int", help: ["N", "real held-out documents instead of --valid-tokens"], clears: "validTokens" },
     { flag: "vocab", field: "vocabSize", type: "int", help: ["N", "BPE vocabulary size, ≥ 258 (the paper: 8000)"] },
     ...trainFlags<LmSequenceConfig>(TRAIN_DEFAULTS, "text"),
     { flag: "first-epochs", field: "firstIterationEpochs", type: "real", help: ["E", "epochs of the first model only (Figure 11; default: --epochs)"], fallback: (c) => c.train.epochs ?? TRAIN_DEFAULTS.epochs },
+    { flag: "text-metric-documents", field: "textMetricDocuments", type: "int", help: ["N", "documents generated per model for the text measures (default 64; 0: none)"] },
     { flag: "fresh-real", field: "freshRealDocuments", type: "int", help: ["N", "fresh real documents added at every iteration ≥ 2 (default 0)"], fallback: () => 0 },
     { flag: "temperature", field: "sampling.temperature", type: "real", help: ["T", "sampling temperature > 0 (default 1.0; the paper's ablation: 0.3)"], fallback: () => SAMPLING_DEFAULTS.temperature },
     { flag: "top-k", field: "sampling.topK", type: "int", help: ["K", "sample from the K most likely tokens only (default 0: off)"], fallback: () => SAMPLING_DEFAULTS.topK },
@@ -72,11 +75,15 @@ export const LM_COMMAND: SequenceCommand<LmSequenceConfig, LmSequenceResult> = {
   metrics: [
     { key: "testCrossEntropy", label: "test cross-entropy", header: "test CE (nats/token)", digits: 4 },
     { key: "trainTokens", label: "training tokens", header: "tokens", digits: 0 },
+    { key: "validWordRate", label: "valid words", digits: 3 },
+    { key: "distinct2", label: "distinct-2", digits: 3 },
+    { key: "firstModelPerplexityQ50", label: "median perplexity under model 1", header: "ppl₁ median", digits: 1 },
   ],
+  jsonMetricsHelp: "distinct1, meanWords, firstModelPerplexityQ05/Q25/Q50/Q75/Q95",
   sizeUnit: "documents",
   summarize: (r, c) => ({
-    json: { model: r.model.name, vocabSize: r.tokenizer.vocabSize, backendDetail: r.backend.detail },
-    title: `${r.model.name}, vocabulary ${r.tokenizer.vocabSize} · ${c.data}`,
+    json: { model: r.model.name, vocabSize: r.tokenizer.vocabSize, backendDetail: r.backend.detail, realData: r.realData },
+    title: `${r.model.name}, vocabulary ${r.tokenizer.vocabSize} · ${c.data}: ${r.realData.trainDocuments.toLocaleString("en-US")} real training documents (${r.realData.trainTokens.toLocaleString("en-US")} tokens)`,
   }),
   // A field the profile set that does not fit the chosen --model: say which profile does.
   explain(e: ConfigError, given, profile: Profile) {

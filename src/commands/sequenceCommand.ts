@@ -22,6 +22,8 @@ export interface FieldFlag<C> {
   choices?: () => readonly string[];
   /** The value the field has when the config leaves it out; a flag restating it leaves the config (and its run key) unchanged. */
   fallback?: (c: C) => unknown;
+  /** A field the flag replaces (the other way of giving the same size), removed when the flag is given. */
+  clears?: string;
   /** Turns the flag's text into the field's value (e.g. makes a path absolute, so the run key does not depend on the cwd). */
   normalize?: (text: string) => string;
 }
@@ -67,6 +69,8 @@ export interface SequenceCommand<C extends { strategy: Strategy; iterations: num
   run(c: C, opts: SequenceCommandOptions): Promise<R>;
   /** Per-iteration metrics in the status line, table and JSON; the first also gets a Δ vs t=1 column. */
   metrics: MetricColumn[];
+  /** More metric names --help lists for --json (beyond the table's columns). */
+  jsonMetricsHelp?: string;
   /** What the trained-on size counts ("documents", "images", ...). */
   sizeUnit: string;
   /** Extra top-level JSON fields and a title line, from the result. */
@@ -106,7 +110,7 @@ function flagLine(name: string, lines: string[]): string {
 export function sequenceHelp(cmd: AnyCommand): string {
   const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(7)}${cmd.describe(cmd.base(p))}`).join("\n");
   const flags = fieldFlags(cmd).map((f) => flagLine(`--${f.flag} ${f.help[0]}`, f.help.slice(1)));
-  const json = wrap(`print machine-readable results to stdout: per iteration ${cmd.metrics.map((m) => m.key).join(", ")}, trainSize, realInTrain, seconds`, 70);
+  const json = wrap(`print machine-readable results to stdout: per iteration every metric (${cmd.metrics.map((m) => m.key).join(", ")}${cmd.jsonMetricsHelp ? `, ${cmd.jsonMetricsHelp}` : ", ..."}), trainSize, realInTrain, seconds`, 70);
   return `${wrap(`collapse ${cmd.name} — ${cmd.summary}`, 100).join("\n")}
 
 Usage: collapse ${cmd.name} [flags]
@@ -117,7 +121,7 @@ every other flag overrides one field.
 Flags:
 ${flagLine("--profile P", [`${PROFILES.join(" | ")} (default quick)`])}
 ${profiles}
-${flagLine("--config FILE.json", ["fields merged over the profile's config (objects field by field)"])}
+${flagLine("--config FILE.json", ["fields merged over the profile's config (objects field by field;", "null removes a field)"])}
 ${flags.join("\n")}
 ${cmd.tensors ? `${backendHelp(23)}\n` : ""}${flagLine("--json", json)}
 ${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
@@ -128,10 +132,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** `over` merged into `base`: objects field by field, everything else (arrays included) replaced. */
+/** `over` merged into `base`: objects field by field, null removes a field, anything else (arrays included) replaces it. */
 export function mergeConfig<T>(base: T, over: Record<string, unknown>): T {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeConfig(out[k], v) : v;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k];
+    else out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeConfig(out[k], v) : v;
+  }
   return out as T;
 }
 
@@ -175,6 +182,10 @@ export function configFromFlags<C extends { strategy: Strategy; iterations: numb
     if (f.type !== "string") value = num(f.flag, text, f.type === "int");
     else if (f.choices) value = oneOf(f.flag, text, f.choices(), f.flag);
     else if (f.normalize) value = f.normalize(text);
+    if (f.clears !== undefined && given[fieldFlags(cmd).find((o) => o.field === f.clears)?.flag ?? ""] !== undefined) {
+      throw new UsageError(`--${f.flag} and the flag for ${f.clears} give the same size two ways: use one`);
+    }
+    if (f.clears !== undefined) delete (config as Record<string, unknown>)[f.clears];
     setField(config as Record<string, unknown>, f.field, value, f.fallback?.(config));
   }
   return config;
@@ -250,7 +261,9 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
   if (given.json) {
     const rows = result.records.map((r) => ({
       iteration: r.iteration,
+      // Every metric the modality recorded, the table's columns first.
       ...Object.fromEntries(cmd.metrics.map((m) => [m.key, r.metrics[m.key]])),
+      ...r.metrics,
       trainSize: r.trainSize,
       realInTrain: r.realInTrain,
       seconds: r.seconds,

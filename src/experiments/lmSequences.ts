@@ -6,7 +6,9 @@ import {
   type LmSequenceResult,
   checkLmSequenceConfig,
   firstModelKey,
+  lmApproxTrainTokens,
   lmFinishedIterations,
+  lmTrainSizeLabel,
   lmRunKey,
   runLmSequence,
 } from "./languageModels";
@@ -28,7 +30,7 @@ export const LM_SEQUENCES: SequenceKind<LmSequenceConfig, LmSequenceResult> = {
   cost: estimatedCost,
   describe(c) {
     const extra = [c.sampling?.temperature !== undefined ? `temperature ${c.sampling.temperature}` : "", c.firstIterationEpochs !== undefined ? `first epochs ${c.firstIterationEpochs}` : ""];
-    return [c.model, c.strategy, `${c.trainDocuments} documents`, ...extra].filter(Boolean).join(" · ");
+    return [c.model, c.strategy, lmTrainSizeLabel(c), ...extra].filter(Boolean).join(" · ");
   },
   firstModelKey: (c) => canonicalJson(firstModelKey(lmRunKey(c))),
 };
@@ -38,7 +40,7 @@ export function runLmSequences(configs: readonly LmSequenceConfig[], opts: Seque
   return runSequences(LM_SEQUENCES, configs, opts);
 }
 
-/** Relative training work of the iterations still to run: parameters × documents trained on × epochs. */
+/** Relative training work of the iterations still to run: parameters × tokens trained on × epochs. */
 export function estimatedCost(c: LmSequenceConfig, finishedIterations = 0): number {
   let params = 1;
   try {
@@ -46,5 +48,5 @@ export function estimatedCost(c: LmSequenceConfig, finishedIterations = 0): numb
   } catch {
     // an unknown model is reported by the sequence itself
   }
-  return growingSetCost(c.strategy, c.iterations, finishedIterations, (n) => c.trainDocuments * (n === 1 ? (c.firstIterationEpochs ?? c.train.epochs ?? 1) : (c.train.epochs ?? 1))) * params;
+  return growingSetCost(c.strategy, c.iterations, finishedIterations, (n) => lmApproxTrainTokens(c) * (n === 1 ? (c.firstIterationEpochs ?? c.train.epochs ?? 1) : (c.train.epochs ?? 1))) * params;
 }

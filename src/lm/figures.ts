@@ -1,5 +1,5 @@
 import type { Strategy } from "../collapse/strategies";
-import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
+import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
 import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
@@ -71,16 +71,110 @@ function viridis(t: number): string {
 }
 
 /** Table 1: generated text at chosen iterations, one column per strategy (HTML). */
-export function samplesTableHtml(rows: readonly { iteration: number; samples: Partial<Record<Strategy, string>> }[]): string {
+export function samplesTableHtml(rows: readonly { iteration: number; samples: Partial<Record<Strategy, string>>; notes?: Partial<Record<Strategy, string>> }[]): string {
   const strategies = [...new Set(rows.flatMap((r) => Object.keys(r.samples)))] as Strategy[];
   const head = `<tr><th>model</th>${strategies.map((s) => `<th>${escapeHtml(s)}</th>`).join("")}</tr>`;
   const body = rows
     .map(
       (r) =>
         `<tr><td style="vertical-align:top">${r.iteration}</td>${strategies
-          .map((s) => `<td style="vertical-align:top;text-align:left;white-space:pre-wrap;max-width:40em">${escapeHtml(r.samples[s] ?? "—")}</td>`)
+          .map((s) => {
+            const note = r.notes?.[s] ? `<div style="color:#666;font-size:85%;margin-top:0.4em">${escapeHtml(r.notes[s]!)}</div>` : "";
+            return `<td style="vertical-align:top;text-align:left;white-space:pre-wrap;max-width:40em">${escapeHtml(r.samples[s] ?? "—")}${note}</td>`;
+          })
           .join("")}</tr>`,
     )
     .join("");
   return `<table class="collapse-kit-table">${head}${body}</table>`;
+}
+
+/** The paper's Table 1 shows iterations 3, 5, 8 and 10 of 10: the same fractions of a sequence of `iterations`. */
+export function table1Iterations(iterations: number): number[] {
+  return [...new Set([0.3, 0.5, 0.8, 1].map((f) => Math.max(1, Math.round(f * iterations))))];
+}
+
+/** The text measures of one record, as a line beside its story in Table 1. */
+export function textMeasuresNote(metrics: Readonly<Record<string, number>>): string {
+  const parts = [
+    `test CE ${metrics.testCrossEntropy?.toFixed(3)}`,
+    metrics.validWordRate !== undefined ? `valid words ${(100 * metrics.validWordRate).toFixed(1)}%` : "",
+    metrics.distinct2 !== undefined ? `distinct-2 ${metrics.distinct2.toFixed(3)}` : "",
+    metrics.firstModelPerplexityQ50 !== undefined ? `median perplexity under model 1 ${metrics.firstModelPerplexityQ50.toFixed(1)}` : "",
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+/**
+ * The text measures of every model (beyond the paper): valid-word rate, distinct-1 and distinct-2 of
+ * its generated documents, one panel each, one line per sequence.
+ */
+export function lmTextMeasuresFigure(curves: readonly LmCurve[], title = "What the models write: real words and variety"): Figure {
+  const specs = [
+    { metric: "validWordRate", axisTitle: "valid-word rate" },
+    { metric: "distinct1", axisTitle: "distinct-1" },
+    { metric: "distinct2", axisTitle: "distinct-2" },
+  ];
+  const panels: LmCurve[] = specs.flatMap((spec) =>
+    curves.map((c) => ({ label: spec.axisTitle, strategy: c.strategy, records: c.records.map((r) => ({ ...r, metrics: { value: r.metrics[spec.metric] } })) })),
+  );
+  return metricByIterationFigure(panels, { metric: "value", axisTitle: "" }, title);
+}
+
+/**
+ * The tails figure (after Shumailov et al.): the perplexity, under the first model, of the documents
+ * each later model writes. One panel per strategy: the median as a line, the 25–75% and 5–95%
+ * ranges as bands. Collapse shows as bands that narrow (the tails thin out) or drift.
+ */
+export function firstModelPerplexityFigure(curves: readonly LmCurve[], title = "Perplexity under model 1 of each model's documents"): Figure {
+  const strategies = [...new Set(curves.map((c) => c.strategy))];
+  const data: Record<string, unknown>[] = [];
+  const q = (r: { metrics: Readonly<Record<string, number>> }, k: string) => r.metrics[`firstModelPerplexity${k}`];
+  curves.forEach((c) => {
+    const i = strategies.indexOf(c.strategy) + 1;
+    const axes = { xaxis: i === 1 ? "x" : `x${i}`, yaxis: i === 1 ? "y" : `y${i}` };
+    const rs = c.records.filter((r) => q(r, "Q50") !== undefined);
+    const x = rs.map((r) => r.iteration);
+    const color = STRATEGY_COLORS[c.strategy];
+    for (const [lo, hi, opacity] of [["Q05", "Q95", 0.15], ["Q25", "Q75", 0.3]] as const) {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        x: [...x, ...[...x].reverse()],
+        y: [...rs.map((r) => q(r, hi)), ...[...rs].reverse().map((r) => q(r, lo))],
+        fill: "toself",
+        fillcolor: hexToRgba(color, opacity),
+        line: { width: 0 },
+        hoverinfo: "skip",
+        showlegend: false,
+        ...axes,
+      });
+    }
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: `${c.label} · ${c.strategy}`,
+      x,
+      y: rs.map((r) => q(r, "Q50")),
+      line: { color, width: 2 },
+      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: median %{y:.1f}<extra></extra>`,
+      ...axes,
+    });
+  });
+  const layout: Record<string, unknown> = {
+    title: { text: title },
+    grid: { rows: 1, columns: strategies.length, pattern: "independent" },
+    height: 420,
+    annotations: strategies.map((s, k) => ({ text: `<b>${s}</b>`, xref: `x${k === 0 ? "" : k + 1} domain`, yref: `y${k === 0 ? "" : k + 1} domain`, x: 0.5, y: 1.06, showarrow: false, xanchor: "center", yanchor: "bottom" })),
+  };
+  strategies.forEach((_, k) => {
+    const suffix = k === 0 ? "" : String(k + 1);
+    layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
+    layout[`yaxis${suffix}`] = { type: "log", title: k === 0 ? { text: "perplexity under model 1 (5, 25, 50, 75, 95%)" } : undefined };
+  });
+  return { data, layout };
+}
+
+function hexToRgba(hex: string, alpha: number): string {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }

@@ -5,7 +5,10 @@ import { initParams } from "./model";
 import { type SamplingConfig, sampleDocuments } from "./sample";
 import { type TrainConfig, evaluateCrossEntropy, train, windows } from "./train";
 import type { LmConfig } from "./types";
-import { disposeParams } from "../nn/params";
+import { cloneParams, disposeParams } from "../nn/params";
+import type { Rng } from "../random";
+import { quantile, textMeasures } from "../text/metrics";
+import { documentCrossEntropies } from "./score";
 import type { Params } from "../nn/params";
 
 /** Tokenized documents (ids without the end-of-document token). */
@@ -19,6 +22,8 @@ export interface LmModel {
   readonly trainTokens: number;
   /** Its test cross-entropy, when the fit already measured it on every validation window. */
   readonly testCrossEntropy?: number;
+  /** The iteration it was fit at. */
+  readonly iteration?: number;
 }
 
 export interface LmModalityOptions {
@@ -39,7 +44,22 @@ export interface LmModalityOptions {
    * train the very same first model. When given, this fits it once and shares it (see runLmSequence).
    */
   shareFirstModel?: (fit: () => Promise<FittedLm>) => Promise<FittedLm & { cached: boolean }>;
+  /**
+   * Text measures per iteration (beyond the paper): `documents` generated at evaluation, scored against
+   * the real training vocabulary and by the first model. 0 documents: none.
+   */
+  textMetrics?: { documents: number; vocabulary: ReadonlySet<string>; loadFirstModel?: () => Params | null };
 }
+
+/** Quantiles of the generated documents' perplexity under the first model, reported as firstModelPerplexityQ05 ... */
+export const PERPLEXITY_QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95] as const;
+
+export function perplexityQuantileKey(q: number): string {
+  return `firstModelPerplexityQ${String(Math.round(q * 100)).padStart(2, "0")}`;
+}
+
+/** The record metrics measured on generated text (they depend on the sampling settings, not only on the model). */
+export const TEXT_MEASURE_KEYS: readonly string[] = ["validWordRate", "distinct1", "distinct2", "meanWords", ...PERPLEXITY_QUANTILES.map(perplexityQuantileKey)];
 
 /** A freshly fitted model with the learning curve it reported. */
 export interface FittedLm extends LmModel {
@@ -52,6 +72,22 @@ export interface FittedLm extends LmModel {
  */
 export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
   const eot = o.tokenizer.eotId;
+  // The first model, kept (or read back on resume) to score every later model's text.
+  let first: Params | null = null;
+  const textMeasuresOf = async (model: LmModel, iteration: number, rng: Rng): Promise<Record<string, number>> => {
+    const t = o.textMetrics;
+    if (!t || t.documents <= 0) return {};
+    const docs = await sampleDocuments(o.model, model.params, eot, t.documents, o.sampling, rng);
+    const m = textMeasures(docs.map((d) => o.tokenizer.decode(d, { skipSpecial: true })), t.vocabulary);
+    const out: Record<string, number> = { validWordRate: m.validWordRate, distinct1: m.distinct1, distinct2: m.distinct2, meanWords: m.meanWords };
+    if (iteration === 1 && first === null) first = cloneParams(model.params);
+    if (first === null) first = t.loadFirstModel?.() ?? null;
+    if (first !== null) {
+      const ppl = documentCrossEntropies(o.model, first, docs, eot, o.train.batchSize).map(Math.exp);
+      for (const q of PERPLEXITY_QUANTILES) out[perplexityQuantileKey(q)] = quantile(ppl, q);
+    }
+    return out;
+  };
   return {
     name: "lm",
     size: (data) => data.docs.length,
@@ -81,19 +117,24 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
           throw e;
         }
       };
-      if (ctx.iteration !== 1 || !o.shareFirstModel) return fitFresh(ctx.report);
+      if (ctx.iteration !== 1 || !o.shareFirstModel) return { ...(await fitFresh(ctx.report)), iteration: ctx.iteration };
       const fitted = await o.shareFirstModel(() => fitFresh(ctx.report));
       // A shared model's learning curve is replayed, so the record is the same as a fresh fit's.
       if (fitted.cached) for (const point of fitted.curve) ctx.report(point.step, point.metrics);
-      return { params: fitted.params, trainTokens: fitted.trainTokens, testCrossEntropy: fitted.testCrossEntropy };
+      return { params: fitted.params, trainTokens: fitted.trainTokens, testCrossEntropy: fitted.testCrossEntropy, iteration: 1 };
     },
     sample: async (model, size, rng) => ({ docs: await sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
-    evaluate: (model) => ({
+    evaluate: async (model, rng) => ({
       // The fit's last evaluation is this very computation; a shared first model read back has none.
       testCrossEntropy: model.testCrossEntropy ?? evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
       trainTokens: model.trainTokens,
+      ...(await textMeasuresOf(model, model.iteration ?? 0, rng.fork("text-metrics"))),
     }),
     dispose: (model) => disposeParams(model.params),
+    close() {
+      if (first) disposeParams(first);
+      first = null;
+    },
     codec: lmCodec,
   };
 }

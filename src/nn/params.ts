@@ -75,6 +75,12 @@ export function specParameterCount(specs: Record<string, ParamSpec>): number {
   return Object.values(specs).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
 }
 
+/** A copy of every parameter, independent of the original (not trainable: for scoring only). */
+export function cloneParams(params: Params): Params {
+  // Inside tidy, the intermediate clone is freed; the variable keeps its data.
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tf.tidy(() => tf.variable(v.clone() as tf.Tensor, false, undefined, v.dtype))]));
+}
+
 export function disposeParams(params: Params): void {
   for (const v of Object.values(params)) if (!v.isDisposed) v.dispose();
 }

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { ConfigError } from "../errors";
-import { readDocuments, splitDocuments, type TextCorpus } from "./corpus";
+import { iterateDocuments, readDocuments, splitDocuments, type TextCorpus } from "./corpus";
 import { embeddedCorpus } from "./stories";
 import { tinyStoriesFiles, type TinyStoriesOptions } from "./tinystories";
 
@@ -33,6 +33,36 @@ export interface LoadCorpusOptions extends TinyStoriesOptions {
   /** At most this many training / validation documents (TinyStories reads only that far). */
   trainDocuments?: number;
   validDocuments?: number;
+  /** At most the documents whose UTF-8 bytes first reach this many (the one that crosses included). */
+  trainBytes?: number;
+  validBytes?: number;
+}
+
+/** The documents of `docs` up to and including the one at which their UTF-8 bytes reach `bytes`. */
+export function prefixByBytes(docs: readonly string[], bytes: number | undefined): string[] {
+  if (bytes === undefined) return [...docs];
+  let total = 0;
+  for (let i = 0; i < docs.length; i++) {
+    total += Buffer.byteLength(docs[i], "utf8");
+    if (total >= bytes) return docs.slice(0, i + 1);
+  }
+  return [...docs];
+}
+
+async function readPrefix(file: string, limit: number | undefined, bytes: number | undefined): Promise<string[]> {
+  const docs: string[] = [];
+  let total = 0;
+  for await (const doc of iterateDocuments(file, { limit })) {
+    docs.push(doc);
+    total += Buffer.byteLength(doc, "utf8");
+    if (bytes !== undefined && total >= bytes) break;
+  }
+  return docs;
+}
+
+/** Stories the embedded generator makes for `bytes` of text (a story has at least 60 words, ~300 bytes). */
+export function embeddedStoriesFor(bytes: number): number {
+  return Math.ceil(bytes / 300);
 }
 
 /** The train/validation documents of a data spec. Validation is always real (never synthetic) text. */
@@ -40,7 +70,10 @@ export async function loadCorpus(spec: DataSpec | string, opts: LoadCorpusOption
   const s = typeof spec === "string" ? parseDataSpec(spec) : spec;
   const seed = opts.seed ?? 0;
   const validFraction = opts.validFraction ?? 0.05;
-  const cap = (c: TextCorpus): TextCorpus => ({ train: c.train.slice(0, opts.trainDocuments), valid: c.valid.slice(0, opts.validDocuments) });
+  const cap = (c: TextCorpus): TextCorpus => ({
+    train: prefixByBytes(c.train.slice(0, opts.trainDocuments), opts.trainBytes),
+    valid: prefixByBytes(c.valid.slice(0, opts.validDocuments), opts.validBytes),
+  });
   switch (s.kind) {
     case "embedded":
       return cap(embeddedCorpus({ documents: opts.embeddedDocuments ?? 20_000, seed, validFraction }));
@@ -50,8 +83,8 @@ export async function loadCorpus(spec: DataSpec | string, opts: LoadCorpusOption
     case "tinystories": {
       const files = await tinyStoriesFiles(opts);
       return {
-        train: await readDocuments(files.train, { limit: opts.trainDocuments }),
-        valid: await readDocuments(files.valid, { limit: opts.validDocuments }),
+        train: await readPrefix(files.train, opts.trainDocuments, opts.trainBytes),
+        valid: await readPrefix(files.valid, opts.validDocuments, opts.validBytes),
       };
     }
   }
