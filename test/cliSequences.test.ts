@@ -138,3 +138,24 @@ test("a flag that restates what the profile means leaves the config, and so the 
   assert.deepEqual([changed.train.epochs, changed.freshRealDocuments], [3, 5]);
   assert.equal(base.train.epochs, undefined, "the profile's config is not mutated");
 });
+
+test("collapse vae --data folder:DIR with no size flag fits the profile's sizes to the folder; a size given is checked, not changed", async () => {
+  const { generateFaces } = await import("../src/images/faces");
+  const { encodePng, imageGrid } = await import("../src/images/grid");
+  const { selectImages } = await import("../src/images/types");
+  const dir = tempDir("cli-vae-folder");
+  const faces = generateFaces({ size: 16, count: 50, seed: 3, split: "train" });
+  for (let i = 0; i < 50; i++) {
+    const one = { images: selectImages(faces, [i]).images, n: 1, height: 16, width: 16 };
+    fs.writeFileSync(path.join(dir, `face${i}.png`), await encodePng(imageGrid(one, { columns: 1, padding: 0 })));
+  }
+  const r = collapse(["vae", "--profile", "smoke", "--data", `folder:${dir}`, "--iterations", "1", "--no-cache", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual([out.config.trainImages, out.config.testImages], [45, 5], "90% / 10% of 50 files, below the smoke profile's 64 / 32");
+  assert.equal(out.config.samplesPerIteration, 45, "as many samples as real images, as the profile had");
+  assert.equal(out.iterations[0].trainSize, 45);
+  const given = collapse(["vae", "--profile", "smoke", "--data", `folder:${dir}`, "--train-images", "64", "--no-cache"]);
+  assert.equal(given.code, 2);
+  assert.match(given.stderr, /--train-images: .* has 45 training images/);
+});

@@ -4,7 +4,7 @@ import { gaussianBaseConfig } from "../experiments/gaussian";
 import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, lmTrainSizeLabel, runLmSequence } from "../experiments/languageModels";
 import { type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "../experiments/molecules";
 import type { Profile } from "../experiments/profiles";
-import { type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, vaeBaseConfig } from "../experiments/vae";
+import { type VaeSequenceConfig, checkVaeSequenceConfig, fitVaeSizesToData, runVaeSequence, vaeBaseConfig } from "../experiments/vae";
 import { type GaussianSequenceConfig, checkGaussianSequenceConfig, runGaussianSequence } from "../gaussian/modality";
 import { lmConfigNames } from "../lm/configs";
 import { SAMPLING_DEFAULTS } from "../lm/sample";
@@ -100,7 +100,13 @@ export const VAE_COMMAND: SequenceCommand<VaeSequenceConfig, SequenceCommandResu
   base: vaeBaseConfig,
   describe: (c) => `${c.imageSize}×${c.imageSize} ${c.data}, ${c.trainImages} images, channels ${c.model.channels.join("/")}, latent ${c.model.latentDim}, ${c.iterations} iterations`,
   data: {
-    help: ["embedded: procedural faces with attribute labels (offline);", "celeba: $COLLAPSE_CELEBA_DIR or data/celeba (img_align_celeba/ +", "list_eval_partition.txt); celeba:DIR; folder:PATH: any folder of images"],
+    help: [
+      "embedded: procedural faces with attribute labels (offline);",
+      "celeba: $COLLAPSE_CELEBA_DIR or data/celeba (img_align_celeba/ +",
+      "list_eval_partition.txt); celeba:DIR; folder:PATH: any folder of images",
+      "(90% train, 10% test). Real images with no size flag take the profile's",
+      "sizes as far as the data holds them",
+    ],
     normalize: absolutePaths(["celeba", "folder"]),
   },
   flags: [
@@ -112,6 +118,9 @@ export const VAE_COMMAND: SequenceCommand<VaeSequenceConfig, SequenceCommandResu
   ],
   tensors: true,
   stored: true,
+  // Real images with no size given: the profile's sizes, as far as the folder (or CelebA) holds them.
+  prepare: (c, given, file) =>
+    ["train-images", "test-images", "samples"].some((f) => given[f] !== undefined) || ["trainImages", "testImages", "samplesPerIteration"].some((k) => k in file) ? c : fitVaeSizesToData(c),
   check: checkVaeSequenceConfig,
   run: runVaeSequence,
   metrics: [

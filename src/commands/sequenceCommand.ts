@@ -75,6 +75,11 @@ export interface SequenceCommand<C extends { strategy: Strategy; iterations: num
   sizeUnit: string;
   /** Extra top-level JSON fields and a title line, from the result. */
   summarize?(result: R, config: C): { json: Record<string, unknown>; title: string };
+  /**
+   * Adjusts the config once flags and file are applied, before it is checked: `given` are the flags,
+   * `file` the fields the config file set (e.g. to size a run to its data when no size was given).
+   */
+  prepare?(c: C, given: Readonly<Record<string, string>>, file: Readonly<Record<string, unknown>>): C;
   /** A hint for a ConfigError no flag explains (e.g. a profile's size that does not fit the chosen model). */
   explain?(e: ConfigError, given: Readonly<Record<string, string>>, profile: Profile): Error | null;
 }
@@ -174,7 +179,8 @@ function setField(config: Record<string, unknown>, field: string, value: unknown
 /** The run config: the profile's base, the config file merged over it, then the flags. */
 export function configFromFlags<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, given: Record<string, string>, profile: Profile): C {
   let config = structuredClone(cmd.base(profile)) as C;
-  if (given.config !== undefined) config = mergeConfig(config, readConfigFile(given.config));
+  const file = given.config !== undefined ? readConfigFile(given.config) : {};
+  config = mergeConfig(config, file);
   for (const f of fieldFlags(cmd)) {
     const text = given[f.flag];
     if (text === undefined) continue;
@@ -188,7 +194,7 @@ export function configFromFlags<C extends { strategy: Strategy; iterations: numb
     if (f.clears !== undefined) delete (config as Record<string, unknown>)[f.clears];
     setField(config as Record<string, unknown>, f.field, value, f.fallback?.(config));
   }
-  return config;
+  return cmd.prepare ? cmd.prepare(config, given, file) : config;
 }
 
 /** A ConfigError about a field set by a flag, restated as that flag's error. */

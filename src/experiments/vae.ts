@@ -82,6 +82,7 @@ export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig 
   checkInt("samplesPerIteration", c.samplesPerIteration, { min: 1 });
   const metric = checkInt("metricSamples", c.metricSamples, { min: 0 });
   if (metric > 0 && metric < 4) throw new ConfigError("metricSamples", "needs at least 4 images for the k-NN precision/recall (or 0 for none)");
+  if (metric > 0 && c.testImages < 4) throw new ConfigError("testImages", `needs at least 4 held-out images for the k-NN precision/recall, got ${c.testImages} (or metricSamples 0 for none)`);
   checkInt("classifierImages", c.classifierImages, { min: 0 });
   checkInt("classifierEpochs", c.classifierEpochs, { min: 0 });
   if (c.faces !== undefined) {
@@ -134,6 +135,31 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
       return { train, test, classifierSet: { ...test, attributes: undefined }, source: vaeDataSource(c, split) };
     }
   }
+}
+
+/**
+ * The config with its real-set sizes fitted to a folder or CelebA directory: at most the profile's
+ * sizes, at most what the data holds (a folder: its 90% / 10% split), and as many images sampled per
+ * iteration as the real training set then holds if the profile sampled that many. Embedded data is
+ * generated to any size and is returned as it is. This is what `collapse vae` does when --data names
+ * real images and no size is given; a size that is given is never changed (it is checked instead).
+ */
+export function fitVaeSizesToData(c: VaeSequenceConfig): VaeSequenceConfig {
+  const spec = parseImageDataSpec(c.data);
+  if (spec.kind === "embedded") return c;
+  let train: number;
+  let test: number;
+  if (spec.kind === "folder") {
+    const split = folderSplit(spec.path, FOLDER_TEST_FRACTION, c.seed);
+    [train, test] = [split.train.length, split.test.length];
+  } else {
+    const parts = celebaPartition(celebaDir(spec.dir));
+    [train, test] = [parts.train.length, parts.test.length];
+  }
+  const trainImages = Math.min(c.trainImages, train);
+  const testImages = Math.min(c.testImages, test);
+  const samplesPerIteration = c.samplesPerIteration >= c.trainImages ? trainImages : Math.min(c.samplesPerIteration, trainImages);
+  return { ...c, trainImages, testImages, samplesPerIteration };
 }
 
 /** A folder's images: 90% train, 10% test (a seeded split). */
