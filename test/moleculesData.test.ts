@@ -5,7 +5,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { encode } from "@msgpack/msgpack";
+import { decode, encode } from "@msgpack/msgpack";
 import { DataError } from "../src/errors";
 import { geomFile, inferBonds, parseMoleculeDataSpec, readGeomMsgpack, readGeomStream } from "../src/molecules/geom";
 import { DRUGS_COVERAGE_THRESHOLD, alignedRmsd, coverageAndMatching, kabschRotation, centered } from "../src/molecules/rmsd";
@@ -325,4 +325,21 @@ test("COV-R and MAT-R on hand-made sets", () => {
   // a tight threshold: only exact matches count
   assert.equal(coverageAndMatching(refs, [base, far], 0.01).coverage, 0.5);
   assert.ok(coverageAndMatching(refs, [far], 0.5).coverage === 0);
+});
+
+test("scripts/real-drug-conformers.js writes GEOM's layout that the GEOM loader reads: heavy atoms, weights summing to 1", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const file = path.join(tempDir("drugs"), "drugs_crude.msgpack");
+  const r = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "scripts", "real-drug-conformers.js"), file, "3", "3"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const raw = decode(fs.readFileSync(file)) as Record<string, { conformers: { boltzmannweight: number; xyz: number[][] }[] }>;
+  assert.equal(Object.keys(raw).length, 3, "aspirin, paracetamol, ibuprofen");
+  for (const rec of Object.values(raw)) {
+    const total = rec.conformers.reduce((s, c) => s + c.boltzmannweight, 0);
+    assert.ok(Math.abs(total - 1) < 1e-9, `Boltzmann weights sum to ${total}`);
+    assert.ok(rec.conformers[0].xyz.some((a) => a[0] === 1), "hydrogens included, as in GEOM");
+  }
+  const { set } = await readGeomMsgpack(file, { maxMolecules: 10, maxConformers: 2 });
+  assert.deepEqual(set.molecules.map((m) => m.atomicNumbers.length), [13, 11, 15], "heavy atoms of aspirin, paracetamol, ibuprofen");
+  assert.equal(set.conformers.length, 6);
 });
