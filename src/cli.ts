@@ -6,7 +6,8 @@ import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand"
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
-import { type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
+import { type LinearExperimentConfig, type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
+import { readConfigFile } from "./commands/sequenceCommand";
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
 import { PROFILES, checkProfile } from "./experiments/profiles";
 import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
@@ -47,6 +48,8 @@ Flags (lists are comma-separated; the grid is every combination with T ≥ d):
   --synthetic-scale K    synthetic samples per iteration, as a multiple of T (default 1)
   --fresh-real-scale K   fresh real samples added per iteration, multiple of T (default 0)
   --test-samples M       also report the empirical test MSE on M fresh samples (default 0)
+  --config FILE.json     fields of the experiment (settings: [{d, T, sigma2}], strategies,
+                         iterations, seeds, ...); a flag given wins over the file
   --json                 print machine-readable results (per iteration: mean test error,
                          standard error, theory) to stdout
   --figure FILE.html     also write the figure as a standalone offline HTML page
@@ -124,6 +127,7 @@ async function linearCommand(args: string[]): Promise<number> {
     "fresh-real-scale": { type: "string" },
     "test-samples": { type: "string" },
     figure: { type: "string" },
+    config: { type: "string" },
     ...COMMON_FLAGS,
   });
   if (v.help) {
@@ -153,8 +157,9 @@ async function linearCommand(args: string[]): Promise<number> {
     freshRealScale: num("fresh-real-scale", v["fresh-real-scale"] ?? "0", false),
     testSamples: num("test-samples", v["test-samples"] ?? "0", true),
   };
-  const bar = progressBar("linear", settings.length * strategies.length * config.seeds);
-  const result = await runLinearExperiment(config, {
+  if (v.config !== undefined) applyLinearConfigFile(config, readConfigFile(v.config), v);
+  const bar = progressBar("linear", config.settings.length * config.strategies.length * config.seeds);
+  const result = await runLinearExperiment(config as LinearExperimentConfig, {
     store,
     onProgress: (p) => bar.update((p.cell - 1) * p.seeds + p.seedsDone, `${p.partial.strategy} d=${p.partial.setting.d} T=${p.partial.setting.T} σ²=${p.partial.setting.sigma2}`),
   });
@@ -167,6 +172,28 @@ async function linearCommand(args: string[]): Promise<number> {
   if (v.json) console.log(JSON.stringify(linearResultJson(result), null, 2));
   else printLinearTable(result);
   return 0;
+}
+
+/** The flag that sets each field of a linear experiment's config (a flag given wins over the file). */
+const LINEAR_FIELD_FLAGS: Record<string, string[]> = {
+  settings: ["dim", "samples", "sigma2"],
+  strategies: ["strategy"],
+  iterations: ["iterations"],
+  seeds: ["seeds"],
+  seed: ["seed"],
+  ridge: ["ridge"],
+  covariance: ["covariance"],
+  syntheticScale: ["synthetic-scale"],
+  freshRealScale: ["fresh-real-scale"],
+  testSamples: ["test-samples"],
+};
+
+function applyLinearConfigFile(config: Record<string, unknown>, file: Record<string, unknown>, flags: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(file)) {
+    const owners = LINEAR_FIELD_FLAGS[key];
+    if (!owners) throw new ConfigError(key, `not a field of a linear experiment (known: ${Object.keys(LINEAR_FIELD_FLAGS).join(", ")})`);
+    if (owners.every((f) => flags[f] === undefined)) config[key] = value;
+  }
 }
 
 function printLinearTable(result: LinearExperimentResult): void {

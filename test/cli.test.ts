@@ -132,3 +132,19 @@ test("collapse reproduce --profile smoke writes every figure and JSON results", 
   assert.equal(html.split('id="collapse-kit-plotlyjs"').length - 1, 1, "plotly.js inlined exactly once");
   assert.ok(!/<script[^>]+src=/.test(html), "no external scripts: the page works offline");
 });
+
+test("collapse linear --config FILE.json: the file's fields, flags winning, unknown fields named", () => {
+  const dir = tempDir("cli-linear-config");
+  const file = path.join(dir, "lin.json");
+  fs.writeFileSync(file, JSON.stringify({ settings: [{ d: 2, T: 8, sigma2: 1 }], iterations: 3, seeds: 4 }));
+  const r = collapse(["linear", "--config", file, "--seeds", "2", "--no-cache", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.config.settings, [{ d: 2, T: 8, sigma2: 1 }]);
+  assert.equal(out.config.iterations, 3);
+  assert.equal(out.config.seeds, 2, "the flag wins");
+  fs.writeFileSync(file, JSON.stringify({ iteration: 3 }));
+  const bad = collapse(["linear", "--config", file, "--no-cache"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /iteration: not a field of a linear experiment/);
+});
