@@ -137,6 +137,9 @@ test("a flag that restates what the profile means leaves the config, and so the 
   const changed = configFromFlags(LM_COMMAND, { epochs: "3", "fresh-real": "5" }, "smoke");
   assert.deepEqual([changed.train.epochs, changed.freshRealDocuments], [3, 5]);
   assert.equal(base.train.epochs, undefined, "the profile's config is not mutated");
+  const quick = configFromFlags(LM_COMMAND, { documents: "50" }, "quick");
+  assert.deepEqual([quick.trainDocuments, quick.trainTokens], [50, undefined], "--documents replaces the profile's trainTokens");
+  assert.throws(() => configFromFlags(LM_COMMAND, { tokens: "1000", documents: "50" }, "quick"), /--tokens and --documents give the same size two ways/);
 });
 
 test("collapse vae --data folder:DIR with no size flag fits the profile's sizes to the folder; a size given is checked, not changed", async () => {

@@ -181,17 +181,19 @@ export function configFromFlags<C extends { strategy: Strategy; iterations: numb
   let config = structuredClone(cmd.base(profile)) as C;
   const file = given.config !== undefined ? readConfigFile(given.config) : {};
   config = mergeConfig(config, file);
-  for (const f of fieldFlags(cmd)) {
+  const flags = fieldFlags(cmd);
+  for (const f of flags) {
     const text = given[f.flag];
     if (text === undefined) continue;
     let value: unknown = text;
     if (f.type !== "string") value = num(f.flag, text, f.type === "int");
     else if (f.choices) value = oneOf(f.flag, text, f.choices(), f.flag);
     else if (f.normalize) value = f.normalize(text);
-    if (f.clears !== undefined && given[fieldFlags(cmd).find((o) => o.field === f.clears)?.flag ?? ""] !== undefined) {
-      throw new UsageError(`--${f.flag} and the flag for ${f.clears} give the same size two ways: use one`);
+    if (f.clears !== undefined) {
+      const other = flags.find((o) => o.field === f.clears);
+      if (other && given[other.flag] !== undefined) throw new UsageError(`--${f.flag} and --${other.flag} give the same size two ways: use one`);
+      delete (config as Record<string, unknown>)[f.clears];
     }
-    if (f.clears !== undefined) delete (config as Record<string, unknown>)[f.clears];
     setField(config as Record<string, unknown>, f.field, value, f.fallback?.(config));
   }
   return cmd.prepare ? cmd.prepare(config, given, file) : config;

@@ -133,9 +133,12 @@ export function lmTrainSizeLabel(c: Pick<LmSequenceConfig, "trainTokens" | "trai
   return c.trainTokens !== undefined ? `${c.trainTokens.toLocaleString("en-US")} tokens` : `${(c.trainDocuments ?? 0).toLocaleString("en-US")} documents`;
 }
 
-/** Training tokens of the original set, exact when sized by tokens, else estimated at 200 a document (for cost estimates). */
+/** Tokens a document is taken to hold where only a document count is known (estimates, never sizes). */
+const ESTIMATED_TOKENS_PER_DOCUMENT = 200;
+
+/** Training tokens of the original set, exact when sized by tokens, else estimated (for cost estimates). */
 export function lmApproxTrainTokens(c: Pick<LmSequenceConfig, "trainTokens" | "trainDocuments">): number {
-  return c.trainTokens ?? (c.trainDocuments ?? 0) * 200;
+  return c.trainTokens ?? (c.trainDocuments ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
 }
 
 /** Read limit of the loaders, per token asked for (see runLmSequence). */
@@ -143,8 +146,11 @@ const READ_BYTES_PER_TOKEN = 12;
 /** Bytes of real text the tokenizer learns from, per training token asked for (about one training set). */
 const TOKENIZER_BYTES_PER_TOKEN = 4;
 
-/** Encoded documents from the start of `docs`: `count` of them, or the fewest whose tokens reach `tokens`. */
-function takeTokens(docs: readonly string[], tokenizer: BpeTokenizer, tokens: number | undefined, count: number | undefined): Int32Array[] {
+/**
+ * Encoded documents from the start of `docs`: `count` of them, or the fewest whose tokens reach
+ * `tokens`; with their token total (each document with its end-of-text token).
+ */
+function takeTokens(docs: readonly string[], tokenizer: BpeTokenizer, tokens: number | undefined, count: number | undefined): { docs: Int32Array[]; tokens: number } {
   const out: Int32Array[] = [];
   let total = 0;
   for (const d of docs) {
@@ -153,7 +159,7 @@ function takeTokens(docs: readonly string[], tokenizer: BpeTokenizer, tokens: nu
     out.push(ids);
     total += ids.length + 1;
   }
-  return out;
+  return { docs: out, tokens: total };
 }
 
 /**
@@ -161,8 +167,7 @@ function takeTokens(docs: readonly string[], tokenizer: BpeTokenizer, tokens: nu
  * documents after it. Only what is used is encoded, so a large corpus costs no more than its prefix.
  */
 function realTrainingSet(train: readonly string[], tokenizer: BpeTokenizer, config: LmSequenceConfig, freshDocs: number): { docs: Int32Array[]; originalDocuments: number; originalTokens: number } {
-  const original = takeTokens(train, tokenizer, config.trainTokens, config.trainDocuments);
-  const originalTokens = original.reduce((s, d) => s + d.length + 1, 0);
+  const { docs: original, tokens: originalTokens } = takeTokens(train, tokenizer, config.trainTokens, config.trainDocuments);
   if (config.trainTokens !== undefined && originalTokens < config.trainTokens) {
     throw new ConfigError("trainTokens", `needs ${config.trainTokens.toLocaleString("en-US")} real training tokens, the corpus holds ${originalTokens.toLocaleString("en-US")} (in ${original.length} documents)`);
   }
@@ -191,8 +196,9 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
   const trainBytes = T !== undefined ? T * READ_BYTES_PER_TOKEN + freshDocs * 4096 : undefined;
   const validBytes = V !== undefined ? V * READ_BYTES_PER_TOKEN : undefined;
   const trainCount = config.trainDocuments !== undefined ? config.trainDocuments + freshDocs : undefined;
-  const trainShare = T ?? (trainCount ?? 0) * 200;
-  const validShare = V ?? (config.validDocuments ?? 0) * 200;
+  // The validation share of a text file's split, by (estimated) tokens.
+  const trainShare = T ?? (trainCount ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
+  const validShare = V ?? (config.validDocuments ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
   status(`loading ${formatDataSpec(spec)} (${T !== undefined ? `${T.toLocaleString("en-US")} training tokens` : `${trainCount} training documents`}, ${V !== undefined ? `${V.toLocaleString("en-US")} validation tokens` : `${config.validDocuments} validation documents`})`);
   // Load before opening the run, so bad data leaves no run directory behind.
   const corpus = await loadCorpus(spec, {
@@ -221,8 +227,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     const train = checkTrainConfig(config.train ?? {}, model);
     const sampling = checkSamplingConfig({ maxTokens: model.contextLength - 1, ...config.sampling }, model);
     const realDocs = real.docs;
-    const validDocs = takeTokens(corpus.valid, tokenizer, V, config.validDocuments);
-    const validTokens = validDocs.reduce((s, d) => s + d.length + 1, 0);
+    const { docs: validDocs, tokens: validTokens } = takeTokens(corpus.valid, tokenizer, V, config.validDocuments);
     if (V !== undefined && validTokens < V) throw new ConfigError("validTokens", `needs ${V.toLocaleString("en-US")} real validation tokens, the corpus holds ${validTokens.toLocaleString("en-US")}`);
     const validWindows = windows(concatDocuments(validDocs, tokenizer.eotId), train.sequenceLength);
     if (validWindows.length === 0) throw new ConfigError(V !== undefined ? "validTokens" : "validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
