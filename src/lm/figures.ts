@@ -1,5 +1,5 @@
 import type { Strategy } from "../collapse/strategies";
-import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
+import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, metricsPanelsFigure, panelsLayout } from "../plots/metricFigures";
 import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
@@ -109,15 +109,15 @@ export function textMeasuresNote(metrics: Readonly<Record<string, number>>): str
  * its generated documents, one panel each, one line per sequence.
  */
 export function lmTextMeasuresFigure(curves: readonly LmCurve[], title = "What the models write: real words and variety"): Figure {
-  const specs = [
-    { metric: "validWordRate", axisTitle: "valid-word rate" },
-    { metric: "distinct1", axisTitle: "distinct-1" },
-    { metric: "distinct2", axisTitle: "distinct-2" },
-  ];
-  const panels: LmCurve[] = specs.flatMap((spec) =>
-    curves.map((c) => ({ label: spec.axisTitle, strategy: c.strategy, records: c.records.map((r) => ({ ...r, metrics: { value: r.metrics[spec.metric] } })) })),
+  return metricsPanelsFigure(
+    curves,
+    [
+      { metric: "validWordRate", axisTitle: "valid-word rate" },
+      { metric: "distinct1", axisTitle: "distinct-1" },
+      { metric: "distinct2", axisTitle: "distinct-2" },
+    ],
+    title,
   );
-  return metricByIterationFigure(panels, { metric: "value", axisTitle: "" }, title);
 }
 
 /**
@@ -160,17 +160,7 @@ export function firstModelPerplexityFigure(curves: readonly LmCurve[], title = "
       ...axes,
     });
   });
-  const layout: Record<string, unknown> = {
-    title: { text: title },
-    grid: { rows: 1, columns: strategies.length, pattern: "independent" },
-    height: 420,
-    annotations: strategies.map((s, k) => ({ text: `<b>${s}</b>`, xref: `x${k === 0 ? "" : k + 1} domain`, yref: `y${k === 0 ? "" : k + 1} domain`, x: 0.5, y: 1.06, showarrow: false, xanchor: "center", yanchor: "bottom" })),
-  };
-  strategies.forEach((_, k) => {
-    const suffix = k === 0 ? "" : String(k + 1);
-    layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
-    layout[`yaxis${suffix}`] = { type: "log", title: k === 0 ? { text: "perplexity under model 1 (5, 25, 50, 75, 95%)" } : undefined };
-  });
+  const layout = panelsLayout(strategies, title, (k) => ({ type: "log", title: k === 0 ? { text: "perplexity under model 1 (5, 25, 50, 75, 95%)" } : undefined }));
   return { data, layout };
 }
 

@@ -54,6 +54,15 @@ export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: 
     });
     shown.add(c.strategy);
   });
+  const layout = panelsLayout(labels, title, (k) => ({ title: k === 0 ? { text: spec.axisTitle } : undefined }));
+  return { data, layout };
+}
+
+/**
+ * The layout of a row of independent panels, one per label, titled above each, with model-fitting
+ * iteration on every x axis; `yaxis(k)` gives panel k's y axis.
+ */
+export function panelsLayout(labels: readonly string[], title: string, yaxis: (k: number) => Record<string, unknown>): Record<string, unknown> {
   const layout: Record<string, unknown> = {
     title: { text: title },
     grid: { rows: 1, columns: labels.length, pattern: "independent" },
@@ -72,9 +81,9 @@ export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: 
   labels.forEach((_, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
     layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
-    layout[`yaxis${suffix}`] = { title: k === 0 ? { text: spec.axisTitle } : undefined };
+    layout[`yaxis${suffix}`] = yaxis(k);
   });
-  return { data, layout };
+  return layout;
 }
 
 /**
