@@ -48,6 +48,7 @@ function expectedParts(strategy: Strategy, n: number, fresh: boolean): string[] 
   switch (strategy) {
     case "replace":
     case "replace-multiple":
+    case "replace-matched-compute":
       return [`S${n - 1}`, ...F];
     case "augment":
       return ["R1", `S${n - 1}`, ...F];
@@ -189,10 +190,11 @@ interface FakeLog {
   sampled: Map<number, number>;
   realDraws: [number, number][];
   disposed: number[];
+  scales: Map<number, number>;
 }
 
 function fakeModality(): { modality: Modality<string[], FakeModel>; log: FakeLog } {
-  const log: FakeLog = { train: new Map(), partOrigins: new Map(), sampled: new Map(), realDraws: [], disposed: [] };
+  const log: FakeLog = { train: new Map(), partOrigins: new Map(), sampled: new Map(), realDraws: [], disposed: [], scales: new Map() };
   const modality: Modality<string[], FakeModel> = {
     name: "fake",
     size: (data) => data.length,
@@ -203,6 +205,7 @@ function fakeModality(): { modality: Modality<string[], FakeModel>; log: FakeLog
     },
     fit: (train, ctx) => {
       assert.ok(!log.train.has(ctx.iteration), `iteration ${ctx.iteration} fit twice`);
+      log.scales.set(ctx.iteration, ctx.trainingScale);
       log.train.set(
         ctx.iteration,
         train.flatMap((p) => p.data),
@@ -299,6 +302,25 @@ test("loop: replace-multiple draws 2T, 3T, ... and trains on the newest set only
   // same training size as accumulate, but no real data after iteration 1
   assert.deepEqual(result.records.map((r) => [r.trainSize, r.realInTrain]), [[4, 4], [8, 0], [12, 0], [16, 0], [20, 0]]);
 });
+
+test("loop: replace-matched-compute trains on replace's data with accumulate's training work", async () => {
+  const { result, log } = await runFake("replace-matched-compute");
+  for (let n = 2; n <= ITER; n++) assert.deepEqual(log.train.get(n), labels(`S${n - 1}`, T), `n=${n}`);
+  assert.deepEqual([...log.sampled.values()], [T, T, T, T]);
+  // accumulate's training set at n holds n·T samples, replace's T: n times the work
+  assert.deepEqual([...log.scales.values()], [1, 2, 3, 4, 5]);
+  assert.deepEqual(result.records.map((r) => r.trainingScale), [undefined, 2, 3, 4, 5]);
+  // with fresh real data, accumulate holds all of it: (T + (n−1)(T + F)) / (T + F)
+  const fresh = await runFakeScales("replace-matched-compute", { freshRealSize: 2 });
+  assert.deepEqual(fresh, [1, 10 / 6, 16 / 6, 22 / 6, 28 / 6]);
+  for (const other of STRATEGIES.filter((s) => s !== "replace-matched-compute")) assert.deepEqual(await runFakeScales(other), [1, 1, 1, 1, 1], other);
+});
+
+async function runFakeScales(strategy: Strategy, extra: Partial<LoopConfig> = {}): Promise<number[]> {
+  const { modality, log } = fakeModality();
+  await runCollapse({ modality, seed: 3, loop: { strategy, iterations: ITER, realSize: T, ...extra } });
+  return [...log.scales.values()];
+}
 
 test("loop: augment trains on the original real set plus the newest synthetic set", async () => {
   const { result, log } = await runFake("augment");

@@ -2,7 +2,7 @@ import { DataError } from "../errors";
 import { Rng } from "../random";
 import { type Run, syntheticArtifact } from "../store/runStore";
 import type { Modality } from "./modality";
-import { type LoopConfig, type Pool, checkLoopConfig, samplesToDraw, trainingParts } from "./strategies";
+import { type LoopConfig, type Pool, checkLoopConfig, samplesToDraw, trainingParts, trainingScale } from "./strategies";
 
 /** What happened at one model-fitting iteration. */
 export interface IterationRecord {
@@ -11,6 +11,8 @@ export interface IterationRecord {
   trainSize: number;
   realInTrain: number;
   metrics: Record<string, number>;
+  /** The training work relative to the configured one, where it is not 1 (replace-matched-compute). */
+  trainingScale?: number;
   /** Points the modality reported while fitting (a learning curve), if any. */
   curve?: { step: number; metrics: Record<string, number> }[];
   /** Wall time of fit + evaluate + sample (not part of the reproducible result). */
@@ -90,9 +92,11 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
     const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) });
     const curve: { step: number; metrics: Record<string, number> }[] = [];
+    const scale = trainingScale(cfg.strategy, n, pool, (d) => modality.size(d));
     const model = await modality.fit(parts, {
       iteration: n,
       rng: Rng.derive(seed, "fit", n),
+      trainingScale: scale,
       report: (step, metrics) => {
         curve.push({ step, metrics: { ...metrics } });
         opts.onFitProgress?.(n, step, metrics);
@@ -119,6 +123,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       trainSize: parts.reduce((s, p) => s + modality.size(p.data), 0),
       realInTrain: parts.filter((p) => p.origin === "real").reduce((s, p) => s + modality.size(p.data), 0),
       metrics: { ...metrics },
+      ...(scale !== 1 ? { trainingScale: scale } : {}),
       ...(curve.length > 0 ? { curve } : {}),
       seconds: (performance.now() - started) / 1000,
     };

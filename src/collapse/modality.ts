@@ -6,6 +6,11 @@ export interface FitContext {
   /** 1-based index of the model being fit. */
   readonly iteration: number;
   readonly rng: Rng;
+  /**
+   * Multiply the configured training work (epochs, or steps where they are fixed) by this: 1 except
+   * under replace-matched-compute, where it matches accumulate's optimizer steps (see trainingScale).
+   */
+  readonly trainingScale: number;
   /** Reports intermediate metrics (e.g. a learning curve); forwarded to the loop's observer. */
   readonly report: (step: number, metrics: Readonly<Record<string, number>>) => void;
 }

@@ -8,8 +8,10 @@ import type { Rng } from "../random";
  * - `replace-multiple`: replace, but the newest synthetic set is as large as accumulate's training set.
  * - `accumulate-subsample`: the accumulated pool, subsampled to the first iteration's size.
  * - `augment`: the original real data plus only the newest synthetic set (Alemohammad et al. 2023).
+ * - `replace-matched-compute`: replace's data, trained for as many optimizer steps as accumulate takes at
+ *   the same iteration (a reviewers' control: is accumulate better only because it trains longer?).
  */
-export const STRATEGIES = ["replace", "accumulate", "replace-multiple", "accumulate-subsample", "augment"] as const;
+export const STRATEGIES = ["replace", "accumulate", "replace-multiple", "accumulate-subsample", "augment", "replace-matched-compute"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /** Where a piece of training data came from. */
@@ -111,6 +113,7 @@ export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>, s
   switch (strategy) {
     case "replace":
     case "replace-multiple":
+    case "replace-matched-compute":
       return [newestSynthetic, ...fresh];
     case "augment":
       return [pool.real[0], newestSynthetic, ...fresh];
@@ -136,4 +139,15 @@ export function subsampleParts<D>(modality: Pick<Subsampler<D>, "size" | "select
     if (local.length > 0) out.push({ ...part, data: modality.select(part.data, Int32Array.from(local)) });
   });
   return out;
+}
+
+/**
+ * How many times its usual training work model n gets: for replace-matched-compute, accumulate's
+ * training-set size at iteration n over its own (so fixed-epoch training takes accumulate's steps);
+ * 1 for every other strategy. A closed-form fit (§2's OLS, §5's Gaussian) has no steps to scale.
+ */
+export function trainingScale<D>(strategy: Strategy, n: number, pool: Pool<D>, size: (data: D) => number): number {
+  if (strategy !== "replace-matched-compute" || n === 1) return 1;
+  const total = (parts: Part<D>[]) => parts.reduce((s, p) => s + size(p.data), 0);
+  return total(trainingParts("accumulate", n, pool)) / total(trainingParts(strategy, n, pool));
 }

@@ -402,18 +402,19 @@ export function lmBaseConfig(profile: Profile): LmSequenceConfig {
     case "quick":
       // Sized by tokens, so that every corpus gets the same budget (ours; the paper trains on all of
       // TinyStories). Measured on a 2-core CPU with the native backend, two sequences at once, first
-      // models after 2 epochs at batch 6 × 128: 100k tokens, GPT-2 3.03 and Llama-2 2.21 nats/token on
-      // the embedded stories, ~15 s a fit alone; 200k tokens 2.37 and 1.34, ~60 s a fit beside another.
-      // Wider models (d=128, 4 layers, ~1M parameters) were no better at 100k tokens (2.86, 2.25) and 4×
-      // slower; batch 16 was 2× faster per token but worse (2.80, 1.76; 2.88, 1.66 at lr 1.2e-2). On real
-      // English (Debian's fortunes, scripts/real-text-corpora.py) at 100k tokens the first GPT-2 reached
-      // 5.06 against the unigram model's 5.96; replace rose +0.37 by t=4, accumulate fell −0.16.
-      // 150k tokens keeps the §3.1 notebook near 10 minutes of the quick budget.
+      // models after 2 epochs at batch 6 × 128 on 100k embedded tokens: at vocabulary 1024 GPT-2 3.02
+      // and Llama-2 2.21 nats/token, but only 81% and 84% of their generated words were real words (the
+      // rest were broken subword joins); at vocabulary 2048 (most words one token) 2.88 and 2.14, 97%
+      // real words, for ~10% more time a fit (~37 s beside another). 200k tokens gave better models
+      // (2.37, 1.34 at vocabulary 1024) but took §3.1 alone past 14 minutes of the 30-minute budget.
+      // Wider models (d=128, 4 layers) were no better at 100k tokens and 4× slower; batch 16 was 2×
+      // faster per token but worse. On real English (Debian's fortunes, scripts/real-text-corpora.py)
+      // see the README's real-data table.
       return {
         model: "gpt2-quick",
-        vocabSize: 1024,
+        vocabSize: 2048,
         data: "embedded",
-        trainTokens: 150_000,
+        trainTokens: 100_000,
         validTokens: 12_000,
         strategy: "replace",
         iterations: 4,

@@ -249,10 +249,11 @@ function runInWorker(entry: SequenceEntry, index: number, config: unknown, store
 
 /**
  * Σ over the iterations still to run of (training-set size in units of the real set) × `perUnit(n)`:
- * accumulate and replace-multiple train on n units at iteration n, augment on 2, the others on 1.
+ * accumulate and replace-multiple train on n units at iteration n (replace-matched-compute trains on 1
+ * for as long as on n), augment on 2, the others on 1.
  */
 export function growingSetCost(strategy: string, iterations: number, finishedIterations: number, perUnit: (iteration: number) => number): number {
-  const growing = strategy === "accumulate" || strategy === "replace-multiple";
+  const growing = strategy === "accumulate" || strategy === "replace-multiple" || strategy === "replace-matched-compute";
   let total = 0;
   for (let n = finishedIterations + 1; n <= iterations; n++) total += (growing ? n : strategy === "augment" && n > 1 ? 2 : 1) * perUnit(n);
   return total;

@@ -80,6 +80,7 @@ export function theoryCurve(strategy: Strategy, o: TheoryOptions): number[] | nu
       switch (strategy) {
         case "replace":
         case "replace-multiple":
+        case "replace-matched-compute": // OLS is closed-form: training longer changes nothing
           blocks = [newest, ...fresh];
           break;
         case "augment":

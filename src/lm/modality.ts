@@ -100,7 +100,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
         const order = ctx.rng.permutation(docs.length);
         const stream = concatDocuments(Array.from(order, (i) => docs[i]), eot);
         const trainWindows = windows(stream, o.train.sequenceLength);
-        const epochs = ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs;
+        const epochs = (ctx.iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs) * ctx.trainingScale;
         const params = initParams(o.model, ctx.rng.fork("init"));
         const curve: { step: number; metrics: Record<string, number> }[] = [];
         try {

@@ -264,6 +264,12 @@ export function checkMoleculeTrainConfig(partial: Partial<MoleculeTrainConfig>, 
 }
 
 /** Optimizer steps of a fit on `conformers` training conformers. */
+/** `c` with `scale` times its training work: more epochs, or more fixed steps (replace-matched-compute). */
+export function scaledMoleculeTraining(c: MoleculeTrainConfig, scale: number): MoleculeTrainConfig {
+  if (scale === 1) return c;
+  return c.epochs > 0 ? { ...c, epochs: c.epochs * scale } : { ...c, steps: Math.round(c.steps * scale) };
+}
+
 export function trainingSteps(c: MoleculeTrainConfig, conformers: number): number {
   return c.epochs > 0 ? Math.max(1, Math.round((c.epochs * conformers) / c.batchSize)) : c.steps;
 }

@@ -1,7 +1,7 @@
 import type { Modality } from "../collapse/modality";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import { Rng } from "../random";
-import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, trainDiffusion, trainingSteps } from "./diffusion";
+import { type DiffusionConfig, type EvaluationDraws, type MoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, scaledMoleculeTraining, trainDiffusion, trainingSteps } from "./diffusion";
 import { type EgnnConfig, initEgnn } from "./egnn";
 import { DRUGS_COVERAGE_THRESHOLD, coverageAndMatching } from "./rmsd";
 import { type ConformationSet, type Conformer, conformationCodec, conformersByMolecule, mergeConformationSets, selectConformers } from "./types";
@@ -88,11 +88,12 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
     async fit(parts, ctx) {
       const data = mergeConformationSets(parts.map((p) => p.data));
       const params = initEgnn(o.model, ctx.rng.fork("init"));
+      const train = scaledMoleculeTraining(o.train, ctx.trainingScale);
       try {
-        const finalTrainLoss = await trainDiffusion(o.model, o.diffusion, params, data, o.train, ctx.rng.fork("train"), (p) =>
+        const finalTrainLoss = await trainDiffusion(o.model, o.diffusion, params, data, train, ctx.rng.fork("train"), (p) =>
           ctx.report(p.step, { trainLoss: p.trainLoss, learningRate: p.learningRate }),
         );
-        return { params, finalTrainLoss, trainSteps: trainingSteps(o.train, data.conformers.length) };
+        return { params, finalTrainLoss, trainSteps: trainingSteps(train, data.conformers.length) };
       } catch (e) {
         disposeParams(params);
         if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;

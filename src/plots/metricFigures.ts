@@ -18,6 +18,7 @@ export const STRATEGY_COLORS: Record<Strategy, string> = {
   "replace-multiple": "#ff7f0e",
   "accumulate-subsample": "#2ca02c",
   augment: "#9467bd",
+  "replace-matched-compute": "#8c564b",
 };
 
 /** What metricByIterationFigure plots from each record. */

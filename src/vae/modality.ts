@@ -5,7 +5,7 @@ import { Rng } from "../random";
 import { type Classifier, attributeFrequencies, classify } from "./classifier";
 import { type FeatureStats, featureStats, frechetDistance, precisionRecall } from "../metrics/features";
 import { type VaeConfig, decode, disposeVae, vaeInit } from "./model";
-import { type VaeTrainConfig, evaluateElbo, normalTensor, trainVae } from "./train";
+import { type VaeTrainConfig, evaluateElbo, normalTensor, scaledVaeTraining, trainVae } from "./train";
 import type { Params } from "../nn/params";
 
 export interface VaeModel {
@@ -70,7 +70,7 @@ export function vaeModality(o: VaeModalityOptions): Modality<ImageSet, VaeModel>
       const data = concatImages(parts.map((p) => ({ images: p.data.images, n: p.data.n, height: p.data.height, width: p.data.width })));
       const params = vaeInit(o.model, ctx.rng.fork("init"));
       try {
-        await trainVae(o.model, params, data, o.train, ctx.rng.fork("train"), ctx.report);
+        await trainVae(o.model, params, data, scaledVaeTraining(o.train, ctx.trainingScale), ctx.rng.fork("train"), ctx.report);
       } catch (e) {
         disposeVae(params);
         if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;

@@ -39,6 +39,12 @@ export function checkVaeTrainConfig(partial: Partial<VaeTrainConfig>, field = "t
   return c;
 }
 
+/** `c` with `scale` times its training work: more epochs, and a proportionally larger step cap (replace-matched-compute). */
+export function scaledVaeTraining(c: VaeTrainConfig, scale: number): VaeTrainConfig {
+  if (scale === 1) return c;
+  return { ...c, epochs: c.epochs * scale, ...(c.maxSteps !== undefined ? { maxSteps: Math.round(c.maxSteps * scale) } : {}) };
+}
+
 export interface VaeTrainResult {
   steps: number;
   seconds: number;
