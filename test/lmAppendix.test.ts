@@ -29,7 +29,7 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   assert.equal(new Set(keys).size, keys.length, "no sequence twice");
   const find = (setting: LmSequenceConfig, strategy: Strategy) => seqs.find((s) => canonicalJson(lmRunKey(s)) === canonicalJson(lmRunKey({ ...setting, strategy })));
   const rows = table2Rows(QUICK);
-  assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", `GPT-2|small dataset (1/${QUICK.smallDatasetDivisor})`, `GPT-2|small dataset, ${QUICK.smallDatasetEpochs} epochs`, "Llama-2|", "Llama-2|", "Llama-2|"]);
+  assert.deepEqual(rows.map((r) => `${r.architecture}|${r.variant}`), ["GPT-2|", "GPT-2|temperature 0.3", `GPT-2|small dataset (1/${QUICK.smallDatasetDivisor})`, `GPT-2|small dataset, ${QUICK.smallDatasetEpochs} epochs`, "Llama-2|", "Llama-2|"]);
   assert.equal(rows[2].setting.trainTokens, QUICK.base.trainTokens! / QUICK.smallDatasetDivisor);
   assert.equal(rows[3].setting.trainTokens, rows[2].setting.trainTokens);
   assert.equal(rows[3].setting.train.epochs, QUICK.smallDatasetEpochs);
@@ -48,14 +48,27 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   const paper = lmAppendixConfig("paper");
   assert.deepEqual([paper.smallDatasetDivisor, paper.smallDatasetEpochs, paper.lowTemperature], [5, 3, 0.3], "the paper's ablations");
   assert.deepEqual(figure11Settings(paper).map((f) => f.label), ["first model: 0.25 epochs", "first model: 0.5 epochs", "first model: 1 epoch", "first model: 2 epochs"]);
-  // 7 rows: 3+2+3+2+2·3 = 16 table sequences, + 2 for Figure 11; Figure 10 adds none.
+  // the reviewers' controls on the base setting, to t=4
+  for (const s of QUICK.controls) assert.ok(find(QUICK.base, s), `control ${s}`);
+  assert.equal(find(QUICK.base, "replace-matched-compute")?.iterations, 4);
+  assert.equal(find(QUICK.base, "accumulate-subsample")?.iterations, 4);
+  // 6 rows: 3+2+3+2+2·2 = 14 table sequences, + 2 for Figure 11, + 2 controls; Figure 10 adds none at quick.
   assert.equal(seqs.length, 18);
+  // At paper, Figure 10 runs accumulate as far as replace, at both temperatures.
+  const paperSeqs = appendixSequences(paper);
+  for (const { setting } of figure10Settings(paper)) {
+    for (const s of ["replace", "accumulate"] as const) {
+      assert.equal(paperSeqs.find((q) => canonicalJson(lmRunKey(q)) === canonicalJson(lmRunKey({ ...setting, strategy: s })))?.iterations, paper.longIterations, `paper ${s}`);
+    }
+  }
 });
 
 test("appendixSequences rejects a bad appendix config naming the field", () => {
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, longIterations: 3 })), "longIterations");
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, firstIterationEpochs: [1, 0] })), "firstIterationEpochs[1]");
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, strategies: [] })), "strategies");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, controls: [] })), "controls");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, figure10Iterations: 11 })), "figure10Iterations");
 });
 
 /** A finished sequence with made-up cross-entropies (only what the table reads). */

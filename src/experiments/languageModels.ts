@@ -22,7 +22,7 @@ import { loadParams, saveParams } from "../nn/safetensors";
 export interface LmSequenceConfig {
   /** A named model config (see lmConfigNames()): gpt2-9m, llama2-42m, gpt2-quick, ... */
   model: string;
-  /** BPE vocabulary size to train (the paper: 8000); a small corpus may support fewer merges. */
+  /** BPE vocabulary size to train (ours: 8000 at paper, where the paper's parameter counts come out exactly; the paper states none); a small corpus may support fewer merges. */
   vocabSize: number;
   /** "embedded", "tinystories" or "text:PATH". */
   data: string;

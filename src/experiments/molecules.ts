@@ -26,6 +26,11 @@ export interface MoleculeSequenceConfig {
   testMolecules: number;
   /** Conformers kept per molecule (GEOM: highest Boltzmann weight; embedded: generated). */
   conformersPerMolecule: number;
+  /**
+   * Fresh real molecules added at every iteration ≥ 2 (0 = none): more training molecules are read, and
+   * each draw is the next conformersPerMolecule × N conformers of the training pool.
+   */
+  freshRealMolecules?: number;
   /** Molecules with more heavy atoms than this are skipped (GEOM) or not generated (embedded). */
   maxAtoms: number;
   strategy: Strategy;
@@ -37,7 +42,7 @@ export interface MoleculeSequenceConfig {
   evaluation: Partial<MoleculeEvaluationConfig>;
 }
 
-const KEYS = ["data", "trainMolecules", "testMolecules", "conformersPerMolecule", "maxAtoms", "strategy", "iterations", "seed", "model", "diffusion", "train", "evaluation"];
+const KEYS = ["data", "trainMolecules", "testMolecules", "conformersPerMolecule", "freshRealMolecules", "maxAtoms", "strategy", "iterations", "seed", "model", "diffusion", "train", "evaluation"];
 
 export interface CheckedMoleculeSequence {
   config: MoleculeSequenceConfig;
@@ -55,6 +60,7 @@ export function checkMoleculeSequenceConfig(c: MoleculeSequenceConfig): CheckedM
   checkInt("trainMolecules", c.trainMolecules, { min: 1 });
   checkInt("testMolecules", c.testMolecules, { min: 1 });
   checkInt("conformersPerMolecule", c.conformersPerMolecule, { min: 1 });
+  checkInt("freshRealMolecules", c.freshRealMolecules ?? 0, { min: 0 });
   checkInt("maxAtoms", c.maxAtoms, { min: 2 });
   checkOneOf("strategy", c.strategy, STRATEGIES);
   checkInt("iterations", c.iterations, { min: 1 });
@@ -86,10 +92,15 @@ export interface MoleculeSequenceResult extends CollapseResult {
   data: { train: ConformationSet; test: ConformationSet };
 }
 
+/** Real training molecules a sequence reads: the original set plus its fresh draws. */
+export function realMolecules(c: Pick<MoleculeSequenceConfig, "trainMolecules" | "freshRealMolecules" | "iterations">): number {
+  return c.trainMolecules + (c.freshRealMolecules ?? 0) * Math.max(0, c.iterations - 1);
+}
+
 /** The embedded set a config trains and tests on (train + test molecules, generated together). */
 export function embeddedSpecOf(config: MoleculeSequenceConfig): EmbeddedSpec {
   return {
-    molecules: config.trainMolecules + config.testMolecules,
+    molecules: realMolecules(config) + config.testMolecules,
     conformers: config.conformersPerMolecule,
     seed: config.seed,
     minAtoms: Math.min(EMBEDDED_DEFAULTS.minAtoms, config.maxAtoms),
@@ -102,7 +113,7 @@ export function embeddedSpecOf(config: MoleculeSequenceConfig): EmbeddedSpec {
 export async function loadMoleculeData(config: MoleculeSequenceConfig, opts: MoleculeSequenceOptions = {}): Promise<{ train: ConformationSet; test: ConformationSet; dataFile: string | null }> {
   const spec = parseMoleculeDataSpec(config.data);
   const status = opts.onStatus ?? (() => {});
-  const total = config.trainMolecules + config.testMolecules;
+  const total = realMolecules(config) + config.testMolecules;
   let all: ConformationSet;
   let dataFile: string | null = null;
   if (spec.kind === "embedded") {
@@ -116,7 +127,7 @@ export async function loadMoleculeData(config: MoleculeSequenceConfig, opts: Mol
     const r = await readGeomMsgpack(file, { maxMolecules: total, maxConformers: config.conformersPerMolecule, maxAtoms: config.maxAtoms });
     all = r.set;
     if (all.molecules.length < total) {
-      throw new ConfigError("trainMolecules", `needs ${total} molecules (train + test), ${file} has only ${all.molecules.length} with ≤ ${config.maxAtoms} heavy atoms`);
+      throw new ConfigError(realMolecules(config) > config.trainMolecules ? "freshRealMolecules" : "trainMolecules", `needs ${total} molecules (train${realMolecules(config) > config.trainMolecules ? " + fresh" : ""} + test), ${file} has only ${all.molecules.length} with ≤ ${config.maxAtoms} heavy atoms`);
     }
   }
   const split = splitByMolecule(all, config.testMolecules, Rng.derive(config.seed, "molecule-split"));
@@ -137,7 +148,15 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
   try {
     const parameters = egnnParameterCount(checked.model);
     status(`EGNN ${checked.model.layers}×${checked.model.hidden}: ${parameters.toLocaleString("en-US")} parameters; ${train.conformers.length} training conformers of ${train.molecules.length} molecules, ${test.conformers.length} test conformers of ${test.molecules.length}; backend ${backend.name}`);
-    const realSize = train.conformers.length;
+    // Training conformers come grouped by molecule, so the original set is the first trainMolecules' conformers.
+    const fresh = config.freshRealMolecules ?? 0;
+    const originalMolecules = new Set<number>();
+    let realSize = 0;
+    for (const c of train.conformers) {
+      if (!originalMolecules.has(c.molecule) && originalMolecules.size === config.trainMolecules) break;
+      originalMolecules.add(c.molecule);
+      realSize++;
+    }
     const result = await collapseInRun({
       modality: moleculeModality({
         model: checked.model,
@@ -149,7 +168,7 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
         test,
         evaluationSeed: config.seed,
       }),
-      loop: { strategy: config.strategy, iterations: config.iterations, realSize },
+      loop: { strategy: config.strategy, iterations: config.iterations, realSize, freshRealSize: fresh * config.conformersPerMolecule },
       seed: config.seed,
       run,
       opts,

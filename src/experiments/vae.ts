@@ -53,6 +53,8 @@ export interface VaeSequenceConfig {
   train: Partial<VaeTrainConfig>;
   /** Images sampled from each model for the next iterations (the paper: 163K, the size of the real set). */
   samplesPerIteration: number;
+  /** Fresh real images added at every iteration ≥ 2 (0 = none); they follow the original set in the data. */
+  freshRealImages?: number;
   /** Generated images scored per iteration by the attribute classifier (0 = none). */
   metricSamples: number;
   /** Labelled real images the attribute classifier is trained on, and its epochs. */
@@ -62,7 +64,7 @@ export interface VaeSequenceConfig {
   faces?: Partial<FaceConfig>;
 }
 
-const KEYS = ["data", "imageSize", "trainImages", "testImages", "strategy", "iterations", "seed", "model", "train", "samplesPerIteration", "metricSamples", "classifierImages", "classifierEpochs", "faces"];
+const KEYS = ["data", "imageSize", "trainImages", "testImages", "strategy", "iterations", "seed", "model", "train", "samplesPerIteration", "freshRealImages", "metricSamples", "classifierImages", "classifierEpochs", "faces"];
 
 /** Rejects bad fields before any work starts, naming the field. */
 export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig {
@@ -71,6 +73,7 @@ export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig 
   const spec = parseImageDataSpec(c.data);
   const size = checkInt("imageSize", c.imageSize, { min: 4, max: 1024 });
   checkInt("trainImages", c.trainImages, { min: 1 });
+  checkInt("freshRealImages", c.freshRealImages ?? 0, { min: 0 });
   checkInt("testImages", c.testImages, { min: 2 });
   checkOneOf("strategy", c.strategy, STRATEGIES);
   checkInt("iterations", c.iterations, { min: 1 });
@@ -101,20 +104,27 @@ export interface VaeData {
   source: Record<string, unknown>;
 }
 
+/** Real training images a sequence reads: the original set plus its fresh draws. */
+export function realTrainImages(c: Pick<VaeSequenceConfig, "trainImages" | "freshRealImages" | "iterations">): number {
+  return c.trainImages + (c.freshRealImages ?? 0) * Math.max(0, c.iterations - 1);
+}
+
 /** Loads (or renders) the real images of a sequence; missing data is a DataError saying how to get it. */
 export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => void = () => {}): Promise<VaeData> {
   const spec = parseImageDataSpec(c.data);
   const size = c.imageSize;
+  // The original training set, then every fresh real draw after it, in the data's order.
+  const trainImages = realTrainImages(c);
   switch (spec.kind) {
     case "embedded": {
-      status(`rendering ${c.trainImages + c.testImages + c.classifierImages} embedded faces at ${size}×${size}`);
+      status(`rendering ${trainImages + c.testImages + c.classifierImages} embedded faces at ${size}×${size}`);
       const faces = (split: string, count: number) => generateFaces({ size, count, seed: c.seed, split, faces: c.faces });
-      return { train: faces("train", c.trainImages), test: faces("test", c.testImages), classifierSet: faces("classifier", c.classifierImages), source: vaeDataSource(c) };
+      return { train: faces("train", trainImages), test: faces("test", c.testImages), classifierSet: faces("classifier", c.classifierImages), source: vaeDataSource(c) };
     }
     case "celeba": {
       const dir = celebaDir(spec.dir);
       const parts = celebaPartition(dir);
-      const need = { train: c.trainImages, test: c.testImages, validation: c.classifierImages };
+      const need = { train: trainImages, test: c.testImages, validation: c.classifierImages };
       for (const [split, n] of Object.entries(need)) {
         if (parts[split as keyof typeof parts].length < n) throw new ConfigError(split === "validation" ? "classifierImages" : `${split}Images`, `CelebA's ${split} split has ${parts[split as keyof typeof parts].length} images, ${n} asked for`);
       }
@@ -122,14 +132,14 @@ export async function loadVaeData(c: VaeSequenceConfig, status: (m: string) => v
         status(`loading ${limit} CelebA ${split} images from ${dir}`);
         return loadCelebA(dir, split, { size, limit, attributes: CELEBA_CLASSIFIER_ATTRIBUTES });
       };
-      return { train: await load("train", c.trainImages), test: await load("test", c.testImages), classifierSet: await load("validation", c.classifierImages), source: vaeDataSource(c) };
+      return { train: await load("train", trainImages), test: await load("test", c.testImages), classifierSet: await load("validation", c.classifierImages), source: vaeDataSource(c) };
     }
     case "folder": {
       const split = folderSplit(spec.path, FOLDER_TEST_FRACTION, c.seed);
-      if (split.train.length < c.trainImages) throw new ConfigError("trainImages", `${spec.path} has ${split.train.length} training images (90% of its files), ${c.trainImages} asked for`);
+      if (split.train.length < trainImages) throw new ConfigError(trainImages > c.trainImages ? "freshRealImages" : "trainImages", `${spec.path} has ${split.train.length} training images (90% of its files), ${trainImages} asked for${trainImages > c.trainImages ? ` (${c.trainImages} + fresh ${c.freshRealImages} × ${c.iterations - 1} iterations)` : ""}`);
       if (split.test.length < c.testImages) throw new ConfigError("testImages", `${spec.path} has ${split.test.length} test images (10% of its files), ${c.testImages} asked for`);
-      status(`loading ${c.trainImages + c.testImages} images from ${spec.path}`);
-      const train = await loadImageFiles(split.train.slice(0, c.trainImages), { size });
+      status(`loading ${trainImages + c.testImages} images from ${spec.path}`);
+      const train = await loadImageFiles(split.train.slice(0, trainImages), { size });
       const test = await loadImageFiles(split.test.slice(0, c.testImages), { size });
       // A folder has no labels: the classifier stays untrained and only provides random features.
       return { train, test, classifierSet: { ...test, attributes: undefined }, source: vaeDataSource(c, split) };
@@ -228,7 +238,7 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
     status(`VAE: ${vaeParameterCount(model).toLocaleString("en-US")} parameters, ${config.imageSize}×${config.imageSize} images, backend ${backend.name}`);
     const result = await collapseInRun({
       modality: vaeModality({ model, train, realTrain: data.train, originalImages: config.trainImages, test: data.test, classifier, metricSamples: config.metricSamples, evalSeed: deriveSeed(config.seed, "vae-eval") }),
-      loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainImages, syntheticSizes: config.samplesPerIteration },
+      loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainImages, syntheticSizes: config.samplesPerIteration, freshRealSize: config.freshRealImages ?? 0 },
       seed: config.seed,
       run,
       opts,

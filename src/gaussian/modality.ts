@@ -152,17 +152,20 @@ export interface GaussianSequenceConfig {
   seed: number;
   /** Real points for precision/recall per iteration (0 = skip them, fastest). */
   referenceSize: number;
+  /** Fresh real samples added at every iteration ≥ 2 (0 = none). */
+  freshRealSamples?: number;
   truth?: GaussianTruth;
 }
 
 export function checkGaussianSequenceConfig(c: GaussianSequenceConfig): GaussianSequenceConfig {
-  checkKnownKeys("", c, ["dim", "samples", "strategy", "iterations", "seed", "referenceSize", "truth"]);
+  checkKnownKeys("", c, ["dim", "samples", "strategy", "iterations", "seed", "referenceSize", "freshRealSamples", "truth"]);
   const dim = checkInt("dim", c.dim, { min: 1, max: 64 });
   checkInt("samples", c.samples, { min: 2 });
   checkOneOf("strategy", c.strategy, STRATEGIES);
   checkInt("iterations", c.iterations, { min: 1 });
   checkInt("seed", c.seed, { min: 0 });
   checkInt("referenceSize", c.referenceSize, { min: 0 });
+  checkInt("freshRealSamples", c.freshRealSamples ?? 0, { min: 0 });
   if (c.truth && (c.truth.mean.length !== dim || c.truth.cov.length !== dim * dim)) throw new ConfigError("truth", `must have dimension ${dim}`);
   return c;
 }
@@ -177,7 +180,7 @@ export async function runGaussianSequence(c: GaussianSequenceConfig): Promise<Co
   checkGaussianSequenceConfig(c);
   return runCollapse({
     modality: gaussianModality({ truth: c.truth ?? defaultGaussianTruth(c.dim), referenceSize: c.referenceSize }),
-    loop: { strategy: c.strategy, iterations: c.iterations, realSize: c.samples },
+    loop: { strategy: c.strategy, iterations: c.iterations, realSize: c.samples, freshRealSize: c.freshRealSamples ?? 0 },
     seed: c.seed,
   });
 }

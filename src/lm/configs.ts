@@ -4,8 +4,8 @@ import type { LmConfig } from "./types";
 /**
  * Named model configurations.
  *
- * `paper`: the paper's models (§3.1) at a vocabulary of 8000. The paper gives parameter counts, not
- * dimensions; these dimensions reproduce the counts exactly:
+ * `paper`: the paper's models (§3.1) at a vocabulary of 8000 (ours: the paper states neither the
+ * vocabulary nor the dimensions, only parameter counts); these dimensions reproduce the counts exactly:
  *   GPT-2 9M   d=256, 8 layers, 2048 positions, MLP 4d, tied head           8,890,880
  *   Llama 12M  d=256, 8 layers, SwiGLU hidden 1024, untied head            12,488,960
  *   Llama 42M  d=512, 8 layers, SwiGLU hidden 2048, untied head            41,755,136

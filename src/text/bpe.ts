@@ -23,7 +23,7 @@ const VERSION = 1;
 const PRETOKENIZER = "gpt2-like-v1";
 /**
  * Pairs are keyed a·2^15 + b. Keeping keys below 2^30 keeps them V8 small integers, which makes the
- * pair maps several times faster than double keys; it caps the vocabulary at 32768 (the paper: 8000).
+ * pair maps several times faster than double keys; it caps the vocabulary at 32768 (the kit's paper profile uses 8000; the paper states none).
  */
 const KEY = 2 ** 15;
 export const MAX_VOCAB_SIZE = KEY;
@@ -40,7 +40,7 @@ export function pretokenize(text: string): string[] {
 }
 
 export interface BpeTrainOptions {
-  /** Total vocabulary: 256 bytes + EOT + merges. The paper used 8000. */
+  /** Total vocabulary: 256 bytes + EOT + merges (the paper does not state its vocabulary). */
   vocabSize: number;
   /** Called every 100 merges and at the end. */
   onProgress?: (vocab: number, target: number) => void;
