@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { figure2, figure9, normalizedFigure, strategiesFigure } from "../src/experiments/linearRegression";
 import { runLinearExperiment } from "../src/linear/montecarlo";
 import { linearErrorFigure, linearSummaryRows } from "../src/linear/figures";
-import { type LmCurve, lmCrossEntropyFigure, lmLearningCurvesFigure, samplesTableHtml } from "../src/lm/figures";
+import { type LmCurve, lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure, samplesTableHtml } from "../src/lm/figures";
 import { notebookDisplay, tableHtml } from "../src/plots/notebook";
 import { figureHtml, standaloneHtml } from "../src/plots/plotly";
 
@@ -126,6 +126,20 @@ test("Figure 3/4 builders: one panel per label, a line per strategy; learning cu
   assert.equal(f4.data.length, 5, "iteration 3 of accumulate reported no curve");
   assert.deepEqual(f4.data[0].x, [50, 100, 150]);
   assert.notEqual((f4.data[0].line as { color: string }).color, (f4.data[2].line as { color: string }).color);
+  // the paper's axis: epochs, from each record's share of its trainTokens (2 epochs; matched compute ×3)
+  const e4 = lmLearningCurvesFigure(curves.slice(0, 2), "f4", { x: "epochs", epochs: 2 });
+  assert.deepEqual(e4.data[0].x, [1, 2, 3], "model 1 trained 100 tokens in 2 epochs: 50 tokens an epoch");
+  assert.deepEqual(e4.data[1].x, [0.5, 1, 1.5], "model 2 trained 200 tokens in 2 epochs");
+  assert.match(JSON.stringify(e4.layout), /"text":"epoch"/);
+  const scaled = lmLearningCurvesFigure([{ label: "gpt2", strategy: "replace-matched-compute", records: [{ ...rec(2, 3), trainingScale: 3 }] }], "f4", { x: "epochs", epochs: 2 });
+  assert.deepEqual(scaled.data[0].x, [1.5, 3, 4.5]);
+  // Figures 3, 5, 6, 10 as the paper lays them out: a panel per strategy, a line per label, one y range
+  const byStrategy = lmCrossEntropyByStrategyFigure(curves);
+  assert.equal((byStrategy.layout.grid as { columns: number }).columns, 2);
+  assert.deepEqual(byStrategy.data.map((t) => [t.name, t.xaxis]), [["gpt2", "x"], ["gpt2", "x2"], ["llama", "x"]]);
+  assert.equal(byStrategy.data.filter((t) => t.showlegend).length, 2, "one legend entry per model");
+  assert.equal((byStrategy.layout.yaxis2 as { matches: string }).matches, "y");
+  assert.match(JSON.stringify(byStrategy.layout.annotations), /replace.*accumulate/);
   const html = samplesTableHtml([{ iteration: 1, samples: { replace: "<b>Once</b>", accumulate: "Once upon" } }]);
   assert.match(html, /&lt;b&gt;Once/);
   assert.match(html, /<th>replace<\/th><th>accumulate<\/th>/);

@@ -6,8 +6,8 @@ import { SECTION2_FIGURES, section2Config } from "./linearRegression";
 import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { LM_SEQUENCES } from "./lmSequences";
-import { lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
-import { metricByIterationFigure, metricsPanelsFigure } from "../plots/metricFigures";
+import { lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
+import { metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import { attributeFrequencyFigure } from "../vae/figures";
 import type { Strategy } from "../collapse/strategies";
 import { runGaussianSequence } from "../gaussian/modality";
@@ -64,8 +64,8 @@ export const EXPERIMENTS = {
       const models = lmFigure3Models(profile);
       const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model })), ctx);
       const curves = results.map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
-      const figures: Record<string, Figure> = { figure3: lmCrossEntropyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
-      for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`);
+      const figures: Record<string, Figure> = { figure3: lmCrossEntropyByStrategyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
+      for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
     },
   },
@@ -77,8 +77,9 @@ export const EXPERIMENTS = {
       const table2 = table2Frame(appendix, results);
       return {
         figures: {
-          figure10: lmCrossEntropyFigure(results.curves(figure10Settings(appendix), appendix.strategies, appendix.longIterations), "Figure 10: test cross-entropy at two sampling temperatures"),
+          figure10: lmCrossEntropyByStrategyFigure(results.curves(figure10Settings(appendix), appendix.strategies, appendix.figure10Iterations), "Figure 10: test cross-entropy at two sampling temperatures"),
           figure11: lmCrossEntropyFigure(results.curves(figure11Settings(appendix), appendix.strategies, appendix.shortIterations), "Figure 11: varying the training of the first model only"),
+          "section3_1-controls": lmCrossEntropyFigure(results.curves([{ label: "GPT-2, base setting", setting: appendix.base }], appendix.controls, appendix.shortIterations), "Controls: data, steps or real data?"),
         },
         json: { table2: table2Display(table2) },
         files: table2Files(table2),
@@ -93,7 +94,7 @@ export const EXPERIMENTS = {
       const curves = (label: string) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
-          figure5: metricByIterationFigure(curves("GeoDiff-style EGNN diffusion"), { metric: "testLoss", axisTitle: "test denoising loss" }, "Figure 5: replace vs accumulate (test loss on held-out molecules)"),
+          figure5: strategyPanelsFigure(curves("GeoDiff-style EGNN diffusion"), { metric: "testLoss", axisTitle: "test denoising loss" }, "Figure 5: replace vs accumulate (test loss on held-out molecules)"),
           "section3_2-coverage": metricByIterationFigure(curves("COV"), { metric: "coverage", axisTitle: "COV" }, "Coverage of test conformers"),
           "section3_2-matching": metricByIterationFigure(curves("MAT"), { metric: "matching", axisTitle: "MAT (Å)" }, "Matching RMSD of test conformers"),
         },
@@ -109,7 +110,7 @@ export const EXPERIMENTS = {
       const curves = runs.map((r) => ({ label: "VAE", strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
-          figure6: metricByIterationFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)"),
+          figure6: strategyPanelsFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)"),
           "section3_3-attributes": attributeFrequencyFigure(curves, runs[0].realFrequencies),
         },
         json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),

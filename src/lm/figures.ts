@@ -1,24 +1,42 @@
 import type { Strategy } from "../collapse/strategies";
-import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, metricsPanelsFigure, panelsLayout } from "../plots/metricFigures";
+import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, metricsPanelsFigure, panelsLayout, strategyPanelsFigure } from "../plots/metricFigures";
 import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
 export type LmCurve = SequenceCurve;
 
+const CROSS_ENTROPY = { metric: "testCrossEntropy", axisTitle: "test cross-entropy (nats/token)", unit: "nats/token" };
+
 /**
- * Figure 3 (and 10): test cross-entropy on real held-out text against model-fitting iteration, one
- * panel per label, one line per strategy.
+ * Test cross-entropy on real held-out text against model-fitting iteration, one panel per label, one
+ * line per strategy (Figure 11's columns, the controls figure).
  */
 export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
-  return metricByIterationFigure(curves, { metric: "testCrossEntropy", axisTitle: "test cross-entropy (nats/token)", unit: "nats/token" }, title);
+  return metricByIterationFigure(curves, CROSS_ENTROPY, title);
+}
+
+/** Figures 3 and 10 as the paper draws them: one panel per strategy, one line per model (or setting). */
+export function lmCrossEntropyByStrategyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
+  return strategyPanelsFigure(curves, CROSS_ENTROPY, title);
+}
+
+/** Figure 4's x axis: epochs (the paper's), or training tokens. */
+export interface LearningCurveAxis {
+  x: "epochs" | "tokens";
+  /** Epochs of every fit, and of the first one where it differs (Figure 11); for x = "epochs". */
+  epochs?: number;
+  firstIterationEpochs?: number;
 }
 
 /**
  * Figure 4: learning curves of every iteration (test cross-entropy during training), replace on top,
- * accumulate below; colour runs from the first model (dark) to the last (light). The x axis counts
- * training tokens: accumulate's later models see more of them.
+ * accumulate below; colour runs from the first model (dark) to the last (light). On the paper's epoch
+ * axis accumulate's later epochs hold more optimizer steps (its set grows); the token axis shows that.
  */
-export function lmLearningCurvesFigure(curves: readonly LmCurve[], title = "Learning curves of each model-fitting iteration"): Figure {
+export function lmLearningCurvesFigure(curves: readonly LmCurve[], title = "Learning curves of each model-fitting iteration", axis: LearningCurveAxis = { x: "tokens" }): Figure {
+  // A record's points count tokens; its trainTokens total is its epochs' worth (× trainingScale).
+  const epochsOf = (r: LmCurve["records"][number]) => (r.iteration === 1 && axis.firstIterationEpochs !== undefined ? axis.firstIterationEpochs : (axis.epochs ?? 1)) * (r.trainingScale ?? 1);
+  const xOf = (r: LmCurve["records"][number], tokens: number) => (axis.x === "tokens" ? tokens : (tokens / r.metrics.trainTokens) * epochsOf(r));
   const data: Record<string, unknown>[] = [];
   const maxIteration = Math.max(...curves.flatMap((c) => c.records.map((r) => r.iteration)));
   curves.forEach((c, row) => {
@@ -32,10 +50,10 @@ export function lmLearningCurvesFigure(curves: readonly LmCurve[], title = "Lear
         name: `model ${r.iteration}`,
         legendgroup: `model ${r.iteration}`,
         showlegend: row === 0,
-        x: points.map((p) => p.metrics.tokens),
+        x: points.map((p) => xOf(r, p.metrics.tokens)),
         y: points.map((p) => p.metrics.testCrossEntropy),
         line: { color: viridis(shade), width: 2 },
-        hovertemplate: `${c.strategy}, model ${r.iteration}<br>%{x} tokens: %{y:.3f}<extra></extra>`,
+        hovertemplate: `${c.strategy}, model ${r.iteration}<br>%{x:${axis.x === "tokens" ? "," : ".2f"}} ${axis.x}: %{y:.3f}<extra></extra>`,
         xaxis: row === 0 ? "x" : `x${row + 1}`,
         yaxis: row === 0 ? "y" : `y${row + 1}`,
       });
@@ -48,7 +66,7 @@ export function lmLearningCurvesFigure(curves: readonly LmCurve[], title = "Lear
   };
   curves.forEach((c, row) => {
     const suffix = row === 0 ? "" : String(row + 1);
-    layout[`xaxis${suffix}`] = { title: row === curves.length - 1 ? { text: "training tokens" } : undefined };
+    layout[`xaxis${suffix}`] = { title: row === curves.length - 1 ? { text: axis.x === "tokens" ? "training tokens" : "epoch" } : undefined };
     layout[`yaxis${suffix}`] = { title: { text: `${c.strategy}<br>test cross-entropy` } };
   });
   return { data, layout };

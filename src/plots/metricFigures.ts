@@ -59,6 +59,38 @@ export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: 
   return { data, layout };
 }
 
+/** Line colours of the labels (models, settings) in a strategy-panel figure, in order of appearance. */
+export const LABEL_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"];
+
+/**
+ * A metric against model-fitting iteration as the paper lays out Figures 3, 5, 6 and 10: one panel per
+ * strategy (in the order the curves come: replace left, accumulate right), one line per label (model or
+ * setting), the panels sharing one y range so that their levels compare at a glance.
+ */
+export function strategyPanelsFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
+  const strategies = [...new Set(curves.map((c) => c.strategy))];
+  const labels = [...new Set(curves.map((c) => c.label))];
+  const data = curves.map((c) => {
+    const i = strategies.indexOf(c.strategy) + 1;
+    const k = labels.indexOf(c.label);
+    return {
+      type: "scatter",
+      mode: "lines+markers",
+      name: c.label,
+      legendgroup: c.label,
+      showlegend: strategies.indexOf(c.strategy) === strategies.findIndex((s) => curves.some((d) => d.strategy === s && d.label === c.label)),
+      x: c.records.map((r) => r.iteration),
+      y: c.records.map((r) => r.metrics[spec.metric]),
+      line: { color: LABEL_COLORS[k % LABEL_COLORS.length], width: 2 },
+      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f}${spec.unit ? ` ${spec.unit}` : ""}<extra></extra>`,
+      xaxis: i === 1 ? "x" : `x${i}`,
+      yaxis: i === 1 ? "y" : `y${i}`,
+    };
+  });
+  const layout = panelsLayout(strategies, title, (k) => (k === 0 ? { title: { text: spec.axisTitle } } : { matches: "y" }));
+  return { data, layout };
+}
+
 /**
  * The layout of a row of independent panels, one per label, titled above each, with model-fitting
  * iteration on every x axis; `yaxis(k)` gives panel k's y axis.
