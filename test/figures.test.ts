@@ -166,3 +166,20 @@ test("the tails figure: one panel per strategy, the median line over 25–75% an
   const text = lmTextMeasuresFigure(curves);
   assert.equal(text.data.length, 6, "three panels × two strategies");
 });
+
+test("Figures 2 and 9 on a grid of many settings: one figure per σ², each drawing only its own settings", async () => {
+  const { figure2Name, figure2Sigma2s } = await import("../src/experiments/linearRegression");
+  const settings = [1, 3, 10].flatMap((d) => [0.1, 1, 10].map((sigma2) => ({ d, T: 20, sigma2 })));
+  const result = await runLinearExperiment({ settings, strategies: ["replace", "accumulate"], iterations: 3, seeds: 4 });
+  assert.deepEqual(figure2Sigma2s(result), [0.1, 1, 10]);
+  assert.deepEqual(figure2Sigma2s(result).map((s) => figure2Name("figure2", s)), ["figure2-sigma2-0.1", "figure2", "figure2-sigma2-10"]);
+  for (const s of [0.1, 10]) {
+    const fig = figure9(result, s);
+    assert.match(String((fig.layout.title as { text: string }).text), new RegExp(`σ²=${s}`));
+    const names = JSON.stringify(fig.data.map((t) => t.hovertemplate ?? t.name));
+    assert.doesNotMatch(names, /σ²=1\b(?!0)/, `σ²=${s}'s figure draws no σ²=1 curve`);
+  }
+  assert.notDeepEqual(figure2(result, 0.1).data.map((t) => t.y), figure2(result, 10).data.map((t) => t.y));
+  // a small grid stays one figure with a column per σ²
+  assert.deepEqual(figure2Sigma2s(await smallResult()), [null]);
+});

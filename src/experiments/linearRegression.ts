@@ -7,7 +7,7 @@ import type { Profile } from "./profiles";
 
 /** Section 2 (linear regression): the settings grid and figure layouts at each profile. */
 
-/** The authors' grid: d ∈ {1,3,10,32,100}, T ∈ {10,32,100,316,1000} with T ≥ d+2, σ² ∈ {0.1,1,10}. */
+/** The kit's paper-profile grid (ours: the paper does not list its values): d ∈ {1,3,10,32,100}, T ∈ {10,32,100,316,1000} with T ≥ d+2, σ² ∈ {0.1,1,10}. */
 export function paperGrid(): LinearSetting[] {
   const out: LinearSetting[] = [];
   for (const sigma2 of [0.1, 1, 10]) {
@@ -53,38 +53,54 @@ export function section2Config(profile: Profile): LinearExperimentConfig {
 /** Figure 2 shows iterations 1..10 on linear axes, as in the paper. */
 export const FIGURE2_ITERATIONS = 10;
 
-/**
- * At `paper` there are 19 (d, T) pairs per σ²: Figure 2 then takes σ² = 1, one column per d, coloured
- * by T; smaller profiles show every setting, one column per σ².
- */
-function facets(result: LinearExperimentResult): Pick<LinearFigureOptions, "columns" | "color" | "where"> {
-  const ds = new Set(result.config.settings.map((s) => s.d));
-  return ds.size > 2
-    ? { columns: "d", color: "T", where: (c) => c.setting.sigma2 === 1 }
-    : { columns: "sigma2", color: "dT" };
+/** True where the grid is too large for one figure (the paper's: 19 (d, T) pairs per σ²). */
+function splitBySigma2(result: LinearExperimentResult): boolean {
+  return new Set(result.config.settings.map((s) => s.d)).size > 2;
 }
 
-export function figure2(result: LinearExperimentResult): Figure {
+/**
+ * The σ² values Figures 2 and 9 are drawn for, one figure each, on a large grid (at `paper`: every σ²
+ * of the grid, one column per d, coloured by T); `[null]` where one figure shows every setting, one
+ * column per σ².
+ */
+export function figure2Sigma2s(result: LinearExperimentResult): (number | null)[] {
+  return splitBySigma2(result) ? [...new Set(result.config.settings.map((s) => s.sigma2))].sort((a, b) => a - b) : [null];
+}
+
+/** The figure's name for one σ² ("figure2" for σ² = 1 or one figure of all, "figure2-sigma2-0.1" else). */
+export function figure2Name(base: "figure2" | "figure9", sigma2: number | null): string {
+  return sigma2 === null || sigma2 === 1 ? base : `${base}-sigma2-${sigma2}`;
+}
+
+function facets(result: LinearExperimentResult, sigma2: number | null): Pick<LinearFigureOptions, "columns" | "color" | "where"> {
+  if (!splitBySigma2(result)) return { columns: "sigma2", color: "dT" };
+  const s = sigma2 ?? 1;
+  return { columns: "d", color: "T", where: (c) => c.setting.sigma2 === s };
+}
+
+const sigmaNote = (result: LinearExperimentResult, sigma2: number | null) => (splitBySigma2(result) ? `, σ²=${sigma2 ?? 1}` : "");
+
+export function figure2(result: LinearExperimentResult, sigma2: number | null = null): Figure {
   return linearErrorFigure(result, {
-    ...facets(result),
+    ...facets(result, sigma2),
     strategies: ["replace", "accumulate"],
     maxIteration: FIGURE2_ITERATIONS,
-    title: "Figure 2: replacing data (top) vs accumulating data (bottom): simulation (solid, ±1 SE) and theory (dashed)",
+    title: `Figure 2${sigmaNote(result, sigma2)}: replacing data (top) vs accumulating data (bottom): simulation (solid, ±1 SE) and theory (dashed)`,
   });
 }
 
-export function figure9(result: LinearExperimentResult): Figure {
+export function figure9(result: LinearExperimentResult, sigma2: number | null = null): Figure {
   return linearErrorFigure(result, {
-    ...facets(result),
+    ...facets(result, sigma2),
     strategies: ["replace", "accumulate"],
     logY: true,
-    title: `Figure 9: the same on a log scale, ${result.config.iterations} iterations`,
+    title: `Figure 9${sigmaNote(result, sigma2)}: the same on a log scale, ${result.config.iterations} iterations`,
   });
 }
 
 /** Beyond the paper: the four strategies side by side (columns), log scale. */
 export function strategiesFigure(result: LinearExperimentResult): Figure {
-  const f = facets(result);
+  const f = facets(result, 1);
   return linearErrorFigure(result, {
     rows: f.columns === "d" ? "none" : "sigma2",
     columns: "strategy",

@@ -2,7 +2,7 @@ import type { Figure } from "../plots/plotly";
 import type { Progress } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
-import { SECTION2_FIGURES, section2Config } from "./linearRegression";
+import { SECTION2_FIGURES, figure2Name, figure2Sigma2s, section2Config } from "./linearRegression";
 import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { LM_SEQUENCES } from "./lmSequences";
@@ -48,8 +48,7 @@ export const EXPERIMENTS = {
       bar.finish(`${result.seconds.toFixed(1)}s`);
       return {
         figures: {
-          figure2: SECTION2_FIGURES.figure2(result),
-          figure9: SECTION2_FIGURES.figure9(result),
+          ...Object.fromEntries(figure2Sigma2s(result).flatMap((s) => [[figure2Name("figure2", s), SECTION2_FIGURES.figure2(result, s)], [figure2Name("figure9", s), SECTION2_FIGURES.figure9(result, s)]])),
           "figure2-strategies": SECTION2_FIGURES.strategiesFigure(result),
           "figure2-normalized": SECTION2_FIGURES.normalizedFigure(result),
         },
