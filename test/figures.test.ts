@@ -183,3 +183,29 @@ test("Figures 2 and 9 on a grid of many settings: one figure per σ², each draw
   // a small grid stays one figure with a column per σ²
   assert.deepEqual(figure2Sigma2s(await smallResult()), [null]);
 });
+
+test("several seeds: figures draw the mean with a ±1 SE band (no markers), tables give mean ± SE", async () => {
+  const { formatMeanSe, groupSeeds, meanAndStandardError, strategyPanelsFigure } = await import("../src/plots/metricFigures");
+  const rec = (iteration: number, v: number) => ({ iteration, trainSize: 1, realInTrain: 1, metrics: { loss: v }, seconds: 0 });
+  const curves = [
+    { label: "m", strategy: "replace" as const, records: [rec(1, 1), rec(2, 2)] },
+    { label: "m", strategy: "replace" as const, records: [rec(1, 3), rec(2, 4)] },
+    { label: "m", strategy: "replace" as const, records: [rec(1, 2)] },
+    { label: "m", strategy: "accumulate" as const, records: [rec(1, 2), rec(2, 2)] },
+  ];
+  const groups = groupSeeds(curves, "loss");
+  assert.equal(groups.length, 2);
+  assert.deepEqual(groups[0].mean, [2, 3], "iteration 2 averages the seeds that reached it");
+  assert.deepEqual(groups[0].se.map((x) => +x.toFixed(6)), [+(1 / Math.sqrt(3)).toFixed(6), +(Math.SQRT2 / Math.sqrt(2)).toFixed(6)]);
+  assert.deepEqual(meanAndStandardError([5]), { mean: 5, se: 0 });
+  const fig = strategyPanelsFigure(curves, { metric: "loss", axisTitle: "loss" }, "t");
+  assert.equal(fig.data.length, 3, "replace: band + mean; accumulate (one seed): mean only");
+  const band = fig.data[0];
+  assert.equal(band.fill, "toself");
+  assert.equal(band.mode, "lines");
+  assert.equal(band.showlegend, false);
+  assert.deepEqual(band.x, [1, 2, 2, 1]);
+  assert.match(String(fig.data[1].hovertemplate), /mean of 3 seeds/);
+  assert.equal(formatMeanSe([1, 3]), "2.000 ± 1.000 (2 seeds)");
+  assert.equal(formatMeanSe([1.5]), "1.500");
+});

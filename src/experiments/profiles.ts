@@ -20,3 +20,17 @@ export function checkProfile(value: unknown, field = "profile"): Profile {
 export function profileFromEnv(fallback: Profile = "quick", env: NodeJS.ProcessEnv = process.env): Profile {
   return env.COLLAPSE_PROFILE ? checkProfile(env.COLLAPSE_PROFILE, "COLLAPSE_PROFILE") : fallback;
 }
+
+/**
+ * Seeds per neural sequence (the kit's choice; the paper reports single runs): one below `paper`, where
+ * the time budget holds one, and three at `paper`, so that its figures carry ±1 standard-error bands.
+ */
+export function defaultSeeds(profile: Profile): number {
+  return profile === "paper" ? 3 : 1;
+}
+
+/** `config` once per seed, seeds config.seed, config.seed + 1, ...: sequences that differ only in seed. */
+export function withSeeds<C extends { seed: number }>(configs: readonly C[], seeds: number): C[] {
+  if (!Number.isInteger(seeds) || seeds < 1) throw new ConfigError("seeds", `must be an integer ≥ 1, got ${seeds}`);
+  return configs.flatMap((c) => Array.from({ length: seeds }, (_, k) => ({ ...c, seed: c.seed + k })));
+}

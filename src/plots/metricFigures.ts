@@ -30,30 +30,101 @@ export interface MetricSpec {
   unit?: string;
 }
 
+/** Sequences of one label and strategy that differ only in seed, as a mean and its standard error per iteration. */
+export interface SeedGroup {
+  label: string;
+  strategy: Strategy;
+  /** Most seeds any iteration has; an iteration is averaged over the seeds that reached it. */
+  seeds: number;
+  iterations: number[];
+  mean: number[];
+  /** Standard error of the mean (sample standard deviation / √n); 0 where one seed reached the iteration. */
+  se: number[];
+}
+
+/** Groups curves by (label, strategy) in order of appearance: a group of several is several seeds. */
+export function groupSeeds(curves: readonly SequenceCurve[], metric: string): SeedGroup[] {
+  const groups = new Map<string, SequenceCurve[]>();
+  for (const c of curves) {
+    const key = `${c.label}\u0000${c.strategy}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].map((members) => {
+    const byIteration = new Map<number, number[]>();
+    for (const c of members) for (const r of c.records) byIteration.set(r.iteration, [...(byIteration.get(r.iteration) ?? []), r.metrics[metric]]);
+    const iterations = [...byIteration.keys()].sort((a, b) => a - b);
+    const stats = iterations.map((t) => meanAndStandardError(byIteration.get(t)!));
+    return { label: members[0].label, strategy: members[0].strategy, seeds: members.length, iterations, mean: stats.map((x) => x.mean), se: stats.map((x) => x.se) };
+  });
+}
+
+/** Mean and standard error of the mean of `values` (SE 0 for fewer than two). */
+export function meanAndStandardError(values: readonly number[]): { mean: number; se: number } {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, se: 0 };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, se: Math.sqrt(variance / n) };
+}
+
+/** "2.345 ± 0.012 (3 seeds)" for tables; the plain value for one seed. */
+export function formatMeanSe(values: readonly number[], digits = 3): string {
+  const { mean, se } = meanAndStandardError(values);
+  return values.length < 2 ? mean.toFixed(digits) : `${mean.toFixed(digits)} ± ${se.toFixed(digits)} (${values.length} seeds)`;
+}
+
+/** A group's mean line and, for several seeds, its ±1 SE band (a filled outline: no markers, no legend entry). */
+function seedGroupTraces(g: SeedGroup, o: { panel: number; name: string; color: string; showlegend: boolean; spec: MetricSpec }): Record<string, unknown>[] {
+  const axes = { xaxis: o.panel === 1 ? "x" : `x${o.panel}`, yaxis: o.panel === 1 ? "y" : `y${o.panel}` };
+  const seeds = g.seeds > 1 ? `, mean of ${g.seeds} seeds` : "";
+  const line = {
+    type: "scatter",
+    mode: "lines+markers",
+    name: o.name,
+    legendgroup: o.name,
+    showlegend: o.showlegend,
+    x: g.iterations,
+    y: g.mean,
+    line: { color: o.color, width: 2 },
+    hovertemplate: `${g.label}, ${g.strategy}${seeds}<br>t=%{x}: %{y:.3f}${o.spec.unit ? ` ${o.spec.unit}` : ""}<extra></extra>`,
+    ...axes,
+  };
+  if (g.seeds < 2) return [line];
+  const band = {
+    type: "scatter",
+    mode: "lines",
+    name: `${o.name} ±1 SE`,
+    legendgroup: o.name,
+    showlegend: false,
+    x: [...g.iterations, ...[...g.iterations].reverse()],
+    y: [...g.mean.map((m, i) => m + g.se[i]), ...g.mean.map((m, i) => m - g.se[i]).reverse()],
+    fill: "toself",
+    fillcolor: withAlpha(o.color, 0.2),
+    line: { width: 0, color: o.color },
+    hoverinfo: "skip",
+    ...axes,
+  };
+  return [band, line];
+}
+
+/** "#rrggbb" as an rgba() colour. */
+function withAlpha(hex: string, alpha: number): string {
+  const v = parseInt(hex.slice(1), 16);
+  return `rgba(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255},${alpha})`;
+}
+
 /**
  * A metric of each model against model-fitting iteration: one panel per label, one line per strategy,
- * strategies coloured alike across panels (Figures 3, 5, 6, 10, 11 all have this shape).
+ * strategies coloured alike across panels (Figure 11 and the controls figures). Sequences that differ
+ * only in seed are drawn as their mean with a ±1 standard-error band.
  */
 export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
   const labels = [...new Set(curves.map((c) => c.label))];
-  const data: Record<string, unknown>[] = [];
   const shown = new Set<string>();
-  curves.forEach((c) => {
-    const i = labels.indexOf(c.label) + 1;
-    data.push({
-      type: "scatter",
-      mode: "lines+markers",
-      name: c.strategy,
-      legendgroup: c.strategy,
-      showlegend: !shown.has(c.strategy),
-      x: c.records.map((r) => r.iteration),
-      y: c.records.map((r) => r.metrics[spec.metric]),
-      line: { color: STRATEGY_COLORS[c.strategy], width: 2 },
-      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f}${spec.unit ? ` ${spec.unit}` : ""}<extra></extra>`,
-      xaxis: i === 1 ? "x" : `x${i}`,
-      yaxis: i === 1 ? "y" : `y${i}`,
-    });
-    shown.add(c.strategy);
+  const data = groupSeeds(curves, spec.metric).flatMap((g) => {
+    const traces = seedGroupTraces(g, { panel: labels.indexOf(g.label) + 1, name: g.strategy, color: STRATEGY_COLORS[g.strategy], showlegend: !shown.has(g.strategy), spec });
+    shown.add(g.strategy);
+    return traces;
   });
   const layout = panelsLayout(labels, title, (k) => ({ title: k === 0 ? { text: spec.axisTitle } : undefined }));
   return { data, layout };
@@ -65,27 +136,17 @@ export const LABEL_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61
 /**
  * A metric against model-fitting iteration as the paper lays out Figures 3, 5, 6 and 10: one panel per
  * strategy (in the order the curves come: replace left, accumulate right), one line per label (model or
- * setting), the panels sharing one y range so that their levels compare at a glance.
+ * setting), the panels sharing one y range so that their levels compare at a glance. Several seeds: the
+ * mean with a ±1 standard-error band.
  */
 export function strategyPanelsFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
   const strategies = [...new Set(curves.map((c) => c.strategy))];
   const labels = [...new Set(curves.map((c) => c.label))];
-  const data = curves.map((c) => {
-    const i = strategies.indexOf(c.strategy) + 1;
-    const k = labels.indexOf(c.label);
-    return {
-      type: "scatter",
-      mode: "lines+markers",
-      name: c.label,
-      legendgroup: c.label,
-      showlegend: strategies.indexOf(c.strategy) === strategies.findIndex((s) => curves.some((d) => d.strategy === s && d.label === c.label)),
-      x: c.records.map((r) => r.iteration),
-      y: c.records.map((r) => r.metrics[spec.metric]),
-      line: { color: LABEL_COLORS[k % LABEL_COLORS.length], width: 2 },
-      hovertemplate: `${c.label}, ${c.strategy}<br>t=%{x}: %{y:.3f}${spec.unit ? ` ${spec.unit}` : ""}<extra></extra>`,
-      xaxis: i === 1 ? "x" : `x${i}`,
-      yaxis: i === 1 ? "y" : `y${i}`,
-    };
+  const shown = new Set<string>();
+  const data = groupSeeds(curves, spec.metric).flatMap((g) => {
+    const traces = seedGroupTraces(g, { panel: strategies.indexOf(g.strategy) + 1, name: g.label, color: LABEL_COLORS[labels.indexOf(g.label) % LABEL_COLORS.length], showlegend: !shown.has(g.label), spec });
+    shown.add(g.label);
+    return traces;
   });
   const layout = panelsLayout(strategies, title, (k) => (k === 0 ? { title: { text: spec.axisTitle } } : { matches: "y" }));
   return { data, layout };

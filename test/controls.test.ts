@@ -1,0 +1,31 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CONTROL_STRATEGIES, EXPERIMENTS } from "../src/experiments/registry";
+import { runGaussianSequence } from "../src/gaussian/modality";
+import { gaussianBaseConfig } from "../src/experiments/gaussian";
+
+const quiet = { update() {}, finish() {} };
+
+test("the controls experiment runs every control for the molecules, the VAE and the Gaussian at smoke", { timeout: 600_000 }, async () => {
+  const out = await EXPERIMENTS.controls.run("smoke", { store: null, progress: () => quiet });
+  const figures: Record<string, { data: Record<string, unknown>[] }> = out.figures;
+  for (const name of ["controls-molecules", "controls-vae", "controls-gaussian"]) {
+    assert.deepEqual(figures[name].data.map((t) => t.name), CONTROL_STRATEGIES, name);
+  }
+  const json = out.json as Record<string, { strategy: string; iterations: { iteration: number; trainingScale?: number }[] }[]>;
+  for (const modality of ["molecules", "vae"]) {
+    const matched = json[modality].find((r) => r.strategy === "replace-matched-compute")!;
+    // replace's data with accumulate's work: n times the epochs at iteration n
+    assert.deepEqual(matched.iterations.map((x) => x.trainingScale ?? 1), matched.iterations.map((x) => x.iteration), modality);
+  }
+});
+
+test("fresh real samples reach the Gaussian's training sets", async () => {
+  const base = { ...gaussianBaseConfig("smoke"), iterations: 4 };
+  const plain = await runGaussianSequence({ ...base, strategy: "replace" });
+  const fresh = await runGaussianSequence({ ...base, strategy: "replace", freshRealSamples: 10 });
+  assert.deepEqual(plain.records.map((r) => r.realInTrain), [50, 0, 0, 0]);
+  assert.deepEqual(fresh.records.map((r) => r.realInTrain), [50, 10, 10, 10]);
+  const acc = await runGaussianSequence({ ...base, strategy: "accumulate", freshRealSamples: 10 });
+  assert.deepEqual(acc.records.map((r) => r.realInTrain), [50, 60, 70, 80]);
+});
