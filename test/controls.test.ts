@@ -29,3 +29,12 @@ test("fresh real samples reach the Gaussian's training sets", async () => {
   const acc = await runGaussianSequence({ ...base, strategy: "accumulate", freshRealSamples: 10 });
   assert.deepEqual(acc.records.map((r) => r.realInTrain), [50, 60, 70, 80]);
 });
+
+test("fresh real images reach the VAE's training sets (the next images of the data, after the original set)", { timeout: 300_000 }, async () => {
+  const { runVaeSequence, vaeBaseConfig } = await import("../src/experiments/vae");
+  const base = { ...vaeBaseConfig("smoke"), iterations: 3, freshRealImages: 8 };
+  const replace = await runVaeSequence({ ...base, strategy: "replace" });
+  assert.deepEqual(replace.records.map((r) => [r.trainSize, r.realInTrain]), [[64, 64], [72, 8], [72, 8]]);
+  const { checkVaeSequenceConfig } = await import("../src/experiments/vae");
+  assert.throws(() => checkVaeSequenceConfig({ ...base, freshRealImages: -1 }), /freshRealImages/);
+});
