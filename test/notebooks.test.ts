@@ -19,9 +19,9 @@ const skip = process.env.COLLAPSE_SKIP_NOTEBOOK_TESTS === "1" ? "COLLAPSE_SKIP_N
 const EXPECTED_FIGURES: Record<string, string[]> = {
   "section2_linear_regression.ipynb": ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "section5-linear-augment"],
   "section3_1_language_models.ipynb": ["figure3", "figure4-gpt2-smoke", "figure4-llama2-smoke", "section3_1-text-measures", "section3_1-tails"],
-  "section3_1_language_models_appendix.ipynb": ["figure10", "figure11"],
-  "section3_2_molecules.ipynb": ["figure5", "section3_2-coverage", "section3_2-matching", "section3_2-conformers"],
-  "section3_3_vae.ipynb": ["figure6", "section3_3-attributes", "section3_3-fidelity"],
+  "section3_1_language_models_appendix.ipynb": ["figure10", "figure11", "section3_1-controls"],
+  "section3_2_molecules.ipynb": ["figure5", "section3_2-coverage", "section3_2-matching", "section3_2-conformers", "section3_2-controls"],
+  "section3_3_vae.ipynb": ["figure6", "section3_3-attributes", "section3_3-fidelity", "section3_3-controls"],
   "section5_augmentation.ipynb": ["figure8-gaussian", "figure8-vae"],
 };
 

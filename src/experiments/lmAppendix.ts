@@ -193,7 +193,7 @@ export class SequenceResults {
   }
 }
 
-/** Parameters as the paper writes them: 9M, 126M; 182k at the quick sizes. */
+/** Parameters as the paper writes them: 9M, 126M; 248k at the quick sizes. */
 export function formatParameters(n: number): string {
   if (n >= 1e6) return `${Math.round(n / 1e6)}M`;
   if (n >= 1e3) return `${Math.round(n / 1e3)}k`;
