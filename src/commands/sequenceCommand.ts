@@ -109,7 +109,9 @@ function optionsOf(cmd: AnyCommand): FlagOptions {
 const INDENT = " ".repeat(25);
 
 function flagLine(name: string, lines: string[]): string {
-  return [`  ${name.padEnd(23)}${lines[0] ?? ""}`, ...lines.slice(1).map((l) => `${INDENT}${l}`)].join("\n");
+  // A flag too long for the column takes its own line, so that it never runs into its help.
+  const head = name.length < 23 ? [`  ${name.padEnd(23)}${lines[0] ?? ""}`] : [`  ${name}`, `${INDENT}${lines[0] ?? ""}`];
+  return [...head, ...lines.slice(1).map((l) => `${INDENT}${l}`)].join("\n");
 }
 
 export function sequenceHelp(cmd: AnyCommand): string {
