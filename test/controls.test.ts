@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CONTROL_STRATEGIES, EXPERIMENTS } from "../src/experiments/registry";
+import { CONTROL_STRATEGIES } from "../src/collapse/strategies";
+import { EXPERIMENTS } from "../src/experiments/registry";
 import { runGaussianSequence } from "../src/gaussian/modality";
 import { gaussianBaseConfig } from "../src/experiments/gaussian";
 

@@ -14,6 +14,9 @@ import type { Rng } from "../random";
 export const STRATEGIES = ["replace", "accumulate", "replace-multiple", "accumulate-subsample", "augment", "replace-matched-compute"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** The reviewers' controls beside the paper's two strategies, in the order the controls figures draw them. */
+export const CONTROL_STRATEGIES: readonly Strategy[] = ["replace", "replace-multiple", "replace-matched-compute", "accumulate-subsample", "accumulate"];
+
 /** Where a piece of training data came from. */
 export type Origin = "real" | "synthetic";
 

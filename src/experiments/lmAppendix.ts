@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
 import { keepingBackend } from "../backend";
 import type { IterationRecord } from "../collapse/loop";
-import type { Strategy } from "../collapse/strategies";
+import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
 import { packageRoot } from "../environment";
 import type { LmCurve } from "../lm/figures";
@@ -46,8 +46,7 @@ export interface LmAppendixConfig {
 
 export function lmAppendixConfig(profile: Profile): LmAppendixConfig {
   // The paper's ablations: temperature 0.3, a 5× smaller dataset (also for 3 epochs), t=4 and t=10.
-  const controls: Strategy[] = ["replace", "replace-multiple", "replace-matched-compute", "accumulate-subsample", "accumulate"];
-  const paper = { base: lmBaseConfig(profile), shortIterations: 4, longIterations: 10, figure10Iterations: 10, lowTemperature: 0.3, smallDatasetDivisor: 5, smallDatasetEpochs: 3, strategies: ["replace", "accumulate"] as Strategy[], controls };
+  const paper = { base: lmBaseConfig(profile), shortIterations: 4, longIterations: 10, figure10Iterations: 10, lowTemperature: 0.3, smallDatasetDivisor: 5, smallDatasetEpochs: 3, strategies: ["replace", "accumulate"] as Strategy[], controls: [...CONTROL_STRATEGIES] };
   switch (profile) {
     case "smoke":
       return { ...paper, shortIterations: 2, longIterations: 3, figure10Iterations: 2, smallDatasetDivisor: 2, smallDatasetEpochs: 2, llamaModels: ["llama2-smoke"], firstIterationEpochs: [0.5] };

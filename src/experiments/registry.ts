@@ -9,7 +9,7 @@ import { LM_SEQUENCES } from "./lmSequences";
 import { lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
 import { metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import { attributeFrequencyFigure } from "../vae/figures";
-import type { Strategy } from "../collapse/strategies";
+import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import type { IterationRecord } from "../collapse/loop";
 import { runGaussianSequence } from "../gaussian/modality";
 import { gaussianBaseConfig } from "./gaussian";
@@ -161,9 +161,6 @@ export const EXPERIMENTS = {
     },
   },
 } satisfies Record<string, Experiment>;
-
-/** The reviewers' controls beside the paper's two strategies. */
-export const CONTROL_STRATEGIES: Strategy[] = ["replace", "replace-multiple", "replace-matched-compute", "accumulate-subsample", "accumulate"];
 
 /** The base config once per strategy. */
 function strategyConfigs<C extends { strategy: Strategy }>(base: C, strategies: readonly Strategy[] = ["replace", "accumulate"]): C[] {
