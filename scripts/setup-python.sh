@@ -53,10 +53,12 @@ fi
 
 # --- tslab kernelspec -------------------------------------------------------------
 # We write kernel.json ourselves instead of `tslab install`: that would register a
-# bare `tslab` command (needs it on PATH) and needs IPython. Absolute paths make
-# the kernel independent of PATH/cwd. Note: dist/main.js only *exports* main();
-# the runnable entry point is bin/tslab (what node_modules/.bin/tslab runs).
-TSLAB="$ROOT/node_modules/tslab/bin/tslab"
+# bare `tslab` command (needs it on PATH), needs IPython and adds a JavaScript
+# kernel. The kernel is bin/collapse-kernel.js: tslab's kernel with working
+# interrupts, one-line config errors and a truthful busy status (see its header).
+# Absolute paths make the kernel independent of PATH/cwd.
+TSLAB="$ROOT/node_modules/tslab/dist/main.js"
+KERNEL="$ROOT/bin/collapse-kernel.js"
 if [[ ! -f "$TSLAB" ]]; then
   echo "setup-python: $TSLAB not found - run 'npm ci' in $ROOT first" >&2
   exit 1
@@ -65,11 +67,12 @@ command -v node >/dev/null 2>&1 || die2 "node not found on PATH (Node >= 20 requ
 NODE="$(node -p 'process.execPath')"
 KDIR="$VENV/share/jupyter/kernels/tslab"
 mkdir -p "$KDIR"
-"$VENV/bin/python" - "$KDIR/kernel.json" "$NODE" "$TSLAB" <<'EOF'
+"$VENV/bin/python" - "$KDIR/kernel.json" "$NODE" "$KERNEL" <<'EOF'
 import json, sys
-path, node, tslab = sys.argv[1:]
+path, node, kernel = sys.argv[1:]
 spec = {
-    "argv": [node, tslab, "kernel", "--config-path", "{connection_file}"],
+    "argv": [node, kernel, "--config-path", "{connection_file}"],
+    "interrupt_mode": "signal",
     "display_name": "TypeScript (collapse-kit)",
     "language": "typescript",
 }

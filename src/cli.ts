@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, parse, storeFrom } from "./commands/args";
+import { exportCommand } from "./commands/export";
 import { SEQUENCE_COMMANDS } from "./commands/modalities";
 import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
@@ -25,6 +26,8 @@ Usage:
   collapse vae [flags]           §3.3: one sequence of convolutional VAEs on faces
   collapse gaussian [flags]      §5: one sequence of Gaussian fits (Figure 8's toy loop)
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
+  collapse export [flags]        write the run store's results as one table (CSV, JSON Lines),
+                                 and TensorBoard scalars
   collapse <command> --help      flags of a command
 
 Results are cached in the run store ($COLLAPSE_RUNS_DIR, default runs/): re-running a finished
@@ -80,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
         return await linearCommand(rest);
       case "reproduce":
         return await reproduceCommand(rest);
+      case "export":
+        return await exportCommand(rest);
       case "lm":
       case "molecules":
       case "vae":

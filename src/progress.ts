@@ -2,6 +2,8 @@ export interface Progress {
   /** Sets the number of finished units and an optional status text. */
   update(done: number, status?: string): void;
   finish(status?: string): void;
+  /** A final line at the units finished so far (a run stopped early). */
+  stop(status?: string): void;
 }
 
 export interface ProgressOptions {
@@ -17,6 +19,7 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
   const render = opts.render ?? terminalRender(process.stderr);
   const minInterval = opts.minIntervalMs ?? 250;
   let last = 0;
+  let lastDone = 0;
   const draw = (done: number, status: string | undefined, final: boolean) => {
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const elapsed = (Date.now() - started) / 1000;
@@ -26,6 +29,7 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
   };
   return {
     update(done, status) {
+      lastDone = done;
       const now = Date.now();
       if (now - last < minInterval && done < total) return;
       last = now;
@@ -33,6 +37,9 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
     },
     finish(status) {
       draw(total, status, true);
+    },
+    stop(status) {
+      draw(lastDone, status, true);
     },
   };
 }

@@ -5,7 +5,7 @@ import { EXPERIMENTS } from "../src/experiments/registry";
 import { runGaussianSequence } from "../src/gaussian/modality";
 import { gaussianBaseConfig } from "../src/experiments/gaussian";
 
-const quiet = { update() {}, finish() {} };
+const quiet = { update() {}, finish() {}, stop() {} };
 
 test("the controls experiment runs every control for the molecules, the VAE and the Gaussian at smoke", { timeout: 600_000 }, async () => {
   const out = await EXPERIMENTS.controls.run("smoke", { store: null, progress: () => quiet });

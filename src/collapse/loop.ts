@@ -1,4 +1,5 @@
 import { DataError } from "../errors";
+import { throwIfInterrupted } from "../interrupt";
 import { Rng } from "../random";
 import { type Run, syntheticArtifact } from "../store/runStore";
 import type { Modality } from "./modality";
@@ -36,6 +37,11 @@ export interface CollapseOptions<D, M> {
   /** Sees each fitted model after evaluation and before it is disposed (e.g. to save a checkpoint). */
   onModel?: (iteration: number, model: M) => void | Promise<void>;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  /**
+   * Stops the sequence with an InterruptedError: checked between iterations and whenever the fit
+   * reports progress, so an iteration in progress is dropped and every finished one is kept.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CollapseResult {
@@ -88,6 +94,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
   }
 
   for (let n = resumedFrom + 1; n <= cfg.iterations; n++) {
+    throwIfInterrupted(opts.signal);
     const started = performance.now();
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
     const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) });
@@ -98,6 +105,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       rng: Rng.derive(seed, "fit", n),
       trainingScale: scale,
       report: (step, metrics) => {
+        throwIfInterrupted(opts.signal);
         curve.push({ step, metrics: { ...metrics } });
         opts.onFitProgress?.(n, step, metrics);
       },
@@ -108,6 +116,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       for (const [name, value] of Object.entries(metrics)) {
         if (!Number.isFinite(value)) throw new Error(`iteration ${n}: metric ${name} is ${value}; stopping (earlier iterations are kept)`);
       }
+      throwIfInterrupted(opts.signal);
       await opts.onModel?.(n, model);
       if (n < cfg.iterations || opts.extendable) {
         const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));

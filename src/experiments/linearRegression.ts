@@ -1,7 +1,9 @@
 import type { Strategy } from "../collapse/strategies";
-import { type LinearExperimentConfig, type LinearExperimentResult, checkLinearConfig } from "../linear/montecarlo";
+import { InterruptedError } from "../interrupt";
+import { type LinearExperimentConfig, type LinearExperimentResult, type LinearRunOptions, checkLinearConfig, runLinearExperiment } from "../linear/montecarlo";
 import type { LinearSetting } from "../linear/problem";
 import { type LinearFigureOptions, linearErrorFigure } from "../linear/figures";
+import type { NotebookDisplay } from "../plots/notebook";
 import type { Figure } from "../plots/plotly";
 import type { Profile } from "./profiles";
 
@@ -89,13 +91,50 @@ export function figure2(result: LinearExperimentResult, sigma2: number | null = 
   });
 }
 
-export function figure9(result: LinearExperimentResult, sigma2: number | null = null): Figure {
+export function figure9(result: LinearExperimentResult, sigma2: number | null = null, title?: string): Figure {
   return linearErrorFigure(result, {
     ...facets(result, sigma2),
     strategies: ["replace", "accumulate"],
     logY: true,
-    title: `Figure 9${sigmaNote(result, sigma2)}: the same on a log scale, ${result.config.iterations} iterations`,
+    title: title ?? `Figure 9${sigmaNote(result, sigma2)}: the same on a log scale, ${result.config.iterations} iterations`,
   });
+}
+
+/**
+ * runLinearExperiment in a notebook: a progress bar and a live Figure 9 of every cell so far, marked
+ * "(running: k of N sequences)"; when the run ends the live view gives way to a one-line note (the
+ * cells after draw the final figures), and on an interrupt it stays, marked "(interrupted …)".
+ */
+export async function runLinearExperimentLive(nb: NotebookDisplay, config: LinearExperimentConfig, opts: Pick<LinearRunOptions, "store" | "signal"> = {}): Promise<LinearExperimentResult> {
+  const total = config.settings.length * config.strategies.length * config.seeds;
+  const bar = nb.progress("sequences", total);
+  const live = nb.live();
+  let done = 0;
+  let last: LinearExperimentResult | null = null;
+  const titled = (state: string) => `Figure 9, all settings (${state}: ${done} of ${total} sequences)`;
+  let result: LinearExperimentResult;
+  try {
+    result = await runLinearExperiment(config, {
+      ...opts,
+      onProgress: (p) => {
+        const s = p.partial.setting;
+        done = (p.cell - 1) * p.seeds + p.seedsDone;
+        last = p.snapshot;
+        bar.update(done, `${p.partial.strategy} · d=${s.d} T=${s.T} σ²=${s.sigma2}`);
+        live.update(figure9(p.snapshot, null, titled("running")));
+      },
+    });
+  } catch (e) {
+    const why = e instanceof InterruptedError ? "interrupted" : "failed";
+    bar.stop(why);
+    if (last) live.stop(figure9(last, null, titled(why)));
+    else live.clear(`Monte Carlo ${why} before its first sequences finished.`);
+    throw e;
+  }
+  const cached = result.curves.filter((c) => c.cached).length;
+  bar.finish(`${result.seconds.toFixed(1)} s (${cached} of ${result.curves.length} cells from the run store)`);
+  live.clear(`Monte Carlo finished: ${total} sequences in ${result.seconds.toFixed(1)} s; the figures follow.`);
+  return result;
 }
 
 /** Beyond the paper: the four strategies side by side (columns), log scale. */

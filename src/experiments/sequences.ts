@@ -7,6 +7,7 @@ import type { LoopConfig } from "../collapse/strategies";
 import type { Params } from "../nn/params";
 import { saveParams } from "../nn/safetensors";
 import { ConfigError, DataError, deserializeError } from "../errors";
+import { interruptible, throwIfInterrupted } from "../interrupt";
 import { type Run, type RunStore, modelArtifact } from "../store/runStore";
 import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
 
@@ -19,6 +20,8 @@ export interface SequenceRunOptions {
   onStatus?: (message: string) => void;
   /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
   checkpoints?: boolean;
+  /** Stops the sequence after its last finished iteration (an InterruptedError; see runCollapse). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -46,6 +49,7 @@ export async function collapseInRun<D, M>(o: {
     extendable: run !== null,
     onIteration: opts.onIteration,
     onFitProgress: opts.onFitProgress,
+    signal: opts.signal,
     onModel:
       run && opts.checkpoints !== false && o.checkpoint
         ? (n, m) => {
@@ -99,6 +103,12 @@ export interface SequencesOptions {
   onFitProgress?: (index: number, iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
   onStatus?: (index: number, message: string) => void;
   checkpoints?: boolean;
+  /**
+   * Stops every sequence (workers are killed, none is started after it) and rejects with an
+   * InterruptedError; finished iterations stay in the store, so the same call resumes. Kernel >
+   * Interrupt in a kit notebook aborts it too (see interrupt.ts).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -136,6 +146,10 @@ export function defaultParallelism(backend: { name: string; gpu?: boolean }): nu
  * first. If a sequence fails, the others still run; the call then rejects naming every failed sequence.
  */
 export async function runSequences<C extends { iterations: number }, R>(kind: SequenceKind<C, R>, configs: readonly C[], opts: SequencesOptions): Promise<R[]> {
+  return interruptible(opts.signal, (signal) => sequencesIn(kind, configs, opts, signal));
+}
+
+async function sequencesIn<C extends { iterations: number }, R>(kind: SequenceKind<C, R>, configs: readonly C[], opts: SequencesOptions, signal: AbortSignal): Promise<R[]> {
   configs.forEach((c, i) => {
     try {
       kind.check(c);
@@ -154,6 +168,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
     results[i] = await kind.run(configs[i], {
       store,
       checkpoints: opts.checkpoints,
+      signal,
       onIteration: (r) => opts.onIteration?.(i, r),
       onFitProgress: (n, step, m) => opts.onFitProgress?.(i, n, step, m),
       onStatus: (m) => opts.onStatus?.(i, m),
@@ -170,15 +185,25 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
   }
 
   await kind.prepare?.(pending.map((i) => configs[i]), { onStatus: (m) => opts.onStatus?.(pending[0], m) });
+  throwIfInterrupted(signal);
   // Longest first, so that the last sequence to finish is a short one.
   pending.sort((a, b) => kind.cost(configs[b], finished(b)) - kind.cost(configs[a], finished(a)));
   const firstKeys = configs.map((c, i) => kind.firstModelKey?.(c) ?? `sequence ${i}`);
   const training = new Set<string>(); // first models being trained right now
   const failures: string[] = [];
+  const workers = new Set<ChildProcess>();
   await new Promise<void>((resolve) => {
     let running = 0;
+    // On interrupt: start nothing more, stop the workers (each keeps its finished iterations).
+    const stop = () => {
+      pending.length = 0;
+      for (const w of workers) stopWorker(w);
+      if (running === 0) resolve();
+    };
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
     const startNext = () => {
-      while (running < parallel) {
+      while (running < parallel && !signal.aborted) {
         const at = pending.findIndex((i) => !training.has(firstKeys[i]));
         if (at < 0) break;
         const [i] = pending.splice(at, 1);
@@ -189,7 +214,7 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
         const release = () => {
           if (trainsFirstModel && training.delete(firstKeys[i])) startNext();
         };
-        runInWorker(kind.entry, i, configs[i], store, opts, release)
+        runInWorker(kind.entry, i, configs[i], store, opts, release, workers)
           .then(
             () => undefined,
             (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
@@ -197,24 +222,38 @@ export async function runSequences<C extends { iterations: number }, R>(kind: Se
           .finally(() => {
             running--;
             if (trainsFirstModel) training.delete(firstKeys[i]);
-            if (running === 0 && pending.length === 0) resolve();
-            else startNext();
+            if (running === 0 && pending.length === 0) {
+              signal.removeEventListener("abort", stop);
+              resolve();
+            } else startNext();
           });
       }
     };
     startNext();
   });
+  throwIfInterrupted(signal, `${configs.length} sequence(s)`);
   if (failures.length > 0) throw new Error(`${failures.length} of ${configs.length} sequences failed (finished iterations are kept in the run store):\n${failures.join("\n")}`);
   for (let i = 0; i < configs.length; i++) await readBack(i);
   return results as R[];
 }
 
-function runInWorker(entry: SequenceEntry, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void): Promise<void> {
+/** SIGTERM, then SIGKILL if the worker is still there 2 s later (a TensorFlow op can hold it that long). */
+function stopWorker(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }, 2000).unref();
+}
+
+function runInWorker(entry: SequenceEntry, index: number, config: unknown, store: RunStore, opts: SequencesOptions, firstModelDone: () => void, workers: Set<ChildProcess>): Promise<void> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(path.join(__dirname, "sequenceWorker.js"), [], {
       env: { ...process.env, COLLAPSE_RUNS_DIR: store.root },
       stdio: ["ignore", "ignore", "pipe", "ipc"],
     });
+    workers.add(child);
+    child.on("exit", () => workers.delete(child));
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString("utf8")).slice(-4000);

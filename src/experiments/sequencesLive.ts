@@ -1,4 +1,6 @@
 import type { IterationRecord } from "../collapse/loop";
+import { InterruptedError } from "../interrupt";
+import { formatSeconds } from "../progress";
 import type { Figure } from "../plots/plotly";
 import { lmCrossEntropyFigure } from "../lm/figures";
 import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
@@ -16,8 +18,14 @@ export interface LiveSequencesOptions<C> {
   parallel?: number;
   /** Panel label of a sequence in the live figure and the progress line (default: what the kind says). */
   label?: (config: C) => string;
-  /** Title of a live figure that fills in as models finish; none when omitted. */
+  /**
+   * Title of a live figure that fills in as models finish, marked "(running: k of N model fits)"; when
+   * the run ends it gives way to a one-line note (the cells after draw the final figures), and on an
+   * interrupt it stays, marked "(interrupted …)". None when omitted.
+   */
   liveFigure?: string;
+  /** Stops the sequences (see runSequences); Kernel > Interrupt does too. */
+  signal?: AbortSignal;
 }
 
 /** What the live figure draws for one kind of sequence. */
@@ -45,28 +53,40 @@ export async function runSequencesLive<C extends { iterations: number; strategy:
   const activity = new Map<number, string>();
   const name = (i: number) => `${label(configs[i])} · ${configs[i].strategy}`;
   const show = () => bar.update(done, [...activity.values()].join(" | "));
-  const results = await runSequences(kind, configs, {
-    store: opts.store,
-    parallel: opts.parallel,
-    onStatus: (i, m) => {
-      activity.set(i, `${name(i)}: ${m}`);
-      show();
-    },
-    onFitProgress: (i, n, step, m) => {
-      const loss = m.trainLoss ?? m.loss;
-      activity.set(i, `${name(i)}: model ${n} step ${step}${loss !== undefined ? ` loss ${loss.toFixed(2)}` : ""}`);
-      show();
-    },
-    onIteration: (i, record) => {
-      (curves[i].records as IterationRecord[]).push(record);
-      activity.delete(i);
-      done++; // only models trained now are reported; finished ones were counted up front
-      show();
-      live?.update(figure(curves.filter((c) => c.records.length > 0), opts.liveFigure!));
-    },
-  });
+  const titled = (state: string) => `${opts.liveFigure} (${state}: ${done} of ${total} model fits)`;
+  const drawn = () => curves.filter((c) => c.records.length > 0);
+  const started = performance.now();
+  let results: R[];
+  try {
+    results = await runSequences(kind, configs, {
+      store: opts.store,
+      parallel: opts.parallel,
+      signal: opts.signal,
+      onStatus: (i, m) => {
+        activity.set(i, `${name(i)}: ${m}`);
+        show();
+      },
+      onFitProgress: (i, n, step, m) => {
+        const loss = m.trainLoss ?? m.loss;
+        activity.set(i, `${name(i)}: model ${n} step ${step}${loss !== undefined ? ` loss ${loss.toFixed(2)}` : ""}`);
+        show();
+      },
+      onIteration: (i, record) => {
+        (curves[i].records as IterationRecord[]).push(record);
+        activity.delete(i);
+        done++; // only models trained now are reported; finished ones were counted up front
+        show();
+        live?.update(figure(drawn(), titled("running")));
+      },
+    });
+  } catch (e) {
+    const why = e instanceof InterruptedError ? "interrupted" : "failed";
+    bar.stop(why);
+    live?.stop(figure(drawn(), titled(why)));
+    throw e;
+  }
   bar.finish();
-  live?.done(figure(results.map((r, i) => ({ label: label(configs[i]), strategy: configs[i].strategy, records: r.records })), opts.liveFigure!));
+  live?.clear(`${opts.liveFigure}: ${configs.length} sequences finished in ${formatSeconds((performance.now() - started) / 1000)}; the figures follow.`);
   return results;
 }
 

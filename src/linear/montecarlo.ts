@@ -1,3 +1,4 @@
+import { interruptible, pacer } from "../interrupt";
 import { runCollapse } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
@@ -118,6 +119,11 @@ export interface LinearRunOptions {
   /** Caches each finished cell and resumes an interrupted one; null runs in memory only. */
   store?: RunStore | null;
   onProgress?: (p: LinearProgress) => void;
+  /**
+   * Stops the experiment with an InterruptedError (Kernel > Interrupt does too): the repeats of the
+   * cell in progress that finished are kept, so the same call resumes.
+   */
+  signal?: AbortSignal;
 }
 
 interface SeedRecord {
@@ -132,6 +138,13 @@ export async function runLinearExperiment(
   options: LinearRunOptions = {},
 ): Promise<LinearExperimentResult> {
   const config = checkLinearConfig(partial);
+  return interruptible(options.signal, (signal) => linearExperiment(config, options, signal));
+}
+
+async function linearExperiment(config: LinearExperimentConfig, options: LinearRunOptions, signal: AbortSignal): Promise<LinearExperimentResult> {
+  // One repeat takes about a millisecond and awaits only settled promises: without a real yield now
+  // and then, neither the notebook's progress nor an interrupt would get a turn until the end.
+  const pace = pacer(signal);
   const started = performance.now();
   const curves: LinearCurve[] = [];
   const cells = config.settings.flatMap((setting) => config.strategies.map((strategy) => ({ setting, strategy })));
@@ -147,11 +160,17 @@ export async function runLinearExperiment(
         const snapshot = { config, curves: [...curves, partial], seconds: (performance.now() - started) / 1000 };
         options.onProgress({ cell: cellIndex + 1, cells: cells.length, seedsDone: records.length, seeds: config.seeds, partial, snapshot });
       };
+      let lastProgress = performance.now();
       for (let s = records.length; s < config.seeds; s++) {
+        await pace();
         const record = await runOneSequence(config, setting, strategy, s);
         run?.append(record);
         records.push(record);
-        if (s % 10 === 9 || s === config.seeds - 1) progress();
+        // Every 10 repeats, and at least every second on a slow cell.
+        if (s % 10 === 9 || s === config.seeds - 1 || performance.now() - lastProgress > 1000) {
+          progress();
+          lastProgress = performance.now();
+        }
       }
       const curve = summarize(config, setting, strategy, records, cached);
       if (run && !run.done) run.finish({ meanTestError: curve.meanTestError, stdErr: curve.stdErr, theory: curve.theory });

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { type Figure, checkFigureName, escapeHtml, figureHtml, plotlyLibraryHtml, saveFigure } from "./plotly";
 import { backendInfo } from "../backend";
+import { onInterrupt, watchInterrupts } from "../interrupt";
 import { type Progress, progressBar } from "../progress";
 
 /** The part of tslab's API the kit uses; pass `import * as tslab from "tslab"` in. */
@@ -14,6 +15,13 @@ export interface LiveFigure {
   update(fig: Figure): void;
   /** Final draw, always shown; saves the figure under its name if the notebook has a figure directory. */
   done(fig: Figure): void;
+  /**
+   * Replaces the figure by a one-line note, at once: for a live view whose final figures a later
+   * cell draws (so the notebook shows each figure once, under its final title).
+   */
+  clear(note: string): void;
+  /** Last draw of a run that stopped early (not saved). */
+  stop(fig: Figure): void;
 }
 
 export interface NotebookDisplay {
@@ -37,6 +45,7 @@ export interface NotebookDisplay {
 export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | null } = {}): NotebookDisplay {
   const figureDir = opts.figureDir !== undefined ? opts.figureDir : process.env.COLLAPSE_FIGURE_DIR ? path.resolve(process.env.COLLAPSE_FIGURE_DIR) : null;
   tslab.display.html(plotlyLibraryHtml());
+  watchInterrupts();
   // Div ids must be unique across cells and re-runs within one page.
   const session = process.pid.toString(36) + Date.now().toString(36);
   let counter = 0;
@@ -61,6 +70,8 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
           save(fig, name);
           send(figureHtml(fig, id), true);
         },
+        clear: (note) => send(`<div style="font-family:monospace;color:#666">${escapeHtml(note)}</div>`, true),
+        stop: (fig) => send(figureHtml(fig, id), true),
       };
     },
     progress(label, total) {
@@ -68,7 +79,7 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
       return progressBar(label, total, {
         minIntervalMs: 0,
         render: (text, fraction, final) =>
-          send(`<div style="font-family:monospace"><progress value="${fraction.toFixed(4)}" max="1" style="width:40%"></progress> ${text.replace(/</g, "&lt;")}</div>`, final),
+          send(`<div style="font-family:monospace"><progress value="${fraction.toFixed(4)}" max="1" style="width:40%"></progress> ${escapeHtml(text)}</div>`, final),
       });
     },
     table(rows) {
@@ -93,12 +104,20 @@ function withBackend(fig: Figure): Figure {
  * Updates of one display, coalesced: the latest content is sent from a later event-loop turn, at
  * most once per interval (a `final` update goes out at once). tslab sends each display message on a zeromq socket that allows one send
  * in flight; a burst of updates from code that blocks the event loop (a training loop) would make
- * overlapping sends and crash the kernel.
+ * overlapping sends and crash the kernel. After an interrupt only a final update is sent: a run being
+ * stopped may still report, and a late update would land in whatever cell runs next.
  */
 function coalesced(handle: { html(s: string): void }, minIntervalMs: number): (html: string, final?: boolean) => void {
   let pending: string | null = null;
   let timer: NodeJS.Timeout | null = null;
   let last = 0;
+  let finished = false;
+  const unsubscribe = onInterrupt(() => {
+    finished = true;
+    pending = null;
+    if (timer) clearTimeout(timer);
+    timer = null;
+  });
   const flush = () => {
     timer = null;
     if (pending === null) return;
@@ -108,10 +127,13 @@ function coalesced(handle: { html(s: string): void }, minIntervalMs: number): (h
     handle.html(html);
   };
   return (html, final = false) => {
+    if (finished && !final) return;
     pending = html;
     if (final) {
       // Sent now: a timer could fire after the cell has finished, when the output has no cell to go to.
       if (timer) clearTimeout(timer);
+      finished = true;
+      unsubscribe();
       flush();
       return;
     }
