@@ -81,4 +81,22 @@ write(os.path.join(etc, "jupyter_server_config.json"), {
     "LanguageServerManager": {"autodetect": False},
 })
 EOF
+# The same in the page: JupyterLab otherwise asks, in a pop-up over the notebook, whether to fetch
+# Jupyter's news. overrides.json sets defaults only; a reader can still change them in Settings.
+mkdir -p "$VENV/share/jupyter/lab/settings"
+cat >"$VENV/share/jupyter/lab/settings/overrides.json" <<'EOF'
+{
+  "@jupyterlab/apputils-extension:notification": { "fetchNews": "false", "checkForUpdates": false }
+}
+EOF
+# plotly (in the notebook requirements, for the static figure export) ships a JupyterLab extension,
+# jupyterlab-plotly, for plotly's own output type, which it renders through ipywidgets; there are no
+# ipywidgets here, so it fails to load in every page ("Shared module @jupyter-widgets/base doesn't
+# exist"). The kit's figures are HTML with plotly.js embedded and do not use it: turn it off.
+mkdir -p "$ETC/labconfig"
+cat >"$ETC/labconfig/page_config.json" <<'EOF'
+{
+  "disabledExtensions": { "jupyterlab-plotly": true }
+}
+EOF
 echo "setup-lab: JupyterLab $("$VENV/bin/python" -c 'import jupyterlab; print(jupyterlab.__version__)') in .venv; kernels allowed: tslab"
