@@ -90,13 +90,11 @@ cat >"$VENV/share/jupyter/lab/settings/overrides.json" <<'EOF'
 }
 EOF
 # plotly (in the notebook requirements, for the static figure export) ships a JupyterLab extension,
-# jupyterlab-plotly, for plotly's own output type, which it renders through ipywidgets; there are no
-# ipywidgets here, so it fails to load in every page ("Shared module @jupyter-widgets/base doesn't
-# exist"). The kit's figures are HTML with plotly.js embedded and do not use it: turn it off.
-mkdir -p "$ETC/labconfig"
-cat >"$ETC/labconfig/page_config.json" <<'EOF'
-{
-  "disabledExtensions": { "jupyterlab-plotly": true }
-}
-EOF
+# jupyterlab-plotly, for plotly's own output type, which it renders through ipywidgets. There are no
+# ipywidgets here, so loading it fails in the page ("Shared module @jupyter-widgets/base doesn't
+# exist in shared scope"), now and then as an uncaught error. The kit's figures are HTML with
+# plotly.js embedded and never use it. Disabling it in page_config.json is not enough (JupyterLab
+# still loads a disabled extension's code), so remove its files from .venv; a reinstall of plotly
+# puts them back and the next run of this script removes them again.
+rm -rf "$VENV/share/jupyter/labextensions/jupyterlab-plotly"
 echo "setup-lab: JupyterLab $("$VENV/bin/python" -c 'import jupyterlab; print(jupyterlab.__version__)') in .venv; kernels allowed: tslab"

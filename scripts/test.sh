@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (npm dependencies, the Python venv with the
 # Jupyter client for the notebook tests), builds, then runs every test with node's test runner:
-# unit, statistical, CLI, figures, and every notebook executed headlessly at the smoke profile.
+# unit, statistical, CLI, figures, every notebook executed headlessly at the smoke profile, and the
+# §2 and §3.1 notebooks in JupyterLab in headless Chromium (test/browser.test.ts).
 #
 #   bash scripts/test.sh [--backend tensorflow|tensorflow-gpu|wasm|cpu] [node --test args...]   (npm test)
 #
@@ -18,6 +19,9 @@ case "${1:-}" in
 esac
 bash scripts/setup-node.sh
 bash scripts/setup-python.sh
+# The browser test's JupyterLab, Playwright and Chromium (apt-get as root on Debian; elsewhere the
+# test skips, saying why).
+bash scripts/setup-browser.sh
 source scripts/use-backend.sh
 use_backend "$BACKEND" "$ROOT/.venv/native/setup-native.log"
 # The notebook tests need no other setup; a run store in a temp dir keeps tests independent
