@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, parse, storeFrom } from "./commands/args";
 import { SEQUENCE_COMMANDS } from "./commands/modalities";
 import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand";
+import { sweepCommand, sweepTaskCommand } from "./commands/sweepCommand";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
@@ -25,6 +26,7 @@ Usage:
   collapse vae [flags]           §3.3: one sequence of convolutional VAEs on faces
   collapse gaussian [flags]      §5: one sequence of Gaussian fits (Figure 8's toy loop)
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
+  collapse sweep SWEEP.yaml      a grid of sequences (lm, molecules, vae, gaussian), here or on Slurm
   collapse <command> --help      flags of a command
 
 Results are cached in the run store ($COLLAPSE_RUNS_DIR, default runs/): re-running a finished
@@ -80,6 +82,10 @@ export async function main(argv: string[]): Promise<number> {
         return await linearCommand(rest);
       case "reproduce":
         return await reproduceCommand(rest);
+      case "sweep":
+        return await sweepCommand(rest);
+      case "sweep-task": // what a sweep's Slurm array tasks run; not in the help
+        return await sweepTaskCommand(rest);
       case "lm":
       case "molecules":
       case "vae":
