@@ -38,11 +38,12 @@ RUN_DIR=/run/slurm-collapse
 
 stop_daemons() {
   # Only the daemons this script started: their pid files name them.
-  local f
+  local f pid
   for f in "$RUN_DIR/slurmd.pid" "$RUN_DIR/slurmctld.pid"; do
-    if [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null; then
-      kill "$(cat "$f")"
-      for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
+    pid="$(cat "$f" 2>/dev/null || true)"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -f "$f"
   done
@@ -64,7 +65,7 @@ if ! command -v sbatch >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1
     { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null; } ||
     die "apt-get could not install slurmctld slurmd slurm-client munge"
 else
-  say "[1/3] slurm and munge already installed ($(sbatch --version))"
+  say "[1/3] slurm and munge already installed (slurmd $(dpkg-query -W -f='${Version}' slurmd 2>/dev/null || echo '?'))"
 fi
 
 # --- 2. munge and slurm.conf ---------------------------------------------------------------------
@@ -118,7 +119,7 @@ PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 )"
 
-running() { [[ -f "$RUN_DIR/$1.pid" ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+running() { local pid; pid="$(cat "$RUN_DIR/$1.pid" 2>/dev/null || true)"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
 
 changed=0
 if [[ ! -f "$CONF" || "$(cat "$CONF")" != "$want_conf" ]]; then
