@@ -332,3 +332,35 @@ test("--executor slurm: one job array on a real Slurm, --status, no resubmission
   const after = readSweep(file, { store: new RunStore(runs) }).sequences[2];
   assert.equal(after.records[1].metrics.testNegElbo, results.sequences[2].records[1].metrics.testNegElbo);
 });
+
+test("--executor slurm: a cancelled array is reported failed and --resubmit runs it again", { skip: SLURM_SKIP ?? false, timeout: 300_000 }, async () => {
+  const runs = tempDir("sweep-slurm-cancel");
+  const text = (extra: string) => `name: cancelled\ncommand: gaussian\nprofile: smoke\nbase: {iterations: 3}\ngrid:\n  strategy: [replace, accumulate]\nslurm: {cpusPerTask: 1${extra}}\n`;
+  // Held, so that it is cancelled before any task starts: a failure that does not depend on timing.
+  const file = sweepFile(text(", extraArgs: [--hold]"), "cancel.yaml");
+  const args = ["sweep", file, "--runs-dir", runs];
+  const submit = collapse([...args, "--executor", "slurm"]);
+  assert.equal(submit.code, 0, submit.stderr);
+  const jobId = /^submitted job (\d+)/m.exec(submit.stdout)![1];
+  const queued = JSON.parse(collapse([...args, "--status", "--json"]).stdout).sequences;
+  assert.deepEqual(
+    queued.map((s: { state: string }) => s.state),
+    ["queued", "queued"],
+  );
+  const cancel = spawnSync("scancel", [jobId], { encoding: "utf8" });
+  assert.equal(cancel.status, 0, cancel.stderr);
+  const failed = await waitForStates(args, ["failed"], 60_000);
+  assert.ok(failed.every((s) => s.task?.startsWith(`${jobId}_`)));
+  assert.match(collapse([...args, "--status"]).stdout, /failed \(CANCELLED\)/);
+  assert.match(collapse([...args, "--executor", "slurm"]).stdout, /nothing to submit: 2 unfinished after their task ended/);
+  // Slurm options are not part of the sweep: without the hold it is the same sweep, resubmitted.
+  fs.writeFileSync(file, text(""));
+  const resubmit = collapse([...args, "--resubmit"]);
+  assert.match(resubmit.stdout, /^submitted job \d+: 2 of 2 sequences \(--array=0-1\)/m);
+  const done = await waitForStates(args, ["finished", "failed"], 120_000);
+  assert.deepEqual(
+    done.map((s) => s.state),
+    ["finished", "finished"],
+  );
+  assert.equal(readSweep(file, { store: new RunStore(runs) }).sequences[1].records.length, 3);
+});

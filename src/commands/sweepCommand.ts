@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { BACKEND_ENV_VAR, BACKEND_NAMES } from "../backend";
 import { packageRoot } from "../environment";
 import { formatSeconds } from "../progress";
 import { RunStore } from "../store/runStore";
@@ -126,6 +127,11 @@ export async function sweepCommand(args: string[]): Promise<number> {
   }
 
   if (executor === "local") return runLocal(cmd, spec, entries, store, dir, { parallel, dryRun: v["dry-run"] === true, json: v.json === true, backend: v.backend, statusNow });
+  if (v.backend !== undefined) {
+    // Not selected here (a login node may lack it): the tasks get it through the environment sbatch exports.
+    if (!(BACKEND_NAMES as readonly string[]).includes(v.backend)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(v.backend)}`);
+    process.env[BACKEND_ENV_VAR] = v.backend;
+  }
   return submitSlurm(cmd, spec, entries, store, dir, { resubmit: v.resubmit === true, dryRun: v["dry-run"] === true, json: v.json === true, statusNow });
 }
 
@@ -174,6 +180,7 @@ function submitSlurm(cmd: SweepCommand, spec: SweepSpec, entries: SweepEntry[], 
     jobName: `collapse-${spec.name}`,
     slurm: spec.slurm,
     command: [process.execPath, path.join(packageRoot(), "bin", "collapse.js"), "sweep-task", dir],
+    env: process.env[BACKEND_ENV_VAR] ? { [BACKEND_ENV_VAR]: process.env[BACKEND_ENV_VAR]! } : {},
   };
   if (o.dryRun) {
     console.log(`dry run: would submit ${submit.length} of ${entries.length} sequences${submit.length ? ` as sbatch --parsable --array=${arrayRanges(submit.map((s) => s.index))}${spec.slurm.maxConcurrent ? `%${spec.slurm.maxConcurrent}` : ""} ${path.join(dir, "job.sbatch")}` : ""}`);

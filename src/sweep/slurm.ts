@@ -43,6 +43,8 @@ export interface BatchScript {
   slurm: SlurmOptions;
   /** The command a task runs, before its array index: node, the kit's CLI, `sweep-task <dir>`. */
   command: string[];
+  /** More variables the tasks need whatever the cluster's sbatch exports (e.g. COLLAPSE_BACKEND). */
+  env?: Record<string, string>;
 }
 
 /** The #SBATCH lines of a sweep's options (the array itself is given on sbatch's command line). */
@@ -69,6 +71,7 @@ export function batchScriptText(o: BatchScript): string {
     ...sbatchOptions(o).map((a) => `#SBATCH ${a}`),
     "set -euo pipefail",
     `export COLLAPSE_RUNS_DIR=${shellQuote(o.storeRoot)}`,
+    ...Object.entries(o.env ?? {}).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     `exec ${o.command.map(shellQuote).join(" ")} "$SLURM_ARRAY_TASK_ID"`,
     "",
   ].join("\n");
