@@ -35,7 +35,7 @@ Flags:
   --dry-run              expand and check the sweep, print what would run (and the batch script); run
                          and write nothing
   --parallel N           local executor: sequences at once (default: one per core)
-${backendHelp(21)}
+${backendHelp(23)}
   --runs-dir DIR         run store location (default $COLLAPSE_RUNS_DIR or runs/)
   --json                 print the sequences' states as JSON to stdout
   -h, --help             this help

@@ -50,7 +50,7 @@ export interface SweepEntry {
   config: Record<string, unknown>;
 }
 
-export const SWEEP_EXAMPLE = `# sweeps/example-smoke.yaml: 2 strategies × 2 seeds of smoke-sized VAEs (seconds each)
+export const SWEEP_EXAMPLE = `# 2 strategies × 2 seeds of smoke-sized VAEs, seconds each (sweeps/example-smoke.yaml is a shorter one)
 name: example-smoke          # the sweep's directory: <runs>/sweeps/<name>-<hash>/ (default: file name)
 command: vae                 # lm | molecules | vae | gaussian
 profile: smoke               # smoke | quick | paper: the base config
