@@ -364,3 +364,25 @@ test("--executor slurm: a cancelled array is reported failed and --resubmit runs
   );
   assert.equal(readSweep(file, { store: new RunStore(runs) }).sequences[1].records.length, 3);
 });
+
+test("a sequence that fails locally does not stop the others; --status reports it failed, with why", () => {
+  const runs = tempDir("sweep-fail");
+  const file = sweepFile("command: gaussian\nprofile: smoke\nbase: {iterations: 3}\ngrid:\n  strategy: [replace, accumulate, augment]\n", "fail.yaml");
+  // Sequence 1's run directory holds another config: it passes every check, and fails when it opens its run.
+  const store = new RunStore(runs);
+  const [, second] = readSweep(file, { store }).sequences;
+  const run = store.open("gaussian", second.config);
+  run.close();
+  const configFile = path.join(run.dir, "config.json");
+  fs.writeFileSync(configFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(configFile, "utf8")), canonical: "another config" }));
+  const r = collapse(["sweep", file, "--runs-dir", runs]);
+  assert.equal(r.code, 1, "a sweep with a failed sequence exits 1");
+  assert.match(r.stderr, /^failed 1 \(strategy=accumulate\): .*holds a different config/m);
+  assert.match(r.stdout, /3 sequences: 2 finished, 1 failed/);
+  const status = JSON.parse(collapse(["sweep", file, "--runs-dir", runs, "--status", "--json"]).stdout).sequences;
+  assert.deepEqual(
+    status.map((s: { state: string }) => s.state),
+    ["finished", "failed", "finished"],
+  );
+  assert.match(status[1].error, /holds a different config/);
+});

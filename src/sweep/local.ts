@@ -19,39 +19,53 @@ export interface LocalSweepOptions {
  * is recorded in the sweep directory (tasks/<i>.jsonl) and returned.
  */
 export async function runSweepLocal(cmd: SweepCommand, entries: readonly SweepEntry[], store: RunStore, sweepDir: string, opts: LocalSweepOptions = {}): Promise<{ ran: number; failed: { index: number; error: string }[] }> {
-  const pending = entries.filter((e) => cmd.kind.finishedIterations(store, e.config) < (e.config.iterations as number));
+  const unfinished = (e: SweepEntry) => cmd.kind.finishedIterations(store, e.config) < (e.config.iterations as number);
+  const pending = entries.filter(unfinished);
   if (pending.length === 0) return { ran: 0, failed: [] };
   const reported = new Set<number>();
-  try {
-    await runSequences(cmd.kind, pending.map((e) => e.config as { iterations: number }), {
-      store,
-      parallel: opts.parallel ?? (cmd.command.tensors ? undefined : 1),
-      onIteration: (i, record) => {
-        const entry = pending[i];
-        // runSequences reads every sequence back once all are done: report each one once.
-        if (record.iteration === entry.config.iterations && !reported.has(entry.index)) {
-          reported.add(entry.index);
-          opts.onFinished?.(entry, record);
-        }
-      },
-      onStatus: (i, message) => opts.onStatus?.(pending[i], message),
-    });
-    return { ran: pending.length, failed: [] };
-  } catch (e) {
-    // runSequences names each failed sequence by its position in `pending`: "sequence <i> (...): why".
-    const message = (e as Error).message;
-    const failed: { index: number; error: string }[] = [];
-    for (const line of message.split("\n")) {
-      const m = /^sequence (\d+) \(.*?\): (.*)$/.exec(line);
-      if (m && pending[Number(m[1])]) failed.push({ index: pending[Number(m[1])].index, error: m[2] });
+  const seqOpts = (batch: readonly SweepEntry[], parallel: number | undefined) => ({
+    store,
+    parallel,
+    onIteration: (i: number, record: IterationRecord) => {
+      const entry = batch[i];
+      // runSequences reads every sequence back once all are done: report each one once.
+      if (record.iteration === entry.config.iterations && !reported.has(entry.index)) {
+        reported.add(entry.index);
+        opts.onFinished?.(entry, record);
+      }
+    },
+    onStatus: (i: number, message: string) => opts.onStatus?.(batch[i], message),
+  });
+  const configs = (batch: readonly SweepEntry[]) => batch.map((e) => e.config as { iterations: number });
+  const failed: { index: number; error: string }[] = [];
+  const parallel = opts.parallel ?? (cmd.command.tensors ? undefined : 1);
+  if (parallel === 1) {
+    // One at a time, here: each on its own, so that one failing does not stop the rest.
+    for (const entry of pending) {
+      try {
+        await runSequences(cmd.kind, configs([entry]), seqOpts([entry], 1));
+      } catch (e) {
+        failed.push({ index: entry.index, error: (e as Error).message });
+      }
     }
-    // A single sequence runs in this process and rejects with its own error.
-    if (failed.length === 0) {
-      const unfinished = pending.filter((p) => cmd.kind.finishedIterations(store, p.config) < (p.config.iterations as number));
-      if (unfinished.length !== 1) throw e;
-      failed.push({ index: unfinished[0].index, error: message });
+  } else {
+    try {
+      await runSequences(cmd.kind, configs(pending), seqOpts(pending, parallel));
+    } catch (e) {
+      // runSequences names each failed sequence by its position in `pending`: "sequence <i> (...): why".
+      const message = (e as Error).message;
+      for (const line of message.split("\n")) {
+        const m = /^sequence (\d+) \(.*?\): (.*)$/.exec(line);
+        if (m && pending[Number(m[1])]) failed.push({ index: pending[Number(m[1])].index, error: m[2] });
+      }
+      // Run here instead (one core, a GPU): in order, the first unfinished one is the one that failed.
+      if (failed.length === 0) {
+        const first = pending.find(unfinished);
+        if (!first) throw e;
+        failed.push({ index: first.index, error: message });
+      }
     }
-    for (const f of failed) recordTaskEvent(sweepDir, f.index, { event: "failed", at: new Date().toISOString(), error: f.error });
-    return { ran: pending.length, failed };
   }
+  for (const f of failed) recordTaskEvent(sweepDir, f.index, { event: "failed", at: new Date().toISOString(), error: f.error.split("\n")[0] });
+  return { ran: pending.length, failed };
 }
