@@ -4,6 +4,7 @@ import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, par
 import { exportCommand } from "./commands/export";
 import { SEQUENCE_COMMANDS } from "./commands/modalities";
 import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand";
+import { sweepCommand, sweepTaskCommand } from "./commands/sweepCommand";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
@@ -28,6 +29,7 @@ Usage:
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
   collapse export [flags]        write the run store's results as one table (CSV, JSON Lines),
                                  and TensorBoard scalars
+  collapse sweep SWEEP.yaml      a grid of sequences (lm, molecules, vae, gaussian), here or on Slurm
   collapse <command> --help      flags of a command
 
 Results are cached in the run store ($COLLAPSE_RUNS_DIR, default runs/): re-running a finished
@@ -85,6 +87,10 @@ export async function main(argv: string[]): Promise<number> {
         return await reproduceCommand(rest);
       case "export":
         return await exportCommand(rest);
+      case "sweep":
+        return await sweepCommand(rest);
+      case "sweep-task": // what a sweep's Slurm array tasks run; not in the help
+        return await sweepTaskCommand(rest);
       case "lm":
       case "molecules":
       case "vae":
