@@ -263,6 +263,11 @@ function slurmUnavailable(): string | null {
 
 const SLURM_SKIP = slurmUnavailable();
 
+// Where scripts/test.sh started (or tried to start) a cluster, CI's case, a missing one is a failure, not a skip.
+test("Slurm is up where the test script set it up", { skip: process.env.COLLAPSE_REQUIRE_SLURM === "1" ? false : "COLLAPSE_REQUIRE_SLURM is not set" }, () => {
+  assert.equal(SLURM_SKIP, null, `scripts/setup-slurm.sh ran but: ${SLURM_SKIP} (see .venv/setup-slurm.log)`);
+});
+
 /** Polls --status until every sequence is in one of `states` (or the time is up). */
 async function waitForStates(args: string[], states: string[], timeoutMs: number): Promise<{ state: string; finishedIterations: number; task: string | null; error: string | null }[]> {
   const deadline = Date.now() + timeoutMs;
