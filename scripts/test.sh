@@ -24,6 +24,15 @@ bash scripts/setup-python.sh
 bash scripts/setup-browser.sh
 source scripts/use-backend.sh
 use_backend "$BACKEND" "$ROOT/.venv/native/setup-native.log"
+# The Slurm test (test/sweep.test.ts) needs a running cluster: as root with apt (CI's fresh Debian
+# machine), start a one-node one here; elsewhere it skips, saying why.
+if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "=== slurm: starting a one-node cluster (scripts/setup-slurm.sh; log: .venv/setup-slurm.log)"
+  export COLLAPSE_REQUIRE_SLURM=1 # test/sweep.test.ts then fails, not skips, without a cluster
+  mkdir -p "$ROOT/.venv"
+  if bash scripts/setup-slurm.sh >"$ROOT/.venv/setup-slurm.log" 2>&1; then tail -1 "$ROOT/.venv/setup-slurm.log"
+  else echo "=== slurm: setup failed, the Slurm tests will fail: $(tail -1 "$ROOT/.venv/setup-slurm.log")"; fi
+fi
 # The notebook tests need no other setup; a run store in a temp dir keeps tests independent
 # of (and from touching) the user's runs/.
 export COLLAPSE_RUNS_DIR="$(mktemp -d)"

@@ -4,13 +4,14 @@ import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, par
 import { exportCommand } from "./commands/export";
 import { SEQUENCE_COMMANDS } from "./commands/modalities";
 import { type AnyCommand, runSequenceCommand } from "./commands/sequenceCommand";
+import { sweepCommand, sweepTaskCommand } from "./commands/sweepCommand";
 import { STRATEGIES, type Strategy } from "./collapse/strategies";
 import { ConfigError, DataError } from "./errors";
 import { packageRoot } from "./environment";
 import { type LinearExperimentConfig, type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
 import { readConfigFile } from "./commands/sequenceCommand";
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
-import { PROFILES, checkProfile } from "./experiments/profiles";
+import { PROFILES, checkProfile, defaultSeeds } from "./experiments/profiles";
 import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
 import { linearErrorFigure } from "./linear/figures";
 import { saveFigure, standaloneHtml } from "./plots/plotly";
@@ -28,6 +29,7 @@ Usage:
   collapse reproduce [flags]     run the paper's experiments at a profile, write figures
   collapse export [flags]        write the run store's results as one table (CSV, JSON Lines),
                                  and TensorBoard scalars
+  collapse sweep SWEEP.yaml      a grid of sequences (lm, molecules, vae, gaussian), here or on Slurm
   collapse <command> --help      flags of a command
 
 Results are cached in the run store ($COLLAPSE_RUNS_DIR, default runs/): re-running a finished
@@ -62,11 +64,14 @@ Flags (lists are comma-separated; the grid is every combination with T ≥ d):
 
 const REPRODUCE_HELP = `collapse reproduce — run the paper's experiments and write their figures
 
-Usage: collapse reproduce [--profile P] [--only NAME[,NAME]] [--out DIR] [--backend B] [--json]
+Usage: collapse reproduce [--profile P] [--only NAME[,NAME]] [--seeds K] [--out DIR] [--backend B] [--json]
 
 Flags:
   --profile P        ${PROFILES.join(" | ")} (default quick)
   --only NAMES       experiments to run (default all): ${Object.keys(EXPERIMENTS).join(", ")}
+  --seeds K          sequences per model and strategy in lm, molecules, vae and augmentation,
+                     drawn as mean ± 1 SE (default: 1 below paper, 3 at paper; the kit's
+                     choice, the paper reports single runs); lm-appendix and controls: 1
   --out DIR          where figures go (default out/cli): <name>.json per figure and one
                      offline figures.html; PNG/SVG/PDF come from \`bash scripts/reproduce.sh\`
 ${backendHelp(19)}
@@ -85,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
         return await reproduceCommand(rest);
       case "export":
         return await exportCommand(rest);
+      case "sweep":
+        return await sweepCommand(rest);
+      case "sweep-task": // what a sweep's Slurm array tasks run; not in the help
+        return await sweepTaskCommand(rest);
       case "lm":
       case "molecules":
       case "vae":
@@ -217,6 +226,7 @@ async function reproduceCommand(args: string[]): Promise<number> {
   const v = parse(args, {
     profile: { type: "string" },
     only: { type: "string" },
+    seeds: { type: "string" },
     out: { type: "string" },
     backend: { type: "string" },
     ...COMMON_FLAGS,
@@ -226,6 +236,8 @@ async function reproduceCommand(args: string[]): Promise<number> {
     return 0;
   }
   const profile = checkProfile(v.profile ?? "quick", "--profile");
+  const seeds = v.seeds !== undefined ? num("seeds", v.seeds, true) : defaultSeeds(profile);
+  if (seeds < 1) throw new UsageError(`--seeds: must be ≥ 1, got ${seeds}`);
   await applyBackendFlag(v.backend);
   const names = v.only ? list("only", v.only, "") : Object.keys(EXPERIMENTS);
   for (const n of names) if (!(n in EXPERIMENTS)) throw new UsageError(`--only: unknown experiment ${JSON.stringify(n)} (known: ${Object.keys(EXPERIMENTS).join(", ")})`);
@@ -235,7 +247,7 @@ async function reproduceCommand(args: string[]): Promise<number> {
   const allFigures: { name: string; fig: import("./plots/plotly").Figure }[] = [];
   for (const name of names) {
     const started = performance.now();
-    const out: ExperimentOutput = await EXPERIMENTS[name as keyof typeof EXPERIMENTS].run(profile, { store, progress: (label, total) => progressBar(`${name} ${label}`, total) });
+    const out: ExperimentOutput = await EXPERIMENTS[name as keyof typeof EXPERIMENTS].run(profile, { store, seeds, progress: (label, total) => progressBar(`${name} ${label}`, total) });
     for (const [figName, fig] of Object.entries(out.figures)) {
       saveFigure(fig, outDir, figName);
       allFigures.push({ name: figName, fig });

@@ -62,3 +62,6 @@ export * from "./vae/modality";
 export * from "./gaussian/modality";
 export * from "./experiments/vae";
 export * from "./vae/figures";
+export * from "./sweep/spec";
+export * from "./sweep/read";
+export * from "./sweep/status";

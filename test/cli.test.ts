@@ -148,3 +148,17 @@ test("collapse linear --config FILE.json: the file's fields, flags winning, unkn
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /iteration: not a field of a linear experiment/);
 });
+
+test("collapse reproduce --seeds K trains K sequences per strategy and draws their mean with a ±1 SE band", { timeout: 300_000 }, () => {
+  const store = tempDir("reproduce-seeds");
+  const out = tempDir("reproduce-out");
+  {
+    const r = collapse(["reproduce", "--profile", "smoke", "--only", "vae", "--seeds", "2", "--runs-dir", store, "--out", out, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).results.vae.length, 4, "2 strategies × 2 seeds");
+    const fig = JSON.parse(fs.readFileSync(path.join(out, "figure6.json"), "utf8"));
+    const bands = fig.data.filter((t: { fill?: string }) => t.fill === "toself");
+    assert.equal(bands.length, 2, "one band per strategy panel");
+    assert.match(collapse(["reproduce", "--seeds", "0"]).stderr, /--seeds: must be ≥ 1/);
+  }
+});

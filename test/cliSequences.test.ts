@@ -162,3 +162,33 @@ test("collapse vae --data folder:DIR with no size flag fits the profile's sizes 
   assert.equal(given.code, 2);
   assert.match(given.stderr, /--train-images: .* has 45 training images/);
 });
+
+test("--seeds K runs K sequences (seeds S..S+K−1) and reports the mean ± SE of each metric per iteration", { timeout: 180_000 }, () => {
+  // Gaussian: in-process, one after another; the mean is over the single-seed runs.
+  const many = collapse(["gaussian", "--profile", "smoke", "--iterations", "4", "--seed", "5", "--seeds", "3", "--json"]);
+  assert.equal(many.code, 0, many.stderr);
+  const out = JSON.parse(many.stdout);
+  assert.deepEqual(out.seeds, [5, 6, 7]);
+  const singles = [5, 6, 7].map((seed) => JSON.parse(collapse(["gaussian", "--profile", "smoke", "--iterations", "4", "--seed", String(seed), "--json"]).stdout));
+  for (let n = 0; n < 4; n++) {
+    const values: number[] = singles.map((s) => s.iterations[n].frechetDistance);
+    const mean = values.reduce((a, b) => a + b, 0) / 3;
+    const se = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / 2 / 3);
+    assert.ok(Math.abs(out.mean[n].frechetDistance.mean - mean) < 1e-12, `iteration ${n + 1} mean`);
+    assert.ok(Math.abs(out.mean[n].frechetDistance.se - se) < 1e-12, `iteration ${n + 1} SE`);
+  }
+  assert.ok(Math.abs(out.mean[3].frechetDistanceDelta.mean - singles.reduce((a, s) => a + s.iterations[3].frechetDistance - s.iterations[0].frechetDistance, 0) / 3) < 1e-12);
+
+  // VAE: through the sequence runner (worker processes) into the store, then read back.
+  const store = tempDir("seeds");
+  const args = ["vae", "--profile", "smoke", "--iterations", "2", "--seeds", "2", "--runs-dir", store, "--json"];
+  const first = collapse(args);
+  assert.equal(first.code, 0, first.stderr);
+  const vae = JSON.parse(first.stdout);
+  assert.deepEqual(vae.runs.map((r: { seed: number }) => r.seed), [0, 1]);
+  assert.notEqual(vae.runs[0].iterations[0].testNegElbo, vae.runs[1].iterations[0].testNegElbo, "the seeds differ");
+  const again = JSON.parse(collapse(args).stdout);
+  assert.deepEqual(again.runs.map((r: { resumedFrom: number }) => r.resumedFrom), [2, 2], "both read back from the store");
+  assert.deepEqual(again.mean, vae.mean);
+  assert.match(collapse(["vae", "--seeds", "0"]).stderr, /--seeds: must be ≥ 1/);
+});

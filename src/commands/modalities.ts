@@ -2,9 +2,10 @@ import * as path from "node:path";
 import { ConfigError } from "../errors";
 import { gaussianBaseConfig } from "../experiments/gaussian";
 import { type LmSequenceConfig, type LmSequenceResult, checkLmSequenceConfig, lmBaseConfig, lmTrainSizeLabel, runLmSequence } from "../experiments/languageModels";
-import { type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "../experiments/molecules";
+import { LM_SEQUENCES } from "../experiments/lmSequences";
+import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence } from "../experiments/molecules";
 import type { Profile } from "../experiments/profiles";
-import { type VaeSequenceConfig, checkVaeSequenceConfig, fitVaeSizesToData, runVaeSequence, vaeBaseConfig } from "../experiments/vae";
+import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, fitVaeSizesToData, runVaeSequence, vaeBaseConfig } from "../experiments/vae";
 import { type GaussianSequenceConfig, checkGaussianSequenceConfig, runGaussianSequence } from "../gaussian/modality";
 import { lmConfigNames } from "../lm/configs";
 import { SAMPLING_DEFAULTS } from "../lm/sample";
@@ -72,6 +73,7 @@ export const LM_COMMAND: SequenceCommand<LmSequenceConfig, LmSequenceResult> = {
   stored: true,
   check: checkLmSequenceConfig,
   run: runLmSequence,
+  sequences: LM_SEQUENCES,
   metrics: [
     { key: "testCrossEntropy", label: "test cross-entropy", header: "test CE (nats/token)", digits: 4 },
     { key: "trainTokens", label: "training tokens", header: "tokens", digits: 0 },
@@ -124,6 +126,7 @@ export const VAE_COMMAND: SequenceCommand<VaeSequenceConfig, SequenceCommandResu
     ["train-images", "test-images", "samples"].some((f) => given[f] !== undefined) || ["trainImages", "testImages", "samplesPerIteration"].some((k) => k in file) ? c : fitVaeSizesToData(c),
   check: checkVaeSequenceConfig,
   run: runVaeSequence,
+  sequences: VAE_SEQUENCES,
   metrics: [
     { key: "testNegElbo", label: "test −ELBO", digits: 2 },
     { key: "frechetDistance", label: "Fréchet", digits: 2 },
@@ -158,6 +161,7 @@ export const MOLECULES_COMMAND: SequenceCommand<MoleculeSequenceConfig, Sequence
   stored: true,
   check: checkMoleculeSequenceConfig,
   run: runMoleculeSequence,
+  sequences: MOLECULE_SEQUENCES,
   metrics: [
     { key: "testLoss", label: "test loss", digits: 4 },
     { key: "coverage", label: "COV", digits: 3 },

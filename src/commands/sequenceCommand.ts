@@ -3,7 +3,9 @@ import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError } from "../errors";
-import { PROFILES, type Profile, checkProfile } from "../experiments/profiles";
+import { PROFILES, type Profile, checkProfile, withSeeds } from "../experiments/profiles";
+import { type SequenceKind, runSequences } from "../experiments/sequences";
+import { meanAndStandardError } from "../plots/metricFigures";
 import { formatSeconds, progressBar } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { COMMON_FLAGS, backendHelp, type FlagOptions, UsageError, applyBackendFlag, num, oneOf, parse, signed, storeFrom, wrap } from "./args";
@@ -67,6 +69,8 @@ export interface SequenceCommand<C extends { strategy: Strategy; iterations: num
   stored: boolean;
   check(c: C): unknown;
   run(c: C, opts: SequenceCommandOptions): Promise<R>;
+  /** How --seeds runs several sequences side by side (worker processes); without it they run here, one after another. */
+  sequences?: SequenceKind<C, R>;
   /** Per-iteration metrics in the status line, table and JSON; the first also gets a Δ vs t=1 column. */
   metrics: MetricColumn[];
   /** More metric names --help lists for --json (beyond the table's columns). */
@@ -99,7 +103,7 @@ function fieldFlags<C extends { strategy: Strategy; iterations: number; seed: nu
 }
 
 function optionsOf(cmd: AnyCommand): FlagOptions {
-  const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
+  const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, seeds: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
   for (const f of fieldFlags(cmd)) options[f.flag] = { type: "string" };
   if (cmd.tensors) options.backend = { type: "string" };
   if (cmd.stored) Object.assign(options, { "no-cache": COMMON_FLAGS["no-cache"], "runs-dir": COMMON_FLAGS["runs-dir"] });
@@ -130,6 +134,7 @@ ${flagLine("--profile P", [`${PROFILES.join(" | ")} (default quick)`])}
 ${profiles}
 ${flagLine("--config FILE.json", ["fields merged over the profile's config (objects field by field;", "null removes a field)"])}
 ${flags.join("\n")}
+${flagLine("--seeds K", ["K sequences, seeds S, S+1, ..., S+K-1 (S: --seed), trained side by side", `(${cmd.sequences && cmd.stored ? "a worker process per core" : "one after another"}); the table gives mean ± SE over them`])}
 ${cmd.tensors ? `${backendHelp(23)}\n` : ""}${flagLine("--json", json)}
 ${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
 ${cmd.stored ? "\nAn interrupted run resumes from its last finished model when the same command is run again; a\nfinished one is read back." : ""}`;
@@ -201,6 +206,18 @@ export function configFromFlags<C extends { strategy: Strategy; iterations: numb
   return cmd.prepare ? cmd.prepare(config, given, file) : config;
 }
 
+/** A result's iterations as --json gives them: every metric the modality recorded, the table's columns first. */
+function jsonRows(cmd: AnyCommand, result: SequenceCommandResult): Record<string, unknown>[] {
+  return result.records.map((r) => ({
+    iteration: r.iteration,
+    ...Object.fromEntries(cmd.metrics.map((m: MetricColumn) => [m.key, r.metrics[m.key]])),
+    ...r.metrics,
+    trainSize: r.trainSize,
+    realInTrain: r.realInTrain,
+    seconds: r.seconds,
+  }));
+}
+
 /** A ConfigError about a field set by a flag, restated as that flag's error. */
 function flagError<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, e: unknown, given: Record<string, string>, profile: Profile, beforeRun: boolean): unknown {
   if (!(e instanceof ConfigError)) return e;
@@ -231,6 +248,9 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
     throw flagError(any, e, text, profile, true);
   }
   if (cmd.tensors) await applyBackendFlag(text.backend);
+  const seeds = num("seeds", text.seeds ?? "1", true);
+  if (seeds < 1) throw new UsageError(`--seeds: must be ≥ 1, got ${seeds}`);
+  if (seeds > 1) return runSeeds(cmd, config, seeds, given, text, profile);
 
   const tty = process.stderr.isTTY === true;
   const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
@@ -269,15 +289,7 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
   const summary = cmd.summarize?.(result, config);
   const backend = result.backend?.backend;
   if (given.json) {
-    const rows = result.records.map((r) => ({
-      iteration: r.iteration,
-      // Every metric the modality recorded, the table's columns first.
-      ...Object.fromEntries(cmd.metrics.map((m) => [m.key, r.metrics[m.key]])),
-      ...r.metrics,
-      trainSize: r.trainSize,
-      realInTrain: r.realInTrain,
-      seconds: r.seconds,
-    }));
+    const rows = jsonRows(cmd, result);
     const out = { profile, command: cmd.name, strategy: config.strategy, parameters: result.parameters, backend, ...summary?.json, runDir: result.runDir ?? null, resumedFrom: read, config, iterations: rows };
     console.log(JSON.stringify(out, null, 2));
     return 0;
@@ -294,6 +306,62 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
     console.log(
       `  ${String(r.iteration).padStart(4)}   ${format(v, first.digits).padStart(width(first))}   ${delta.padStart(8)} ${rest.map((m) => format(r.metrics[m.key], m.digits).padStart(width(m))).join(" ")}   ${r.trainSize.toLocaleString("en-US").padStart(10)}   ${r.seconds.toFixed(1).padStart(7)}`,
     );
+  }
+  return 0;
+}
+
+/**
+ * --seeds K: the same config with seeds S..S+K−1, side by side through the sequence runner where the
+ * command has one (else here, one after another); prints every metric's mean ± standard error over the
+ * seeds per iteration, and the Δ vs model 1 of the first one (taken per seed, then averaged).
+ */
+async function runSeeds<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult>(
+  cmd: SequenceCommand<C, R>,
+  config: C,
+  seeds: number,
+  given: Record<string, string | boolean | undefined>,
+  text: Record<string, string>,
+  profile: Profile,
+): Promise<number> {
+  const any = cmd as unknown as SequenceCommand<C, SequenceCommandResult>;
+  const configs = withSeeds([config], seeds);
+  const store = cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null;
+  const status = (message: string) => process.stderr.write(`${message}\n`);
+  const [first, ...rest] = cmd.metrics;
+  const line = (seed: number, r: IterationRecord) => status(`seed ${seed} · model ${r.iteration}/${config.iterations}: ${first.label} ${format(r.metrics[first.key], first.digits)}`);
+  let results: R[];
+  try {
+    if (cmd.sequences && store) {
+      results = await runSequences(cmd.sequences, configs, { store, onIteration: (i, r) => line(configs[i].seed, r), onStatus: (i, m) => status(`seed ${configs[i].seed}: ${m}`) });
+    } else {
+      results = [];
+      for (const c of configs) results.push(await cmd.run(c, { store, onStatus: (m) => status(`seed ${c.seed}: ${m}`), onIteration: (r) => line(c.seed, r), onFitProgress: () => {} }));
+    }
+  } catch (e) {
+    throw flagError(any, e, text, profile, false);
+  }
+  const iterations = Math.min(...results.map((r) => r.records.length));
+  const stat = (n: number, key: string) => meanAndStandardError(results.map((r) => r.records[n].metrics[key]));
+  const delta = (n: number) => meanAndStandardError(results.map((r) => r.records[n].metrics[first.key] - r.records[0].metrics[first.key]));
+  if (given.json) {
+    const mean = Array.from({ length: iterations }, (_, n) => ({
+      iteration: n + 1,
+      ...Object.fromEntries(Object.keys(results[0].records[n].metrics).map((k) => [k, stat(n, k)])),
+      [`${first.key}Delta`]: delta(n),
+    }));
+    const runs = results.map((r, i) => ({ seed: configs[i].seed, runDir: r.runDir ?? null, resumedFrom: r.resumedFrom, iterations: jsonRows(cmd as AnyCommand, r) }));
+    console.log(JSON.stringify({ profile, command: cmd.name, strategy: config.strategy, seeds: configs.map((c) => c.seed), config, mean, runs }, null, 2));
+    return 0;
+  }
+  const pm = (v: { mean: number; se: number }, digits: number) => `${format(v.mean, digits)} ± ${format(v.se, digits)}`;
+  console.log(`\n${cmd.name} · ${cmd.describe(config)} · ${config.strategy} · seeds ${configs[0].seed}–${configs[configs.length - 1].seed}: mean ± SE over ${seeds} sequences`);
+  for (const [i, r] of results.entries()) if (r.runDir) console.log(`run (seed ${configs[i].seed}): ${r.runDir}`);
+  const width = (m: MetricColumn) => Math.max(12, (m.header ?? m.label).length, 2 * m.digits + 8);
+  console.log(`  iter   ${(first.header ?? first.label).padStart(width(first))}   ${"Δ vs t=1".padStart(2 * first.digits + 9)} ${rest.map((m) => (m.header ?? m.label).padStart(width(m))).join(" ")}`);
+  for (let n = 0; n < iterations; n++) {
+    const { mean, se } = delta(n);
+    const d = n === 0 ? "—" : `${mean >= 0 ? "+" : "−"}${Math.abs(mean).toFixed(first.digits)} ± ${se.toFixed(first.digits)}`;
+    console.log(`  ${String(n + 1).padStart(4)}   ${pm(stat(n, first.key), first.digits).padStart(width(first))}   ${d.padStart(2 * first.digits + 9)} ${rest.map((m) => pm(stat(n, m.key), m.digits).padStart(width(m))).join(" ")}`);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 import type { Strategy } from "../collapse/strategies";
 import type { LinearCurve, LinearExperimentResult } from "./montecarlo";
 import { unitError } from "./theory";
+import { logAxisTicks } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 
 /** What a facet (row, column or colour) of a §2 figure splits the curves by. */
@@ -105,6 +106,7 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
   const showBands = opts.bands ?? true;
   const data: Record<string, unknown>[] = [];
   const legendShown = new Set<string>();
+  const yRange = new Map<number, [number, number]>(); // of the means on each panel, for its log ticks
   let theoryLegendShown = false;
 
   for (const c of curves) {
@@ -126,6 +128,7 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
         type: "scatter",
         x: [...x, ...x.slice().reverse()],
         y: [...mean.map((m, i) => m + se[i]), ...mean.map((m, i) => Math.max(m - se[i], floor)).reverse()],
+        mode: "lines",
         fill: "toself",
         fillcolor: rgba(color, 0.18),
         line: { width: 0 },
@@ -136,6 +139,9 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
         yaxis: ya,
       });
     }
+    const [lo, hi] = yRange.get(axis) ?? [Infinity, -Infinity];
+    const positive = mean.filter((v) => v > 0);
+    yRange.set(axis, [Math.min(lo, ...positive), Math.max(hi, ...positive)]);
     data.push({
       type: "scatter",
       mode: x.length <= 30 ? "lines+markers" : "lines",
@@ -191,9 +197,9 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
         type: opts.logX ? "log" : "linear",
         title: r === nRows - 1 ? { text: "model-fitting iteration n" } : undefined,
       };
+      const [lo, hi] = yRange.get(axis) ?? [1, 1];
       layout[`yaxis${suffix}`] = {
-        type: opts.logY ? "log" : "linear",
-        rangemode: opts.logY ? undefined : "tozero",
+        ...(opts.logY ? logAxisTicks(lo, hi) : { type: "linear", rangemode: "tozero" }),
         title: col === 0 ? { text: (rowVals[r] ? rowVals[r] + "<br>" : "") + yTitle } : undefined,
         exponentformat: "power",
       };

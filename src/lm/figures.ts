@@ -1,5 +1,5 @@
 import type { Strategy } from "../collapse/strategies";
-import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, metricsPanelsFigure, panelsLayout, strategyPanelsFigure } from "../plots/metricFigures";
+import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, lastIteration, logAxisTicks, metricsPanelsFigure, panelsLayout, strategyPanelsFigure } from "../plots/metricFigures";
 import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
@@ -178,7 +178,9 @@ export function firstModelPerplexityFigure(curves: readonly LmCurve[], title = "
       ...axes,
     });
   });
-  const layout = panelsLayout(strategies, title, (k) => ({ type: "log", title: k === 0 ? { text: "perplexity under model 1 (5, 25, 50, 75, 95%)" } : undefined }));
+  const ys = data.flatMap((t) => (t.y as number[]).filter((v) => Number.isFinite(v) && v > 0));
+  const ticks = logAxisTicks(Math.min(...ys), Math.max(...ys));
+  const layout = panelsLayout(strategies, title, (_, first) => ({ ...ticks, title: first ? { text: "perplexity under model 1 (5, 25, 50, 75, 95%)" } : undefined }), lastIteration(curves));
   return { data, layout };
 }
 

@@ -126,7 +126,7 @@ export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: 
     shown.add(g.strategy);
     return traces;
   });
-  const layout = panelsLayout(labels, title, (k) => ({ title: k === 0 ? { text: spec.axisTitle } : undefined }));
+  const layout = panelsLayout(labels, title, (_, first) => ({ title: first ? { text: spec.axisTitle } : undefined }), lastIteration(curves));
   return { data, layout };
 }
 
@@ -148,25 +148,56 @@ export function strategyPanelsFigure(curves: readonly SequenceCurve[], spec: Met
     shown.add(g.label);
     return traces;
   });
-  const layout = panelsLayout(strategies, title, (k) => (k === 0 ? { title: { text: spec.axisTitle } } : { matches: "y" }));
+  const layout = panelsLayout(strategies, title, (k, first) => ({ ...(first ? { title: { text: spec.axisTitle } } : {}), ...(k > 0 ? { matches: "y" } : {}) }), lastIteration(curves));
   return { data, layout };
 }
 
+/** The last model-fitting iteration any curve reached. */
+export function lastIteration(curves: readonly { records: readonly IterationRecord[] }[]): number {
+  return Math.max(1, ...curves.flatMap((c) => c.records.map((r) => r.iteration)));
+}
+
 /**
- * The layout of a row of independent panels, one per label, titled above each, with model-fitting
- * iteration on every x axis; `yaxis(k)` gives panel k's y axis.
+ * Ticks of a log axis over the data range [min, max]: one per decade, as powers of ten, when the data
+ * span more than 1.5 decades; else 1, 2 and 5 of each decade as plain numbers. (plotly's default on a
+ * short range labels the 2s and 5s as small bare digits beside full powers, which reads as noise.)
  */
-export function panelsLayout(labels: readonly string[], title: string, yaxis: (k: number) => Record<string, unknown>): Record<string, unknown> {
+export function logAxisTicks(min: number, max: number): Record<string, unknown> {
+  const span = min > 0 && max > 0 ? Math.log10(max / min) : 0;
+  if (!(span > 0) || span > 1.5) return { type: "log", dtick: 1, exponentformat: "power" };
+  const tickvals: number[] = [];
+  for (let e = Math.floor(Math.log10(min)) - 1; e <= Math.ceil(Math.log10(max)); e++) {
+    for (const k of [1, 2, 5]) {
+      const v = k * 10 ** e;
+      if (v >= min / 1.6 && v <= max * 1.6) tickvals.push(Number(v.toPrecision(1)));
+    }
+  }
+  return { type: "log", tickmode: "array", tickvals, ticktext: tickvals.map((v) => String(v)) };
+}
+
+/** Panels per row: more than four would be narrower than their tick labels at notebook width (~900 px) or in a two-column paper. */
+export const MAX_PANEL_COLUMNS = 4;
+
+/**
+ * The layout of independent panels, one per label, titled above each, in rows of at most
+ * MAX_PANEL_COLUMNS, with model-fitting iteration on the x axes of the bottom row; `yaxis(k, first)`
+ * gives panel k's y axis (`first`: it starts a row, so it carries the y title). Whole iterations are
+ * ticked one by one up to `lastIteration` 12, automatically beyond.
+ */
+export function panelsLayout(labels: readonly string[], title: string, yaxis: (k: number, first: boolean) => Record<string, unknown>, lastIteration = 1): Record<string, unknown> {
+  const columns = Math.min(labels.length, MAX_PANEL_COLUMNS);
+  const rows = Math.ceil(labels.length / columns);
   const layout: Record<string, unknown> = {
     title: { text: title },
-    grid: { rows: 1, columns: labels.length, pattern: "independent" },
-    height: 420,
+    grid: { rows, columns, pattern: "independent", roworder: "top to bottom", xgap: 0.12, ygap: rows > 1 ? 0.28 : 0.1 },
+    height: rows === 1 ? 420 : 120 + 280 * rows,
+    margin: { t: 100 },
     annotations: labels.map((l, k) => ({
       text: `<b>${l}</b>`,
       xref: `x${k === 0 ? "" : k + 1} domain`,
       yref: `y${k === 0 ? "" : k + 1} domain`,
       x: 0.5,
-      y: 1.06,
+      y: 1.04,
       showarrow: false,
       xanchor: "center",
       yanchor: "bottom",
@@ -174,8 +205,9 @@ export function panelsLayout(labels: readonly string[], title: string, yaxis: (k
   };
   labels.forEach((_, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
-    layout[`xaxis${suffix}`] = { title: { text: "model-fitting iteration" }, dtick: 1 };
-    layout[`yaxis${suffix}`] = yaxis(k);
+    const bottom = k + columns >= labels.length;
+    layout[`xaxis${suffix}`] = { title: bottom ? { text: "model-fitting iteration" } : undefined, ...(lastIteration <= 12 ? { dtick: 1 } : {}) };
+    layout[`yaxis${suffix}`] = yaxis(k, k % columns === 0);
   });
   return layout;
 }
