@@ -48,6 +48,9 @@ interface Interrupt {
   stopped_seconds: number | null;
   prompt_after: string;
   stderr: string[];
+  progress_at_stop: string;
+  progress_3s_later: string;
+  cpu_seconds_3s_later: number | null;
   kernel_same: boolean;
   kernel_state: string;
   workers_before: number;
@@ -150,6 +153,8 @@ test("JupyterLab in headless Chromium: Run All renders the figures with no error
     check(it.stopped_seconds !== null && it.stopped_seconds <= 10, `${name}: Interrupt stopped the cell after ${it.stopped_seconds ?? "more than 60"} s ${nb.interrupt_timeout ?? ""}`);
     const lines = it.stderr.join("\n").split("\n").filter((l) => l.trim());
     check(lines.length === 1 && lines[0].length < 200 && /interrupt/i.test(lines[0]), `${name}: the interrupted cell's output is one short line, got:\n${it.stderr.join("\n")}`);
+    check(it.progress_at_stop !== "" && it.progress_3s_later === it.progress_at_stop, `${name}: the run stopped, not only its cell: progress ${JSON.stringify(it.progress_at_stop)} -> 3 s later ${JSON.stringify(it.progress_3s_later)}`);
+    check(it.cpu_seconds_3s_later !== null && it.cpu_seconds_3s_later < 1, `${name}: the kernel is idle after the interrupt, not computing (${it.cpu_seconds_3s_later} s CPU in the next 3 s)`);
     check(it.kernel_same && it.kernel_state === "idle", `${name}: the kernel survived the interrupt (same kernel: ${it.kernel_same}, state ${it.kernel_state})`);
     if (it.workers_alive_after !== null) {
       check(it.workers_before > 0, `${name}: worker processes were training when interrupted (${it.workers_before})`);

@@ -250,6 +250,23 @@ class Lab:
                     return int(entry)
         return None
 
+    def progress_text(self, index: int) -> str:
+        """The text of the cell's progress bar output (the kit draws it as a <progress> line)."""
+        return self.page.evaluate("(root) => [...root.querySelectorAll('.jp-OutputArea-output')].filter((o) => o.querySelector('progress')).map((o) => o.innerText).join(' | ')",
+                                  self.cell(index).element_handle())
+
+    def cpu_seconds(self, pid: int) -> float:
+        """CPU time (user + system) of pid and its live children, from /proc."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for p in [pid, *self.children(pid)]:
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
     @staticmethod
     def alive(pid: int) -> bool:
         """The process exists and is not a zombie (exited, not yet reaped)."""
@@ -358,7 +375,13 @@ class Lab:
             stopped = round(time.monotonic() - t0, 1)
         except TimeoutError as e:
             entry["interrupt_timeout"] = str(e)
-        page.wait_for_timeout(500)
+        # Really stopped, not just the cell abandoned while the run goes on (as tslab's own interrupt
+        # does): over the next 3 s the kernel and its children use next to no CPU, and the progress
+        # bar, which a running run keeps updating, stays as it is.
+        progress = self.progress_text(run)
+        cpu0 = self.cpu_seconds(pid) if pid else None
+        page.wait_for_timeout(3000)
+        cpu = round(self.cpu_seconds(pid) - cpu0, 2) if pid and cpu0 is not None else None
         k2 = self.kernel() or {}
         texts = [o["text"] for o in self.outputs(run) if "stderr" in o["mime"] or "error" in o["mime"]]
         entry["interrupt"] = {
@@ -367,6 +390,9 @@ class Lab:
             "stopped_seconds": stopped,
             "prompt_after": self.cells()[run]["prompt"],
             "stderr": texts,
+            "progress_at_stop": progress,
+            "progress_3s_later": self.progress_text(run),
+            "cpu_seconds_3s_later": cpu,
             "kernel_same": k2.get("id") == k.get("id"),
             "kernel_state": k2.get("execution_state"),
             "kernel_pid": pid,
