@@ -82,7 +82,8 @@ export async function runSequencesLive<C extends { iterations: number; strategy:
   } catch (e) {
     const why = e instanceof InterruptedError ? "interrupted" : "failed";
     bar.stop(why);
-    live?.stop(figure(drawn(), titled(why)));
+    if (drawn().length > 0) live?.stop(figure(drawn(), titled(why)));
+    else live?.clear(`${opts.liveFigure}: ${why} before a model finished in this run (${done} of ${total} model fits in the store).`);
     throw e;
   }
   bar.finish();
