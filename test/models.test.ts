@@ -48,7 +48,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 // configs and parameter counts
 
 test("lmConfig: known names, vocabulary override, unknown name lists the known ones", () => {
-  assert.deepEqual(lmConfigNames().sort(), ["gpt2-9m", "gpt2-quick", "gpt2-smoke", "llama2-126m", "llama2-12m", "llama2-42m", "llama2-quick", "llama2-quick-m", "llama2-quick-s", "llama2-smoke"]);
+  assert.deepEqual(lmConfigNames().sort(), ["gpt2-9m", "gpt2-quick", "gpt2-quick-s", "gpt2-smoke", "llama2-126m", "llama2-12m", "llama2-42m", "llama2-quick", "llama2-quick-m", "llama2-quick-s", "llama2-smoke"]);
   const c = lmConfig("llama2-42m", 1234);
   assert.equal(c.vocabSize, 1234);
   assert.equal(lmConfig("llama2-42m").vocabSize, PAPER_VOCAB_SIZE, "a returned config is a copy");
