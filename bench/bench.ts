@@ -105,7 +105,7 @@ interface NeuralBench {
   run(backend: BackendName): Promise<{ rate: number } & Record<string, number | string>>;
 }
 
-const lmBenches = (name: "gpt2-quick" | "llama2-quick"): NeuralBench[] => [
+const lmBenches = (name: "gpt2-quick-s" | "llama2-quick"): NeuralBench[] => [
   {
     // AdamW steps on 16 × 256 tokens (the quick models' full context), after one warm-up step: 10
     // timed (1 on cpu), enough to average out a shared machine's jitter.
@@ -135,7 +135,7 @@ const lmBenches = (name: "gpt2-quick" | "llama2-quick"): NeuralBench[] => [
 ];
 
 const NEURAL: NeuralBench[] = [
-  ...lmBenches("gpt2-quick"),
+  ...lmBenches("gpt2-quick-s"), // the 64-wide GPT-2, the same width as llama2-quick
   ...lmBenches("llama2-quick"),
   {
     // The quick §3.3 VAE's optimizer steps (batch 16 of 32×32 faces), after 2 warm-up steps.

@@ -4,7 +4,7 @@
 
 Needs only `torch` (not a kit dependency: install it in any Python environment). Prints one JSON line
 per measurement and, with --out, writes them all to one file that `npm run bench -- --pytorch FILE`
-compares against. The models mirror src/lm/configs.ts (gpt2-quick: d=64, 2 layers, 4 heads, MLP 256,
+compares against. The models mirror src/lm/configs.ts (gpt2-quick-s: d=64, 2 layers, 4 heads, MLP 256,
 tied head, learned positions; llama2-quick: d=64, 2 layers, 4 heads, SwiGLU 176, RMSNorm, RoPE, untied
 head; vocabulary 1024, context 256); training is one AdamW step on 16 x 256 tokens; sampling decodes
 100 documents x 200 tokens through a KV cache at temperature 1, as the kit does.
@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 CONFIGS = {
-    "gpt2-quick": dict(arch="gpt2", vocab=1024, context=256, d=64, layers=2, heads=4, hidden=256),
+    "gpt2-quick-s": dict(arch="gpt2", vocab=1024, context=256, d=64, layers=2, heads=4, hidden=256),
     "llama2-quick": dict(arch="llama", vocab=1024, context=256, d=64, layers=2, heads=4, hidden=176),
 }
 
