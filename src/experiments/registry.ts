@@ -148,7 +148,7 @@ export const EXPERIMENTS = {
     },
   },
   controls: {
-    description: "the reviewers' controls beyond §3.1 (whose controls figure is lm-appendix's): replace, replace-multiple, replace-matched-compute, accumulate-subsample and accumulate for the molecules, the VAE and the Gaussian (not part of the notebooks' quick budget)",
+    description: "the reviewers' controls beyond §3.1 (whose controls figure is lm-appendix's): replace, replace-multiple, replace-matched-compute, accumulate-subsample and accumulate for the molecules, the VAE and the Gaussian (the §3.2 and §3.3 notebooks draw theirs too)",
     async run(profile, ctx) {
       const gaussian = [];
       for (const strategy of CONTROL_STRATEGIES) gaussian.push({ label: "Gaussian (2-D)", strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
