@@ -52,7 +52,7 @@ export function lmAppendixConfig(profile: Profile): LmAppendixConfig {
       return { ...paper, shortIterations: 2, longIterations: 3, figure10Iterations: 2, smallDatasetDivisor: 2, smallDatasetEpochs: 2, llamaModels: ["llama2-smoke"], firstIterationEpochs: [0.5] };
     case "quick":
       // The appendix runs ~20 sequences, so at quick its base trains on 25k real tokens, not Figure 3's
-      // 300k (all of it ours; at 30k the whole quick profile measured 31.5 minutes). Two widths of the quick Llama-2 (llama2-quick-s and llama2-quick; the
+      // 300k (all of it ours). Two widths of the quick Llama-2 (llama2-quick-s and llama2-quick; the
       // middle one cost ~1 minute more) and a first model trained for 1 epoch beside the usual 2 for
       // Figure 11 keep both §3.1 notebooks within the quick budget. The small dataset is half the base,
       // not a fifth: at a fifth the first model barely passed unigram statistics (measured at the

@@ -36,7 +36,7 @@ const CONFIGS: Record<string, LmConfig> = {
   // English. A GPT-2 of the same width (gpt2-quick-s) reached only 1.28 in ~20 s, its stories falling
   // apart after a sentence or two: with tied embeddings and learned positions it has fewer parameters
   // to spend on the text. At width 96 (445k parameters, comparable to llama2-quick's 363k) it reached
-  // 1.06 in ~27 s. Width 128 and 4 layers were slower per token for no gain at this budget.
+  // 1.06 in ~27 s. Width 128 with 4 layers (1.1M parameters) trained ~3× slower a token.
   "gpt2-quick": { ...gpt2("gpt2-quick", 1024, 256, 96, 2, 4, 384), positionInitStd: 0 },
   "llama2-quick": llama("llama2-quick", 1024, 256, 64, 2, 4, 176),
   // The §3.1 appendix's GPT-2: ~20 sequences on 25k tokens each, where the narrower model keeps the
