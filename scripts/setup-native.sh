@@ -77,7 +77,8 @@ const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
 const got = Array.from(tf.matMul(a, a).dataSync());
 if (got.join() !== "7,10,15,22") throw new Error(`matmul on tensorflow gave ${got}`);
 const binding = tf.backend().binding;
-console.log(`${pkg}@${require(pkg + "/package.json").version} on libtensorflow ${binding && binding.TF_Version ? binding.TF_Version : "?"}`);
+const compiled = typeof binding.compileFunction === "function" ? "with compiled steps" : "without compiled steps (op by op)";
+console.log(`${pkg}@${require(pkg + "/package.json").version} on libtensorflow ${binding && binding.TF_Version ? binding.TF_Version : "?"}, ${compiled}`);
 EOF
 }
 
@@ -180,11 +181,15 @@ BINDING="$(node -e 'console.log(require(process.argv[1] + "/node_modules/@mapbox
 [[ -n "$BINDING" ]] || BINDING="$PKG_DIR/lib/napi-v8/tfjs_binding.node"
 NAPI_DIR="$(basename "$(dirname "$BINDING")")"
 BUILD_STAMP="$(dirname "$BINDING")/.collapse-build"
-want_build="$TF_DIR $(stat -c %Y "$TF_DIR/$LIB_CC" 2>/dev/null || stat -f %m "$TF_DIR/$LIB_CC") node-$(node -p process.versions.modules)"
+# The kit's compiled-step functions (native/compiled_functions.cc) are compiled into the binding; a
+# change to them rebuilds it.
+EXT_SRC="$ROOT/native/compiled_functions.cc"
+ext_hash="$(node -e 'console.log(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex").slice(0, 16))' "$EXT_SRC")"
+want_build="$TF_DIR $(stat -c %Y "$TF_DIR/$LIB_CC" 2>/dev/null || stat -f %m "$TF_DIR/$LIB_CC") node-$(node -p process.versions.modules) compiled-steps-$ext_hash"
 if [[ -f "$BINDING" && -f "$BUILD_STAMP" && "$(cat "$BUILD_STAMP")" == "$want_build" ]] && check_backend >/dev/null 2>&1; then
   say "[3/4] binding already built against ${TF_DIR#$ROOT/}"
 else
-  say "[3/4] compiling the tfjs-node binding against TensorFlow $TF_VERSION's C API (~30 s)"
+  say "[3/4] compiling the tfjs-node binding, with the kit's compiled steps, against TensorFlow $TF_VERSION's C API (~30 s)"
   # binding.gyp links -ltensorflow -ltensorflow_framework from deps/lib and includes deps/include:
   # point those at the wheel. The link names only matter at build time; at run time the binding asks
   # for the wheel's SONAMEs, found through the rpath to the wheel itself.
@@ -203,13 +208,24 @@ else
   [[ -n "$NODE_GYP" ]] || gyp=(npm exec --yes -- node-gyp@11)
   log="$PKG_DIR/build-native.log"
   mkdir -p "$(dirname "$BINDING")"
-  if ! (cd "$PKG_DIR" && CXX="$CXX_BIN" LDFLAGS="-Wl,-rpath,$TF_DIR" "${gyp[@]}" rebuild --nodedir="$NODE_DIR" \
-        --module_name=tfjs_binding --module_path="$(dirname "$BINDING")" --napi_build_version="$napi" \
-        -j "$(node -p 'require("os").availableParallelism()')") >"$log" 2>&1; then
-    tail -20 "$log" >&2
-    die "compiling the binding failed (full log: ${log#$ROOT/})"
-  fi
+  build_binding() {
+    (cd "$PKG_DIR" && CXX="$CXX_BIN" LDFLAGS="-Wl,-rpath,$TF_DIR" "${gyp[@]}" rebuild --nodedir="$NODE_DIR" \
+      --module_name=tfjs_binding --module_path="$(dirname "$BINDING")" --napi_build_version="$napi" \
+      -j "$(node -p 'require("os").availableParallelism()')") >"$log" 2>&1
+  }
   rm -f "$BUILD_STAMP"
+  if "$PYTHON" -W ignore scripts/patch_tfjs_binding.py "$PKG_DIR" "$EXT_SRC" >>"$log" 2>&1 && build_binding; then
+    :
+  else
+    # Without the extension the backend still works, eagerly (every step op by op).
+    cp "$log" "$log.compiled-steps"
+    echo "setup-native: could not build the kit's compiled steps into the binding ($(grep -m1 -E 'error|patch_tfjs_binding' "$log.compiled-steps" || tail -1 "$log.compiled-steps")); building tfjs-node's binding alone, whose steps run op by op (log: ${log#$ROOT/}.compiled-steps)" >&2
+    "$PYTHON" -W ignore scripts/patch_tfjs_binding.py "$PKG_DIR" --restore >>"$log" 2>&1 || true
+    if ! build_binding; then
+      tail -20 "$log" >&2
+      die "compiling the binding failed (full log: ${log#$ROOT/})"
+    fi
+  fi
   [[ -f "$BINDING" ]] || cp "$PKG_DIR/build/Release/tfjs_binding.node" "$BINDING"
   echo "$want_build" >"$BUILD_STAMP"
 fi

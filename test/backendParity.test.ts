@@ -135,7 +135,7 @@ parity("EGNN denoising loss and its gradients", () => {
   const x = tf.tensor2d(xyz, [graph.numNodes, 3]);
   const target = tf.tensor2d(noise, [graph.numNodes, 3]);
   try {
-    return lossAndGrads(() => tf.tidy(() => tf.mean(tf.square(tf.sub(egnnForward(EGNN, params, graph, bt, x), target)))) as tf.Scalar, params);
+    return lossAndGrads(() => tf.tidy(() => tf.mean(tf.square(tf.sub(egnnForward(EGNN, params, bt, x), target)))) as tf.Scalar, params);
   } finally {
     tf.dispose([x, target]);
     disposeBatchTensors(bt);

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import { ConfigError } from "../src/errors";
 import { PAPER_PARAMETER_COUNTS, PAPER_VOCAB_SIZE, lmConfig, lmConfigNames, validateLmConfig } from "../src/lm/configs";
-import { checkParamsFor, createCache, disposeCache, forward, initParams, paramShapes, parameterCount } from "../src/lm/model";
+import { checkParamsFor, createCache, disposeCache, forward, growCache, initParams, paramShapes, parameterCount } from "../src/lm/model";
 import { gelu } from "../src/lm/layers";
 import type { LmConfig } from "../src/lm/types";
 import { Rng } from "../src/random";
@@ -193,16 +193,19 @@ for (const name of ARCHS) {
       const tokens = randomTokens(Rng.fromSeed(4), B, T);
       const full = logitsOf(c, params, tokens);
       const before = tf.memory().numTensors;
-      const cache = createCache(c, B);
+      // room for the first 6 positions, grown (zero-padded) once it is full
+      const cache = createCache(c, B, 6);
       const pieces: Float32Array[] = [];
       // a prefix of 4, one chunk of 2, then one token at a time
       const cuts = [0, 4, 6, 7, 8, 9, 10, 11];
       for (let i = 0; i + 1 < cuts.length; i++) {
         const chunk = tokens.map((row) => row.slice(cuts[i], cuts[i + 1]));
+        if (cuts[i + 1] > 6) growCache(cache, c.contextLength);
         // inside a tidy, as a sampler would call it: the cache must survive the tidy
         pieces.push(tf.tidy(() => forward(c, params, tf.tensor2d(chunk, undefined, "int32"), { cache }).dataSync() as Float32Array));
         assert.equal(cache.length, cuts[i + 1]);
-        assert.deepEqual(cache.keys[0].shape, [B, c.nHeads, cuts[i + 1], c.dModel / c.nHeads]);
+        // a fixed capacity: the shapes stay the same from step to step until it is grown
+        assert.deepEqual(cache.keys[0].shape, [B, c.nHeads, cuts[i + 1] > 6 ? c.contextLength : 6, c.dModel / c.nHeads]);
       }
       assert.equal(tf.memory().numTensors, before + 2 * c.nLayers, "the cache holds exactly one key and one value tensor per layer");
       // reassemble [B, T, V] from the chunks

@@ -64,7 +64,7 @@ function predict(params: ReturnType<typeof initEgnn>, mols: MoleculeGraph[], xyz
   const graph = buildGraphBatch(mols, xyz, model.radius);
   const bt = batchTensors(model, graph, new Float32Array(graph.numNodes).fill(step));
   try {
-    const out = tf.tidy(() => egnnForward(model, params, graph, bt, tf.tensor2d(xyz, [graph.numNodes, 3])));
+    const out = tf.tidy(() => egnnForward(model, params, bt, tf.tensor2d(xyz, [graph.numNodes, 3])));
     const values = out.dataSync() as Float32Array;
     out.dispose();
     return values;

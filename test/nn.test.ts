@@ -104,7 +104,7 @@ test("fit: descends, reports every step, stops on a non-finite loss naming the s
     optimizer: { beta1: 0.9, beta2: 0.999, gradClip: 0 },
     learningRate: () => 0.1,
     batch: (step) => step,
-    loss: () => ({ value: () => tf.sum(tf.square(params.w)) as tf.Scalar, extras: () => ({ half: 0.5 }) }),
+    loss: () => ({ inputs: [], value: () => tf.sum(tf.square(params.w)) as tf.Scalar, extras: () => ({ half: tf.scalar(0.5) }) }),
     afterStep: (step, v) => {
       assert.equal(v.half, 0.5);
       assert.equal(v.learningRate, 0.1);
@@ -122,7 +122,10 @@ test("fit: descends, reports every step, stops on a non-finite loss naming the s
       learningRate: () => 0.1,
       what: "toy training",
       batch: (step) => step,
-      loss: (step) => ({ value: () => tf.mul(tf.sum(params.w), step === 3 ? NaN : 1) as tf.Scalar }),
+      loss: (step) => {
+        const k = tf.scalar(step === 3 ? NaN : 1);
+        return { inputs: [k], value: () => tf.mul(tf.sum(params.w), k) as tf.Scalar };
+      },
     }),
     (e: unknown) => e instanceof DivergenceError && e.step === 4 && /toy training diverged at step 4/.test(e.message),
   );

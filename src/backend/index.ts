@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors";
+import { compileAvailable, installCompiler } from "./compile";
 import { installTensorflowKernels } from "./nativeKernels";
 import { patchedKernels } from "./patches";
 import { installKernels, installWasmKernels, quietCpu } from "./portableKernels";
@@ -148,6 +149,7 @@ async function activate(name: BackendName, avail: BackendAvailability): Promise<
   if (name === "wasm") detail = wasmDetail();
   if (name === "tensorflow") {
     for (const k of installTensorflowKernels()) patchedKernels.add(k);
+    installCompiler();
     const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
     return { name, detail: tensorflowDetail(detail, gpu), gpu };
   }
@@ -299,6 +301,7 @@ export function backendInfo(): Record<string, unknown> {
     // Only the patches of the backend that ran: the portable backends' patches never touch tensorflow.
     kernelPatches: [...patchedKernels].filter((k) => k.startsWith(`${name}:`)).sort(),
   };
+  if (name === "tensorflow") info.compiledSteps = compileAvailable();
   if (name === "wasm") {
     info.wasmSimd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
     info.wasmThreads = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 
 interface Binding {
   TF_ATTR_BOOL: number;
+  TF_ATTR_INT: number;
   TF_ATTR_TYPE: number;
   TF_INT32: number;
   TF_FLOAT: number;
@@ -38,17 +39,29 @@ interface NodeBackend {
 
 /** Kept int32 constants (shapes, axes) by value; a model uses a few dozen distinct ones. */
 const constants = new Map<string, number>();
+const constantsById = new Map<number, { dtype: number; shape: number[]; values: Int32Array }>();
 const MAX_CONSTANTS = 4096;
 
-function int32Constant(b: NodeBackend, values: readonly number[]): number {
-  const key = values.join(",");
+/** A kept int32 vector (or, with `scalar`, the 0-D tensor of its one value). */
+function int32Constant(b: NodeBackend, values: readonly number[], scalar = false): number {
+  const shape = scalar ? [] : [values.length];
+  const key = `${scalar ? "s" : "v"}${values.join(",")}`;
   let id = constants.get(key);
   if (id === undefined) {
     // Beyond the cap (shapes that keep changing) new constants are not kept: still correct, as slow as before.
-    id = b.binding.createTensor([values.length], b.binding.TF_INT32, Int32Array.from(values));
-    if (constants.size < MAX_CONSTANTS) constants.set(key, id);
+    const data = Int32Array.from(values);
+    id = b.binding.createTensor(shape, b.binding.TF_INT32, data);
+    if (constants.size < MAX_CONSTANTS) {
+      constants.set(key, id);
+      constantsById.set(id, { dtype: b.binding.TF_INT32, shape, values: data });
+    }
   }
   return id;
+}
+
+/** The values of a kept constant, by its binding id (a compiled step's trace makes them graph constants). */
+export function constantValues(id: number): { dtype: number; shape: number[]; values: Int32Array } | undefined {
+  return constantsById.get(id);
 }
 
 function typeAttr(b: NodeBackend, name: string, dtype: tf.DataType): OpAttr {
@@ -115,6 +128,27 @@ const KERNELS: tf.KernelConfig[] = [
       return original("Cast")!({ inputs, backend, attrs });
     },
   },
+  {
+    // tfjs-node's GatherV2 first reads every index to the host to check its bounds: a device sync per
+    // gather, and a host read that keeps a step from being compiled. TensorFlow's own kernel checks
+    // the bounds on the CPU and names the bad index.
+    kernelName: "GatherV2",
+    backendName: "tensorflow",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as NodeBackend;
+      const { x, indices } = inputs as unknown as { x: tf.TensorInfo; indices: tf.TensorInfo };
+      const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
+      const a = tf.util.parseAxisParam(axis, x.shape)[0];
+      tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, a, batchDims);
+      const opAttrs: OpAttr[] = [
+        { name: "batch_dims", type: b.binding.TF_ATTR_INT, value: batchDims },
+        typeAttr(b, "Tparams", x.dtype),
+        typeAttr(b, "Tindices", indices.dtype),
+        typeAttr(b, "Taxis", "int32"),
+      ];
+      return run(b, "GatherV2", opAttrs, [...b.getInputTensorIds([x, indices]), int32Constant(b, [a], true)]);
+    },
+  },
   reduction("Mean", true),
   reduction("Sum", false),
   reduction("Max", false),
@@ -139,7 +173,7 @@ export function installTensorflowKernels(): string[] {
     originals.set(k.kernelName, prior.kernelFunc);
     tf.unregisterKernel(k.kernelName, "tensorflow");
     tf.registerKernel(k);
-    names.push(`tensorflow:${k.kernelName}(kept shape/axis constants, no-op reshapes and casts share data)`);
+    names.push(`tensorflow:${k.kernelName}(${k.kernelName === "GatherV2" ? "no host read of the indices" : "kept shape/axis constants, no-op reshapes and casts share data"})`);
   }
   return names;
 }

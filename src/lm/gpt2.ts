@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { attend, checkTokens, embed, gelu, layerNorm, mergeHeads, splitHeads, withCache } from "./layers";
-import type { ForwardOptions, LmConfig } from "./types";
+import { type CachedAttention, attend, attendCached, embed, gelu, layerNorm, mergeHeads, splitHeads } from "./layers";
+import type { ForwardResult, LmConfig } from "./types";
 import { linear } from "../nn/layers";
 import { materialize, normal, ones, zeros, type ParamSpec } from "../nn/params";
 import type { Params } from "../nn/params";
@@ -61,34 +61,40 @@ export function gpt2Init(c: LmConfig, rng: Rng): Params {
   return materialize(gpt2Specs(c), rng);
 }
 
-/** tokens [B, T] int32 → logits [B, T, V]. With `opts.cache`, T new tokens after the cached ones. */
-export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
-  const past = checkTokens(c, tokens, opts.cache);
+/**
+ * tokens [B, T] int32 → logits [B, T, V]. With `kv`, the T tokens come after the cached ones: their
+ * keys and values are written into the cache tensors, and the updated ones are returned too. Pure
+ * tfjs ops over explicit tensors (the caller tidies; `model.forward` is the tidy, stateful wrapper).
+ */
+export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, kv: CachedAttention | null = null): ForwardResult {
   const [b, t] = tokens.shape;
-  return withCache(opts.cache, t, (update) =>
-    tf.tidy(() => {
-      const pos = tf.slice(params.wpe, [past, 0], [t, c.dModel]);
-      let x: tf.Tensor = tf.add(embed(params.wte, tokens), pos);
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = (n: string) => params[`blocks.${i}.${n}`];
-        // attention
-        const a = layerNorm(x, p("ln1.weight"), p("ln1.bias"), c.normEps);
-        // q, k, v from the fused [d, 3d] projection, split on the (small) weights rather than on the
-        // activations: slicing/transposing [B, T, 3d] activations is slow on the portable backends.
-        const w = tf.split(p("attn.qkv.weight"), 3, 1);
-        const bias = tf.split(p("attn.qkv.bias"), 3, 0);
-        const [q, k, v] = [0, 1, 2].map((j) => splitHeads(linear(a, w[j], bias[j]), c.nHeads));
-        const [kk, vv] = update ? update.extend(i, k, v) : [k, v];
-        const y = mergeHeads(attend(q, kk, vv));
-        x = tf.add(x, linear(y, p("attn.proj.weight"), p("attn.proj.bias")));
-        // MLP
-        const m = layerNorm(x, p("ln2.weight"), p("ln2.bias"), c.normEps);
-        const hdn = gelu(linear(m, p("mlp.fc.weight"), p("mlp.fc.bias")));
-        x = tf.add(x, linear(hdn, p("mlp.proj.weight"), p("mlp.proj.bias")));
-      }
-      const f = layerNorm(x, params["lnf.weight"], params["lnf.bias"], c.normEps);
-      const logits = tf.matMul(f.reshape([b * t, c.dModel]), params.wte, false, true);
-      return logits.reshape([b, t, c.vocabSize]) as tf.Tensor3D;
-    }),
-  );
+  const pos = kv ? tf.gather(params.wpe, kv.step.positions) : tf.slice(params.wpe, [0, 0], [t, c.dModel]);
+  let x: tf.Tensor = tf.add(embed(params.wte, tokens), pos);
+  const keys: tf.Tensor4D[] = [];
+  const values: tf.Tensor4D[] = [];
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = (n: string) => params[`blocks.${i}.${n}`];
+    // attention
+    const a = layerNorm(x, p("ln1.weight"), p("ln1.bias"), c.normEps);
+    // q, k, v from the fused [d, 3d] projection, split on the (small) weights rather than on the
+    // activations: slicing/transposing [B, T, 3d] activations is slow on the portable backends.
+    const w = tf.split(p("attn.qkv.weight"), 3, 1);
+    const bias = tf.split(p("attn.qkv.bias"), 3, 0);
+    const [q, k, v] = [0, 1, 2].map((j) => splitHeads(linear(a, w[j], bias[j]), c.nHeads));
+    let heads: tf.Tensor4D;
+    if (kv) {
+      const [out, kk, vv] = attendCached(q, k, v, i, kv);
+      heads = out;
+      keys.push(kk);
+      values.push(vv);
+    } else heads = attend(q, k, v);
+    x = tf.add(x, linear(mergeHeads(heads), p("attn.proj.weight"), p("attn.proj.bias")));
+    // MLP
+    const m = layerNorm(x, p("ln2.weight"), p("ln2.bias"), c.normEps);
+    const hdn = gelu(linear(m, p("mlp.fc.weight"), p("mlp.fc.bias")));
+    x = tf.add(x, linear(hdn, p("mlp.proj.weight"), p("mlp.proj.bias")));
+  }
+  const f = layerNorm(x, params["lnf.weight"], params["lnf.bias"], c.normEps);
+  const logits = tf.matMul(f.reshape([b * t, c.dModel]), params.wte, false, true);
+  return { logits: logits.reshape([b, t, c.vocabSize]) as tf.Tensor3D, keys, values };
 }

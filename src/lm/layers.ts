@@ -80,17 +80,22 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tenso
 // KV cache
 
 /**
- * An empty cache for `batch` sequences: per layer, keys and values of shape [batch, H, 0, hd].
+ * Per-layer keys and values for incremental decoding, with room for a fixed number of positions:
+ * keys[l], values[l] are [batch, H, capacity, hd], of which the first `length` positions are filled.
+ * A fixed capacity keeps a decoding step's shapes the same from token to token, so that it can run as
+ * one compiled step (backend/compile); `growCache` moves to a larger capacity.
  *
  * Ownership: the cache owns its tensors. They are `tf.keep`-ed, so they survive any `tf.tidy` around
- * `forward`; each cached `forward` replaces them with the extended ones and disposes the old ones. Free
- * them with `disposeCache` when done. A cache is for inference only: do not take gradients through a
- * cached forward (the old tensors are disposed during it).
+ * `forward`; each cached `forward` replaces them and disposes the old ones. Free them with
+ * `disposeCache`. A cache is for inference only: do not take gradients through a cached forward.
  */
-export function createCache(config: LmConfig, batch: number): KVCache {
+export function createCache(config: LmConfig, batch: number, capacity = config.contextLength): KVCache {
   if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`createCache: batch must be a positive integer, got ${batch}`);
+  if (!Number.isSafeInteger(capacity) || capacity < 1 || capacity > config.contextLength) {
+    throw new RangeError(`createCache: capacity must be an integer in [1, ${config.contextLength}], got ${capacity}`);
+  }
   const hd = config.dModel / config.nHeads;
-  const empty = () => tf.keep(tf.zeros([batch, config.nHeads, 0, hd])) as tf.Tensor4D;
+  const empty = () => tf.keep(tf.zeros([batch, config.nHeads, capacity, hd])) as tf.Tensor4D;
   return {
     keys: Array.from({ length: config.nLayers }, empty),
     values: Array.from({ length: config.nLayers }, empty),
@@ -98,9 +103,27 @@ export function createCache(config: LmConfig, batch: number): KVCache {
   };
 }
 
+/** The number of positions the cache has room for. */
+export function cacheCapacity(cache: KVCache): number {
+  return cache.keys[0].shape[2];
+}
+
+/** Gives the cache room for `capacity` positions (zeros after the filled ones); never shrinks it. */
+export function growCache(cache: KVCache, capacity: number): void {
+  const have = cacheCapacity(cache);
+  if (capacity <= have) return;
+  for (const list of [cache.keys, cache.values]) {
+    for (let l = 0; l < list.length; l++) {
+      const grown = tf.keep(tf.pad(list[l], [[0, 0], [0, 0], [0, capacity - have], [0, 0]])) as tf.Tensor4D;
+      list[l].dispose();
+      list[l] = grown;
+    }
+  }
+}
+
 /**
- * Keeps only the given batch rows of the cache (in that order), e.g. to stop decoding documents that
- * have ended: the next forward then takes tokens for those rows only.
+ * Keeps only the given batch rows of the cache, in that order (a row may repeat), e.g. to stop
+ * decoding documents that have ended: the next forward then takes tokens for those rows only.
  */
 export function selectCacheRows(cache: KVCache, rows: readonly number[]): void {
   const index = tf.tensor1d(Int32Array.from(rows), "int32");
@@ -124,37 +147,76 @@ export function disposeCache(cache: KVCache): void {
 }
 
 /**
- * Collects the extended keys/values of each layer during a cached forward and commits them to the
- * cache only when the whole forward succeeded, so a failing forward leaves the cache as it was.
+ * Where T new tokens go in a cache of `capacity` positions that holds `past` of them, as tensors
+ * built on the host: the new tokens' positions [T] (int32), the (row, head, position) of every new
+ * key [B·H·T, 3] (int32), and the additive mask [T, capacity] that lets each new token see the cached
+ * positions and the new ones up to itself (0) and nothing after (-1e9). A compiled decoding step takes
+ * these as inputs, since they change from token to token.
  */
-export class CacheUpdate {
-  private readonly keys: tf.Tensor4D[] = [];
-  private readonly values: tf.Tensor4D[] = [];
+export interface CacheStep {
+  positions: tf.Tensor1D;
+  write: tf.Tensor2D;
+  mask: tf.Tensor2D;
+  /** Llama: the RoPE cos and sin tables [T, hd] of the new positions (see lm/model `decodeStep`). */
+  rope?: [tf.Tensor2D, tf.Tensor2D];
+}
 
-  constructor(private readonly cache: KVCache) {}
-
-  /** The cached keys/values of `layer` extended by `k`, `v` (which are [B, H, T, hd]). */
-  extend(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
-    const fullK = tf.keep(tf.concat([this.cache.keys[layer], k], 2)) as tf.Tensor4D;
-    const fullV = tf.keep(tf.concat([this.cache.values[layer], v], 2)) as tf.Tensor4D;
-    this.keys[layer] = fullK;
-    this.values[layer] = fullV;
-    return [fullK, fullV];
-  }
-
-  commit(newTokens: number): void {
-    for (let l = 0; l < this.keys.length; l++) {
-      this.cache.keys[l].dispose();
-      this.cache.values[l].dispose();
-      this.cache.keys[l] = this.keys[l];
-      this.cache.values[l] = this.values[l];
+export function cacheStep(config: LmConfig, batch: number, past: number, t: number, capacity: number): CacheStep {
+  if (past + t > capacity) throw new RangeError(`forward: ${past} cached + ${t} new tokens exceed the cache's capacity ${capacity}`);
+  const write = new Int32Array(batch * config.nHeads * t * 3);
+  let w = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < config.nHeads; h++) {
+      for (let i = 0; i < t; i++) {
+        write[w++] = b;
+        write[w++] = h;
+        write[w++] = past + i;
+      }
     }
-    this.cache.length += newTokens;
   }
+  const mask = new Float32Array(t * capacity);
+  for (let i = 0; i < t; i++) for (let j = past + i + 1; j < capacity; j++) mask[i * capacity + j] = -1e9;
+  return {
+    positions: tf.tensor1d(Int32Array.from({ length: t }, (_, i) => past + i), "int32"),
+    write: tf.tensor2d(write, [batch * config.nHeads * t, 3], "int32"),
+    mask: tf.tensor2d(mask, [t, capacity]),
+  };
+}
 
-  abort(): void {
-    for (const t of [...this.keys, ...this.values]) if (t && !t.isDisposed) t.dispose();
-  }
+export function disposeCacheStep(s: CacheStep): void {
+  tf.dispose([s.positions, s.write, s.mask, ...(s.rope ?? [])]);
+}
+
+/** The tensors of a cache step, in a fixed order (a compiled decoding step's inputs). */
+export function cacheStepTensors(s: CacheStep): tf.Tensor[] {
+  return [s.positions, s.write, s.mask, ...(s.rope ?? [])];
+}
+
+/** The inverse of cacheStepTensors. */
+export function cacheStepFromTensors(t: readonly tf.Tensor[]): CacheStep {
+  const [positions, write, mask, cos, sin] = t;
+  return { positions: positions as tf.Tensor1D, write: write as tf.Tensor2D, mask: mask as tf.Tensor2D, ...(cos ? { rope: [cos as tf.Tensor2D, sin as tf.Tensor2D] as [tf.Tensor2D, tf.Tensor2D] } : {}) };
+}
+
+/** The cache tensors a cached forward reads, and where the new keys go. */
+export interface CachedAttention {
+  keys: readonly tf.Tensor4D[];
+  values: readonly tf.Tensor4D[];
+  step: CacheStep;
+}
+
+/**
+ * Attention of new queries over a fixed-capacity cache: writes the new keys and values `k`, `v`
+ * [B,H,T,hd] at their positions, then softmax(q Kᵀ / √hd + mask) V over the whole capacity, where the
+ * mask hides the positions not yet written (their weights are exactly zero). Returns the output and
+ * the layer's updated keys and values.
+ */
+export function attendCached(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, layer: number, kv: CachedAttention): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  const hd = q.shape[3];
+  const keys = tf.tensorScatterUpdate(kv.keys[layer], kv.step.write, k.reshape([-1, hd])) as tf.Tensor4D;
+  const values = tf.tensorScatterUpdate(kv.values[layer], kv.step.write, v.reshape([-1, hd])) as tf.Tensor4D;
+  const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(hd)), keys, false, true), kv.step.mask);
+  return [matMul(tf.softmax(scores), values) as tf.Tensor4D, keys, values];
 }
 
 /** Checks tokens against the config and cache; returns the position of the first token. */
@@ -173,17 +235,4 @@ export function checkTokens(config: LmConfig, tokens: tf.Tensor, cache?: KVCache
     if (cache.keys[0].shape[0] !== b) throw new RangeError(`forward: cache was created for batch ${cache.keys[0].shape[0]}, tokens have batch ${b}`);
   }
   return past;
-}
-
-/** Runs `body` with an optional cache update that commits on success and cleans up on failure. */
-export function withCache<T>(cache: KVCache | undefined, newTokens: number, body: (update: CacheUpdate | null) => T): T {
-  const update = cache ? new CacheUpdate(cache) : null;
-  try {
-    const out = body(update);
-    update?.commit(newTokens);
-    return out;
-  } catch (e) {
-    update?.abort();
-    throw e;
-  }
 }

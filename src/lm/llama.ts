@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { attend, checkTokens, embed, mergeHeads, rmsNorm, splitHeads, withCache } from "./layers";
-import type { ForwardOptions, LmConfig } from "./types";
+import { type CachedAttention, attend, attendCached, embed, mergeHeads, rmsNorm, splitHeads } from "./layers";
+import type { ForwardResult, LmConfig } from "./types";
 import { linear, silu } from "../nn/layers";
 import { materialize, normal, ones, type ParamSpec } from "../nn/params";
 import type { Params } from "../nn/params";
@@ -82,29 +82,35 @@ export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): t
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
 }
 
-/** tokens [B, T] int32 → logits [B, T, V]. With `opts.cache`, T new tokens after the cached ones. */
-export function llamaForward(c: LmConfig, params: Params, tokens: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
-  const past = checkTokens(c, tokens, opts.cache);
+/**
+ * tokens [B, T] int32 → logits [B, T, V]. With `kv`, the T tokens come after the cached ones (their
+ * RoPE tables come with the cache step): see gpt2Forward.
+ */
+export function llamaForward(c: LmConfig, params: Params, tokens: tf.Tensor2D, kv: CachedAttention | null = null): ForwardResult {
   const t = tokens.shape[1];
   const hd = c.dModel / c.nHeads;
-  return withCache(opts.cache, t, (update) =>
-    tf.tidy(() => {
-      const [cos, sin] = ropeTables(hd, c.ropeTheta ?? 10000, past, t);
-      let x: tf.Tensor = embed(params.wte, tokens);
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = (n: string) => params[`blocks.${i}.${n}`];
-        const a = rmsNorm(x, p("attn_norm.weight"), c.normEps);
-        const q = applyRope(splitHeads(linear(a, p("attn.wq")), c.nHeads), cos, sin);
-        const k = applyRope(splitHeads(linear(a, p("attn.wk")), c.nHeads), cos, sin);
-        const v = splitHeads(linear(a, p("attn.wv")), c.nHeads);
-        const [kk, vv] = update ? update.extend(i, k, v) : [k, v];
-        x = tf.add(x, linear(mergeHeads(attend(q, kk, vv)), p("attn.wo")));
-        const m = rmsNorm(x, p("mlp_norm.weight"), c.normEps);
-        const gated = tf.mul(silu(linear(m, p("mlp.w1"))), linear(m, p("mlp.w3")));
-        x = tf.add(x, linear(gated, p("mlp.w2")));
-      }
-      const f = rmsNorm(x, params["norm.weight"], c.normEps);
-      return linear(f, params.lm_head) as tf.Tensor3D;
-    }),
-  );
+  const [cos, sin] = kv ? kv.step.rope! : ropeTables(hd, c.ropeTheta ?? 10000, 0, t);
+  let x: tf.Tensor = embed(params.wte, tokens);
+  const keys: tf.Tensor4D[] = [];
+  const values: tf.Tensor4D[] = [];
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = (n: string) => params[`blocks.${i}.${n}`];
+    const a = rmsNorm(x, p("attn_norm.weight"), c.normEps);
+    const q = applyRope(splitHeads(linear(a, p("attn.wq")), c.nHeads), cos, sin);
+    const k = applyRope(splitHeads(linear(a, p("attn.wk")), c.nHeads), cos, sin);
+    const v = splitHeads(linear(a, p("attn.wv")), c.nHeads);
+    let heads: tf.Tensor4D;
+    if (kv) {
+      const [out, kk, vv] = attendCached(q, k, v, i, kv);
+      heads = out;
+      keys.push(kk);
+      values.push(vv);
+    } else heads = attend(q, k, v);
+    x = tf.add(x, linear(mergeHeads(heads), p("attn.wo")));
+    const m = rmsNorm(x, p("mlp_norm.weight"), c.normEps);
+    const gated = tf.mul(silu(linear(m, p("mlp.w1"))), linear(m, p("mlp.w3")));
+    x = tf.add(x, linear(gated, p("mlp.w2")));
+  }
+  const f = rmsNorm(x, params["norm.weight"], c.normEps);
+  return { logits: linear(f, params.lm_head) as tf.Tensor3D, keys, values };
 }

@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkNumber } from "../errors";
 import type { Rng } from "../random";
-import { selectCacheRows } from "./layers";
-import { createCache, disposeCache, forward } from "./model";
+import { shapeBucket } from "../backend/compile";
+import { compiledWithParams } from "../nn/compiled";
+import { cacheCapacity, cacheStepFromTensors, cacheStepTensors, selectCacheRows } from "./layers";
+import { createCache, decodeStep, disposeCache, growCache, modelForward } from "./model";
 import type { LmConfig } from "./types";
 import type { Params } from "../nn/params";
 
@@ -42,9 +44,19 @@ export function checkSamplingConfig(partial: Partial<SamplingConfig>, model: LmC
  * the end-of-document token, draw the very same ids.)
  */
 export function drawNextTokens(logits: tf.Tensor2D, c: SamplingConfig, rng: Rng): tf.Tensor1D {
+  return tf.tidy(() => drawWithUniforms(logits, c, tf.tensor2d(drawUniforms(rng, logits.shape[0]), [logits.shape[0], 1])));
+}
+
+/** `count` uniform numbers for drawNextTokens, below 1 also in float32 (the largest float32 under 1 is 1 − 2⁻²⁴). */
+function drawUniforms(rng: Rng, count: number, length = count): Float32Array {
+  const u = new Float32Array(length).fill(0.5);
+  for (let i = 0; i < count; i++) u[i] = Math.min(rng.uniform(), 1 - 2 ** -24);
+  return u;
+}
+
+/** drawNextTokens with the uniform numbers given, one per row ([B, 1]). */
+export function drawWithUniforms(logits: tf.Tensor2D, c: SamplingConfig, uniforms: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
-    // Below 1 also in float32 (the largest float32 under 1 is 1 − 2⁻²⁴).
-    const uniforms = tf.tensor2d(Float32Array.from({ length: logits.shape[0] }, () => Math.min(rng.uniform(), 1 - 2 ** -24)), [logits.shape[0], 1]);
     const scaled = tf.div(logits, c.temperature) as tf.Tensor2D;
     const vocab = scaled.shape[1];
     const k = c.topP < 1 ? (c.topK > 0 ? c.topK : vocab) : c.topK;
@@ -96,23 +108,74 @@ export async function sampleDocuments(config: LmConfig, params: Params, endOfDoc
   return out;
 }
 
+/**
+ * The room a cache needs for `needed` positions: the next power of two (at least 32), at most `max`.
+ * Few capacities, so that few decoding steps are compiled, and attention spans little more than the
+ * positions filled.
+ */
+export function cacheCapacityFor(needed: number, max: number): number {
+  let capacity = 32;
+  while (capacity < needed) capacity *= 2;
+  return Math.min(capacity, max);
+}
+
+/** Rows a decoding step computes for `live` documents of a batch of `batch` (padded: few shapes to compile). */
+export function decodingRows(live: number, batch: number): number {
+  return Math.min(batch, shapeBucket(live));
+}
+
+/**
+ * One decoding step as a function of the parameters and [next tokens [P, 1], cache step, uniforms
+ * [P, 1], keys, values] → [drawn ids [P], keys, values]: compiled on the native backend, one per model
+ * shape and sampling setting.
+ */
+function decoder(config: LmConfig, c: SamplingConfig) {
+  const stepLength = config.arch === "llama" ? 5 : 3;
+  const layers = config.nLayers;
+  return compiledWithParams(`decode_${config.name}`, [config, c.temperature, c.topK, c.topP], (params, inputs) => {
+    const tokens = inputs[0] as tf.Tensor2D;
+    const step = cacheStepFromTensors(inputs.slice(1, 1 + stepLength));
+    const uniforms = inputs[1 + stepLength] as tf.Tensor2D;
+    const first = 2 + stepLength;
+    const keys = inputs.slice(first, first + layers) as tf.Tensor4D[];
+    const values = inputs.slice(first + layers, first + 2 * layers) as tf.Tensor4D[];
+    const r = modelForward(config, params, tokens, { keys, values, step });
+    const ids = drawWithUniforms(r.logits.reshape([tokens.shape[0], config.vocabSize]) as tf.Tensor2D, c, uniforms);
+    return [ids, ...r.keys, ...r.values];
+  });
+}
+
 function sampleBatch(config: LmConfig, params: Params, eod: number, batch: number, c: SamplingConfig, rng: Rng): Int32Array[] {
   const docs: number[][] = Array.from({ length: batch }, () => []);
-  // Cache row r decodes document rows[r]. Ended documents are dropped from the batch once an eighth of
-  // it has ended, so decoding costs about the documents' total length, not batch × the longest one.
+  const step = decoder(config, c);
+  // Row r of the cache decodes document rows[r]. Ended documents are dropped from the batch once an
+  // eighth of it has ended, so decoding costs about the documents' total length, not batch × the
+  // longest one. The step computes `physical` rows (rows.length rounded up: fewer shapes to compile);
+  // the rows beyond rows.length are padding whose draws are ignored.
   let rows = Array.from({ length: batch }, (_, i) => i);
   let ended = new Array<boolean>(batch).fill(false);
-  const cache = createCache(config, batch);
-  let next = tf.fill([batch, 1], eod, "int32") as tf.Tensor2D;
+  let physical = decodingRows(batch, batch);
+  const cache = createCache(config, physical, cacheCapacityFor(1, c.maxTokens));
+  let next = tf.fill([physical, 1], eod, "int32") as tf.Tensor2D;
   try {
     for (let t = 0; t < c.maxTokens; t++) {
+      growCache(cache, cacheCapacityFor(t + 1, c.maxTokens));
+      const uniforms = drawUniforms(rng, rows.length, physical);
       const ids = tf.tidy(() => {
-        const logits = forward(config, params, next, { cache }); // [rows, 1, V]
-        return drawNextTokens(logits.reshape([rows.length, config.vocabSize]) as tf.Tensor2D, c, rng);
+        const where = decodeStep(config, physical, t, 1, cacheCapacity(cache));
+        const out = step(params, [next, ...cacheStepTensors(where), tf.tensor2d(uniforms, [physical, 1]), ...cache.keys, ...cache.values]);
+        for (let l = 0; l < config.nLayers; l++) {
+          cache.keys[l].dispose();
+          cache.values[l].dispose();
+          cache.keys[l] = tf.keep(out[1 + l]) as tf.Tensor4D;
+          cache.values[l] = tf.keep(out[1 + config.nLayers + l]) as tf.Tensor4D;
+        }
+        return out[0];
       });
+      cache.length = t + 1;
       const host = ids.dataSync();
       next.dispose();
-      next = ids.reshape([rows.length, 1]) as tf.Tensor2D;
+      next = ids.reshape([physical, 1]) as tf.Tensor2D;
       ids.dispose();
       const live: number[] = [];
       for (let r = 0; r < rows.length; r++) {
@@ -125,10 +188,12 @@ function sampleBatch(config: LmConfig, params: Params, eod: number, batch: numbe
       }
       if (live.length === 0) break;
       if (rows.length - live.length >= Math.max(1, rows.length >> 3)) {
-        selectCacheRows(cache, live);
-        const kept = tf.tidy(() => tf.gather(next, tf.tensor1d(Int32Array.from(live), "int32"), 0)) as tf.Tensor2D;
+        physical = decodingRows(live.length, batch);
+        const kept = Array.from({ length: physical }, (_, i) => live[Math.min(i, live.length - 1)]);
+        selectCacheRows(cache, kept);
+        const nextKept = tf.tidy(() => tf.gather(next, tf.tensor1d(Int32Array.from(kept), "int32"), 0)) as tf.Tensor2D;
         next.dispose();
-        next = kept;
+        next = nextKept;
         rows = live.map((r) => rows[r]);
         ended = new Array<boolean>(rows.length).fill(false);
       }

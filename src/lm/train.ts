@@ -4,6 +4,7 @@ import type { Rng } from "../random";
 import { forward } from "./model";
 import type { LmConfig } from "./types";
 import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt } from "../nn/fit";
+import { compiledWithParams } from "../nn/compiled";
 import type { Params } from "../nn/params";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
@@ -105,10 +106,11 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
 /** Test cross-entropy on held-out real windows (no gradients), in nats per token. */
 export function evaluateCrossEntropy(config: LmConfig, params: Params, valid: readonly Int32Array[], batchSize: number): number {
   if (valid.length === 0) throw new Error("no validation windows: the validation text is shorter than one sequence");
+  const evaluate = compiledWithParams(`evaluate_${config.name}`, config, (p, [batch]) => [crossEntropy(config, p, batch as tf.Tensor2D)]);
   let total = 0;
   for (let i = 0; i < valid.length; i += batchSize) {
     const rows = valid.slice(i, i + batchSize);
-    const loss = tf.tidy(() => crossEntropy(config, params, stack(rows)));
+    const loss = tf.tidy(() => evaluate(params, [stack(rows)])[0]);
     total += loss.dataSync()[0] * rows.length;
     loss.dispose();
   }
@@ -182,7 +184,7 @@ export async function train(
     },
     loss: (rows) => {
       const batch = stack(rows);
-      return { value: () => crossEntropy(config, params, batch) };
+      return { inputs: [batch], value: () => crossEntropy(config, params, batch) };
     },
     afterStep: (step, v, rows) => {
       tokens += rows.length * (rows[0].length - 1);

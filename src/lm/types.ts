@@ -31,7 +31,8 @@ export interface LmConfig {
 
 /**
  * Per-layer key/value cache for incremental decoding: keys[l], values[l] have shape
- * [batch, nHeads, length, headDim]; `length` grows by the number of tokens fed each step.
+ * [batch, nHeads, capacity, headDim], of which the first `length` positions are filled (see
+ * lm/layers `createCache`).
  */
 export interface KVCache {
   keys: tf.Tensor4D[];
@@ -43,4 +44,11 @@ export interface KVCache {
 export interface ForwardOptions {
   /** Incremental decoding: attend over the cache plus the new tokens, then extend the cache. */
   cache?: KVCache;
+}
+
+/** What a model's forward pass computes: the logits and, with a cache, its layers' new keys and values. */
+export interface ForwardResult {
+  logits: tf.Tensor3D;
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
 }

@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
 import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
 import type { Rng } from "../random";
-import { type BatchTensors, type EgnnConfig, type GraphBatch, batchTensors, buildGraphBatch, disposeBatchTensors, egnnForward } from "./egnn";
+import { BATCH_TENSOR_COUNT, type BatchTensors, type EgnnConfig, type GraphBatch, batchTensorList, batchTensors, batchTensorsFromList, buildGraphBatch, disposeBatchTensors, egnnForward, padGraphBatch } from "./egnn";
+import { compiledWithParams } from "../nn/compiled";
 import type { ConformationSet, MoleculeGraph } from "./types";
 import type { Params } from "../nn/params";
 
@@ -146,40 +147,71 @@ function stepFractions(batch: { molecules: readonly MoleculeGraph[]; steps: Int3
   return Float32Array.from(out);
 }
 
-/** A noised batch as tensors (graph, step features, x_t, ε). Free with disposePreparedBatch, or inside a tidy. */
+/**
+ * A noised batch as tensors, padded (egnn `padGraphBatch`): the graph, step features, x_t and ε (zero
+ * rows for the padding), the real-node `mask` [N, 1] (1, 0 for padding) and `count`, the number of
+ * real coordinates (a float32 scalar). Free with disposePreparedBatch, or inside a tidy.
+ */
 export interface PreparedBatch {
   graph: GraphBatch;
   tensors: BatchTensors;
   noisy: tf.Tensor2D;
   noise: tf.Tensor2D;
+  mask: tf.Tensor2D;
+  count: tf.Scalar;
 }
 
 export function prepareBatch(model: EgnnConfig, diffusion: DiffusionConfig, batch: NoisedBatch): PreparedBatch {
-  const graph = buildGraphBatch(batch.molecules, batch.noisy, model.radius);
+  const graph = padGraphBatch(buildGraphBatch(batch.molecules, batch.noisy, model.radius));
+  const rows = (values: Float32Array) => {
+    const out = new Float32Array(3 * graph.numNodes);
+    out.set(values);
+    return tf.tensor2d(out, [graph.numNodes, 3]);
+  };
   return {
     graph,
     tensors: batchTensors(model, graph, stepFractions(batch, diffusion.steps)),
-    noisy: tf.tensor2d(batch.noisy, [graph.numNodes, 3]),
-    noise: tf.tensor2d(batch.noise, [graph.numNodes, 3]),
+    noisy: rows(batch.noisy),
+    noise: rows(batch.noise),
+    mask: tf.tensor2d(Float32Array.from({ length: graph.numNodes }, (_, i) => (i < graph.realNodes ? 1 : 0)), [graph.numNodes, 1]),
+    count: tf.scalar(3 * graph.realNodes),
   };
+}
+
+/** Every tensor of a prepared batch (the inputs of a compiled step). */
+export function preparedTensors(p: PreparedBatch): tf.Tensor[] {
+  return [...batchTensorList(p.tensors), p.noisy, p.noise, p.mask, p.count];
 }
 
 export function disposePreparedBatch(p: PreparedBatch): void {
   disposeBatchTensors(p.tensors);
-  p.noisy.dispose();
-  p.noise.dispose();
+  tf.dispose([p.noisy, p.noise, p.mask, p.count]);
 }
 
 /**
- * Mean squared error of the predicted noise (per coordinate) on a prepared batch. The batch tensors are
+ * Mean squared error of the predicted noise (per coordinate of the real atoms) on a prepared batch:
+ * Σ mask · (ε̂ − ε)² / count, which is the mean over the unpadded batch. The batch tensors are
  * created outside the function that tf.variableGrads differentiates: tensors created inside it are
  * freed before the backward pass, and the message-passing gradients need the edge lists.
  */
-export function denoisingLoss(model: EgnnConfig, params: Params, batch: PreparedBatch): tf.Scalar {
+export function denoisingLoss(model: EgnnConfig, params: Params, batch: Omit<PreparedBatch, "graph">): tf.Scalar {
   return tf.tidy(() => {
-    const pred = egnnForward(model, params, batch.graph, batch.tensors, batch.noisy);
-    return tf.mean(tf.square(tf.sub(pred, batch.noise))) as tf.Scalar;
+    const pred = egnnForward(model, params, batch.tensors, batch.noisy);
+    return tf.sum(tf.mul(tf.div(tf.square(tf.sub(pred, batch.noise)), batch.count), batch.mask)) as tf.Scalar;
   });
+}
+
+/** denoisingLoss as a compiled step of the parameters and preparedTensors(batch). */
+function compiledLoss(model: EgnnConfig): (params: Params, batch: readonly tf.Tensor[]) => tf.Tensor[] {
+  return compiledWithParams("denoising_loss", model, (params, t) => {
+    const [noisy, noise, mask, count] = t.slice(BATCH_TENSOR_COUNT) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Scalar];
+    return [denoisingLoss(model, params, { tensors: batchTensorsFromList(t), noisy, noise, mask, count })];
+  });
+}
+
+/** egnnForward as a compiled step of the parameters and [batch tensors, x]. */
+function compiledPrediction(model: EgnnConfig): (params: Params, inputs: readonly tf.Tensor[]) => tf.Tensor[] {
+  return compiledWithParams("denoise", model, (params, t) => [egnnForward(model, params, batchTensorsFromList(t), t[BATCH_TENSOR_COUNT] as tf.Tensor2D)]);
 }
 
 /** A fixed set of (conformer, step, noise) draws for an evaluation that is the same for every model. */
@@ -205,10 +237,11 @@ export function evaluationDraws(set: ConformationSet, diffusion: DiffusionConfig
 export function evaluateDenoisingLoss(model: EgnnConfig, diffusion: DiffusionConfig, params: Params, draws: EvaluationDraws): number {
   let total = 0;
   let count = 0;
+  const lossOf = compiledLoss(model);
   for (const b of draws.batches) {
     const prepared = prepareBatch(model, diffusion, b);
     try {
-      const loss = denoisingLoss(model, params, prepared);
+      const loss = lossOf(params, preparedTensors(prepared))[0];
       total += loss.dataSync()[0] * b.noise.length;
       count += b.noise.length;
       loss.dispose();
@@ -326,7 +359,7 @@ export async function trainDiffusion(
     },
     loss: (batch) => {
       const prepared = prepareBatch(model, diffusion, batch);
-      return { value: () => denoisingLoss(model, params, prepared) };
+      return { inputs: preparedTensors(prepared), value: () => denoisingLoss(model, params, prepared) };
     },
     afterStep: (step, v) => {
       windowSum += v.loss;
@@ -360,16 +393,19 @@ export async function sampleConformations(
   rng: Rng,
 ): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
+  const prediction = compiledPrediction(model);
   for (let start = 0; start < molecules.length; start += batchSize) {
     const mols = molecules.slice(start, start + batchSize);
     const predict = (x: Float32Array, tau: number): Float32Array => {
       const steps = new Int32Array(mols.length).fill(tau);
-      const graph = buildGraphBatch(mols, x, model.radius);
+      const graph = padGraphBatch(buildGraphBatch(mols, x, model.radius));
       const bt = batchTensors(model, graph, stepFractions({ molecules: mols, steps }, diffusion.steps));
+      const padded = new Float32Array(3 * graph.numNodes);
+      padded.set(x);
       try {
         // (tidy must not return the typed array: it would walk every element looking for tensors)
-        const pred = tf.tidy(() => egnnForward(model, params, graph, bt, tf.tensor2d(x, [graph.numNodes, 3])));
-        const eps = pred.dataSync() as Float32Array;
+        const pred = tf.tidy(() => prediction(params, [...batchTensorList(bt), tf.tensor2d(padded, [graph.numNodes, 3])])[0]);
+        const eps = (pred.dataSync() as Float32Array).slice(0, x.length);
         pred.dispose();
         return eps;
       } finally {

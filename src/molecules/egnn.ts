@@ -3,6 +3,7 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { gatherRows, segmentSum } from "./graphOps";
 import type { MoleculeGraph } from "./types";
+import { shapeBucket } from "../backend/compile";
 import { linear, silu } from "../nn/layers";
 import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
 import type { Params } from "../nn/params";
@@ -112,10 +113,17 @@ export function initEgnn(c: EgnnConfig, rng: Rng): Params {
   return materialize(egnnParamSpecs(c), rng);
 }
 
-/** Several molecular graphs as one: atoms concatenated, per-atom graph index, edges (receiver i ← sender j). */
+/**
+ * Several molecular graphs as one: atoms concatenated, per-atom graph index, edges (receiver i ← sender
+ * j). A padded batch (`padGraphBatch`) has extra nodes after the real ones, in one extra graph, joined
+ * only to each other.
+ */
 export interface GraphBatch {
   readonly numNodes: number;
   readonly numGraphs: number;
+  /** The nodes and graphs of the molecules (the first ones); the rest is padding. */
+  readonly realNodes: number;
+  readonly realGraphs: number;
   /** Atom-type index (see atomTypeIndex) per node. */
   readonly atomTypes: Int32Array;
   /** Which graph (0..numGraphs-1) each node belongs to. */
@@ -187,12 +195,50 @@ export function buildGraphBatch(molecules: readonly MoleculeGraph[], xyz: ArrayL
   return {
     numNodes,
     numGraphs: molecules.length,
+    realNodes: numNodes,
+    realGraphs: molecules.length,
     atomTypes,
     nodeGraph,
     graphSizes,
     receivers: Int32Array.from(recv),
     senders: Int32Array.from(send),
     edgeTypes: Int32Array.from(types),
+    inDegree,
+  };
+}
+
+/**
+ * `g` padded to `shapeBucket` sizes, so that a compiled training or sampling step sees few shapes: at
+ * least one extra node (in an extra graph of its own), and self-loops on the first extra node for the
+ * extra edges. The padding exchanges messages only with itself, so the molecules' predictions are
+ * those of the unpadded batch; losses mask it out (see diffusion `denoisingLoss`).
+ */
+export function padGraphBatch(g: GraphBatch): GraphBatch {
+  const nodes = shapeBucket(g.numNodes + 1);
+  const edges = shapeBucket(g.receivers.length);
+  const pad = (a: Int32Array, length: number, value: number) => {
+    const out = new Int32Array(length).fill(value);
+    out.set(a);
+    return out;
+  };
+  const first = g.numNodes;
+  const inDegree = new Float32Array(nodes).fill(1);
+  inDegree.set(g.inDegree);
+  if (edges > g.receivers.length) inDegree[first] = edges - g.receivers.length;
+  const graphSizes = new Int32Array(g.numGraphs + 1);
+  graphSizes.set(g.graphSizes);
+  graphSizes[g.numGraphs] = nodes - g.numNodes;
+  return {
+    numNodes: nodes,
+    numGraphs: g.numGraphs + 1,
+    realNodes: g.realNodes,
+    realGraphs: g.realGraphs,
+    atomTypes: pad(g.atomTypes, nodes, 0),
+    nodeGraph: pad(g.nodeGraph, nodes, g.numGraphs),
+    graphSizes,
+    receivers: pad(g.receivers, edges, first),
+    senders: pad(g.senders, edges, first),
+    edgeTypes: pad(g.edgeTypes, edges, 0),
     inDegree,
   };
 }
@@ -225,7 +271,13 @@ export interface BatchTensors {
   time: tf.Tensor2D;
 }
 
+/** `stepFractionPerNode` covers the real nodes (or all of them); padding nodes get step 0. */
 export function batchTensors(c: EgnnConfig, b: GraphBatch, stepFractionPerNode: ArrayLike<number>): BatchTensors {
+  if (stepFractionPerNode.length !== b.numNodes) {
+    const all = new Float32Array(b.numNodes);
+    all.set(Array.from(stepFractionPerNode).slice(0, b.numNodes));
+    stepFractionPerNode = all;
+  }
   return {
     atomTypes: tf.tensor1d(b.atomTypes, "int32"),
     nodeGraph: tf.tensor1d(b.nodeGraph, "int32"),
@@ -242,6 +294,19 @@ export function disposeBatchTensors(t: BatchTensors): void {
   for (const v of Object.values(t)) (v as tf.Tensor).dispose();
 }
 
+const BATCH_TENSOR_KEYS = ["atomTypes", "nodeGraph", "receivers", "senders", "edgeTypes", "inDegree", "graphSizes", "time"] as const;
+
+/** The batch tensors in a fixed order (the inputs of a compiled step), and back. */
+export function batchTensorList(t: BatchTensors): tf.Tensor[] {
+  return BATCH_TENSOR_KEYS.map((k) => t[k]);
+}
+
+export function batchTensorsFromList(list: readonly tf.Tensor[]): BatchTensors {
+  return Object.fromEntries(BATCH_TENSOR_KEYS.map((k, i) => [k, list[i]])) as unknown as BatchTensors;
+}
+
+export const BATCH_TENSOR_COUNT = BATCH_TENSOR_KEYS.length;
+
 /** Each graph's mean subtracted from its nodes' rows: x [N, d]. */
 export function removeGraphMean(x: tf.Tensor2D, nodeGraph: tf.Tensor1D, graphSizes: tf.Tensor2D): tf.Tensor2D {
   const sums = segmentSum(x, nodeGraph, graphSizes.shape[0]);
@@ -249,9 +314,9 @@ export function removeGraphMean(x: tf.Tensor2D, nodeGraph: tf.Tensor1D, graphSiz
   return tf.sub(x, gatherRows(means, nodeGraph)) as tf.Tensor2D;
 }
 
-/** The predicted noise [N, 3] on coordinates `x` [N, 3]. Wrap in tf.tidy. */
-export function egnnForward(c: EgnnConfig, p: Params, b: GraphBatch, t: BatchTensors, x: tf.Tensor2D): tf.Tensor2D {
-  const n = b.numNodes;
+/** The predicted noise [N, 3] on coordinates `x` [N, 3] of the batch graph `t`. Wrap in tf.tidy. */
+export function egnnForward(c: EgnnConfig, p: Params, t: BatchTensors, x: tf.Tensor2D): tf.Tensor2D {
+  const n = x.shape[0];
   let h = tf.add(gatherRows(p["atom.embed"], t.atomTypes), silu(linear(t.time, p["time.w"], p["time.b"]))) as tf.Tensor2D;
   const bond = gatherRows(p["bond.embed"], t.edgeTypes) as tf.Tensor2D;
   const centers = tf.tensor2d(Array.from({ length: c.rbf }, (_, k) => (c.rbf === 1 ? 0 : (c.rbfMax * k) / (c.rbf - 1))), [1, c.rbf]);

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { type AdamWConfig, adamWDispose, adamWInit, adamWStep } from "./adamw";
+import { type AdamWConfig, adamWDispose, adamWInit, adamWScalars, adamWUpdate } from "./adamw";
+import { compileStep } from "../backend/compile";
 import { checkNumber } from "../errors";
 import type { Params } from "./params";
 
@@ -62,15 +63,19 @@ export function yieldToEventLoop(): Promise<void> {
 
 /**
  * One optimizer step's work, as a model supplies it to `fit`. `batch` draws the step's data on the
- * host (every random draw from the caller's generators, in order); `loss` turns it into tensors and
- * returns the function to differentiate. It runs inside the step's tf.tidy but outside the gradient
- * tape, so its tensors live through the backward pass (message passing needs its edge lists).
- * Scalars the loss wants reported besides itself go through `extras`: kept during the tape, read after
- * the update, then freed.
+ * host (every random draw from the caller's generators, in order); `loss` turns it into tensors: the
+ * step's `inputs`, created there, outside the function that is differentiated (so they live through
+ * the backward pass; message passing needs its edge lists), and `value`, the loss computed from them
+ * and the parameters. Scalars to report besides the loss go through `extras`: kept (`tf.keep`) during
+ * `value`, returned as tensors, read after the update.
+ *
+ * On the native backend the step (forward, backward, clipping, AdamW) runs as one compiled graph
+ * (backend/compile): `value` must read no tensor but the parameters and `inputs`, and no value that
+ * changes from step to step may be created inside it (a new draw belongs in `batch`).
  */
 export interface FitStep<B> {
   batch(step: number): B;
-  loss(batch: B): { value: () => tf.Scalar; extras?: () => Record<string, number> };
+  loss(batch: B): { inputs: tf.Tensor[]; value: () => tf.Scalar; extras?: () => Record<string, tf.Scalar> };
 }
 
 export interface FitOptions<B> extends FitStep<B> {
@@ -103,29 +108,54 @@ export interface FitResult {
 export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const names = Object.keys(o.params).sort();
   const vars = names.map((n) => o.params[n]);
+  const decays = names.map((n) => o.decays?.(n) ?? false);
   const adam = adamWInit(o.params);
+  const moments = [...names.map((n) => adam.m[n]), ...names.map((n) => adam.v[n])];
   const started = performance.now();
   let lastYield = started;
   let lastLoss = NaN;
+  // The step as one function of its tensors: [parameters, moments, AdamW scalars, batch inputs] →
+  // [loss, extras, next parameters, next moments]. `current` holds this step's loss closures, which
+  // only eager (and traced) calls run.
+  let current: ReturnType<FitStep<B>["loss"]> | null = null;
+  let extraKeys: string[] = [];
+  const n = vars.length;
+  const step = compileStep(`fit_${o.what ?? "training"}`, (inputs) => {
+    const { value, extras } = current!;
+    const { value: loss, grads } = tf.variableGrads(value, vars);
+    const ex = extras?.() ?? {};
+    extraKeys = Object.keys(ex).sort();
+    const next = adamWUpdate(inputs.slice(0, n), inputs.slice(n, 2 * n), inputs.slice(2 * n, 3 * n), vars.map((v) => grads[v.name]), inputs.slice(3 * n, 3 * n + 4) as tf.Scalar[], o.optimizer, decays);
+    return [loss, ...extraKeys.map((k) => ex[k]), ...next.params, ...next.m, ...next.v];
+  });
   try {
-    for (let step = 0; step < o.steps; step++) {
+    for (let s = 0; s < o.steps; s++) {
       if (performance.now() - lastYield > 200) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
-      const batch = o.batch(step);
-      const lr = o.learningRate(step);
+      const batch = o.batch(s);
+      const lr = o.learningRate(s);
       const values = tf.tidy(() => {
-        const { value, extras } = o.loss(batch);
-        const { value: loss, grads } = tf.variableGrads(value, vars);
-        adamWStep(o.params, adam, grads, step, lr, o.optimizer, o.decays);
-        return { ...(extras?.() ?? {}), loss: loss.dataSync()[0], learningRate: lr };
+        current = o.loss(batch);
+        const out = step([...vars, ...moments, ...adamWScalars(s, lr, o.optimizer), ...current.inputs]);
+        current = null;
+        const e = extraKeys.length;
+        vars.forEach((v, i) => v.assign(out[1 + e + i]));
+        moments.forEach((m, i) => m.assign(out[1 + e + n + i]));
+        const read: Record<string, number> = { loss: out[0].dataSync()[0], learningRate: lr };
+        extraKeys.forEach((k, i) => {
+          read[k] = out[1 + i].dataSync()[0];
+          out[1 + i].dispose(); // eager extras are kept (tf.keep) through the gradient's tidy
+        });
+        return read as { loss: number; learningRate: number } & Record<string, number>;
       });
-      if (!Number.isFinite(values.loss)) throw new DivergenceError(step + 1, values.loss, o.what);
+      if (!Number.isFinite(values.loss)) throw new DivergenceError(s + 1, values.loss, o.what);
       lastLoss = values.loss;
-      o.afterStep?.(step, values, batch);
+      o.afterStep?.(s, values, batch);
     }
   } finally {
+    current = null;
     adamWDispose(adam);
   }
   await yieldToEventLoop();

@@ -103,7 +103,7 @@ export async function trainClassifier(clf: Classifier, data: ImageSet, c: Classi
       rows.forEach((r, i) => labels.forEach((l, a) => (y[i * names.length + a] = l[r])));
       const x = batchTensor(data, rows);
       const target = tf.tensor2d(y, [rows.length, names.length]);
-      return { value: () => tf.losses.sigmoidCrossEntropy(target, forward(clf, x).logits) as tf.Scalar };
+      return { inputs: [x, target], value: () => tf.losses.sigmoidCrossEntropy(target, forward(clf, x).logits) as tf.Scalar };
     },
     afterStep: (step, v) => report?.(step + 1, v.loss),
   });

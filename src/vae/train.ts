@@ -111,18 +111,15 @@ export async function trainVae(
     loss: (rows) => {
       const x = batchTensor(data, rows);
       const eps = normalTensor(noise, rows.length, model.latentDim);
-      let terms: tf.Tensor[] = [];
+      let terms: Record<string, tf.Scalar> = {};
       return {
+        inputs: [x, eps],
         value: () => {
           const t = elbo(model, params, x, eps);
-          terms = [tf.mean(t.reconstruction), tf.mean(t.kl)].map((s) => tf.keep(s));
+          terms = { reconstruction: tf.keep(tf.mean(t.reconstruction)), kl: tf.keep(tf.mean(t.kl)) } as Record<string, tf.Scalar>;
           return tf.mean(t.negElbo) as tf.Scalar;
         },
-        extras: () => {
-          const out = { reconstruction: terms[0].dataSync()[0], kl: terms[1].dataSync()[0] };
-          terms.forEach((s) => s.dispose());
-          return out;
-        },
+        extras: () => terms,
       };
     },
     afterStep: (step, v) => {
