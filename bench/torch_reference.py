@@ -1,13 +1,15 @@
 """PyTorch reference throughputs for `npm run bench`, on the same shapes as the kit's quick models.
 
-    python bench/torch_reference.py [--threads 2] [--out FILE.json]
+    python bench/torch_reference.py [--threads 1] [--out FILE.json]
 
 Needs only `torch` (not a kit dependency: install it in any Python environment). Prints one JSON line
 per measurement and, with --out, writes them all to one file that `npm run bench -- --pytorch FILE`
 compares against. The models mirror src/lm/configs.ts (gpt2-quick-s: d=64, 2 layers, 4 heads, MLP 256,
 tied head, learned positions; llama2-quick: d=64, 2 layers, 4 heads, SwiGLU 176, RMSNorm, RoPE, untied
-head; vocabulary 1024, context 256); training is one AdamW step on 16 x 256 tokens; sampling decodes
-100 documents x 200 tokens through a KV cache at temperature 1, as the kit does.
+head; vocabulary 1024, context 256; gpt2-9m, the paper's GPT-2: d=256, 8 layers, 8 heads, MLP 1024,
+vocabulary 8000, context 2048); training is AdamW steps on 16 x 256 tokens (gpt2-9m: 8 x 512);
+sampling decodes 100 documents x 200 tokens through a KV cache at temperature 1, as the kit does.
+One thread by default, as the kit's native backend runs (one TensorFlow thread per process).
 """
 import argparse
 import json
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 CONFIGS = {
     "gpt2-quick-s": dict(arch="gpt2", vocab=1024, context=256, d=64, layers=2, heads=4, hidden=256),
     "llama2-quick": dict(arch="llama", vocab=1024, context=256, d=64, layers=2, heads=4, hidden=176),
+    "gpt2-9m": dict(arch="gpt2", vocab=8000, context=2048, d=256, layers=8, heads=8, hidden=1024, batch=8, seq=512, steps=3, sample=False),
 }
 
 
@@ -139,13 +142,16 @@ def sample_rate(c, docs=100, tokens=200):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     for name, c in CONFIGS.items():
-        for kind, rate in (("train", train_rate(c)), ("sample", sample_rate(c))):
+        rates = [("train", train_rate(c, c.get("batch", 16), c.get("seq", 256), c.get("steps", 10)))]
+        if c.get("sample", True):
+            rates.append(("sample", sample_rate(c)))
+        for kind, rate in rates:
             row = dict(model=name, kind=kind, tokensPerSecond=round(rate, 1), threads=args.threads, torch=torch.__version__, machine=platform.processor() or platform.machine())
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -11,15 +11,22 @@ import { constantValues } from "./nativeKernels";
  * the same shapes (a training step, a decoding step):
  *
  * 1. The first call with given input shapes runs `fn` eagerly and records every op tfjs-node executes
- *    (op name, attributes, inputs), every constant it creates and what `fn` returns: a trace.
+ *    (op name, attributes, inputs), every constant it creates and what `fn` returns: a trace. The
+ *    trace becomes a graph function (native/compiled_functions.cc: TF_GraphToFunction +
+ *    TFE_ContextAddFunction), and the call returns what that graph computes.
  * 2. The second call with those shapes traces again and compares. Only if both traces are identical
- *    (ops, attributes, and the values of every constant) is the trace compiled: so a value that
- *    changes from call to call but was not passed as an input (a learning rate baked into a `tf.mul`)
- *    keeps the function eager instead of freezing the first value into a graph.
+ *    (ops, attributes, and the values of every constant) is the graph kept: so a value that changes
+ *    from call to call but was not passed as an input (a learning rate baked into a `tf.mul`) makes
+ *    the function eager for those shapes instead of freezing the first value into a graph.
  * 3. Later calls run the graph as one eager op (`binding.executeOp(functionName, ...)`) on the same
- *    device tensors, built by `native/compiled_functions.cc` (TF_GraphToFunction +
- *    TFE_ContextAddFunction), where TensorFlow's graph optimizer and oneDNN fuse across ops; on a GPU
- *    the whole step stays on the device.
+ *    device tensors, where TensorFlow's graph optimizer and oneDNN fuse across ops; on a GPU the whole
+ *    step stays on the device. A graph that two traces agreed on is shared: a new step function (the
+ *    next model fit) whose first trace is the same graph uses it after that one trace.
+ *
+ * A function that passes everything that changes between calls as inputs thus always gets the
+ * graph's results, whatever ran before in the process: a resumed run, or a worker process, computes
+ * exactly what an uninterrupted one does. (The graph and the eager ops agree only up to float32
+ * rounding: TensorFlow fuses and reorders.)
  *
  * Inputs are matched by identity: whatever `fn` reads must be among `inputs` (tf.Variables too), or
  * be created inside `fn` from host values that are the same on every call (shapes, masks, constants).
@@ -127,6 +134,27 @@ class Trace {
   }
 }
 
+/** Counts the ops dispatched while `observeOps` runs (for profiling). */
+let observer: { ops: number; nanoseconds: bigint } | null = null;
+
+/**
+ * Runs `f` (eagerly, on the native backend) and counts the ops it dispatches to libtensorflow: how
+ * many, and the seconds spent inside the binding's executeOp (TensorFlow's eager runtime and the
+ * kernels), the rest of `seconds` being tfjs's side (engine, gradient tape, kernel functions).
+ */
+export function observeOps<T>(f: () => T): { value: T; ops: number; bindingSeconds: number; seconds: number } {
+  if (observer !== null) throw new Error("observeOps does not nest");
+  observer = { ops: 0, nanoseconds: 0n };
+  const t0 = process.hrtime.bigint();
+  try {
+    const value = f();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { value, ops: observer.ops, bindingSeconds: Number(observer.nanoseconds) / 1e9, seconds };
+  } finally {
+    observer = null;
+  }
+}
+
 /** Tensors created from host values during any trace (still alive): the constants a trace may use. */
 const pendingConstants = new Map<number, ConstValue>();
 let activeTrace: Trace | null = null;
@@ -149,9 +177,18 @@ function wrapBinding(backend: NodeBackend): void {
   const wrapped = Object.create(inner) as Binding & Record<string, unknown>;
   const define = <K extends keyof Binding>(key: K, value: Binding[K]) => Object.defineProperty(wrapped, key, { value, writable: false });
   define("__collapseTracing" as keyof Binding, true as never);
+  const observed: Binding["executeOp"] = (name, attrs, ids, numOutputs) => {
+    const t0 = process.hrtime.bigint();
+    try {
+      return inner.executeOp(name, attrs, ids, numOutputs);
+    } finally {
+      observer!.ops++;
+      observer!.nanoseconds += process.hrtime.bigint() - t0;
+    }
+  };
   define("executeOp", (name, attrs, ids, numOutputs) => {
     const trace = activeTrace;
-    if (trace === null) return inner.executeOp(name, attrs, ids, numOutputs);
+    if (trace === null) return observer === null ? inner.executeOp(name, attrs, ids, numOutputs) : observed(name, attrs, ids, numOutputs);
     const inputs = ids.map((id) => trace.resolve(id, name));
     const metas = inner.executeOp(name, attrs, ids, numOutputs);
     if (inputs.every((r): r is Ref => r !== null)) {
@@ -232,10 +269,12 @@ function fingerprint(t: Trace): string {
 }
 
 /**
- * Graphs compiled in this process, by fingerprint: a later step function whose first trace is one of
- * them (the next model fit of the same architecture) runs compiled from its second call on.
+ * Graphs compiled in this process, by fingerprint: those that two traces agreed on, which a later step
+ * function (the next model fit of the same architecture) uses after one trace; and those compiled from
+ * one trace, awaiting a second.
  */
-const compiledGraphs = new Map<string, { fn: string; numOutputs: number }>();
+const verifiedGraphs = new Map<string, CompiledGraph>();
+const pendingGraphs = new Map<string, CompiledGraph>();
 
 /** The trace as the native side takes it (values numbered: inputs, constants, node outputs). */
 function graphSpec(t: Trace, identityOp: (dtype: number) => OpAttr[]): GraphSpec {
@@ -302,7 +341,13 @@ export function installCompiler(): void {
   wrapBinding(tf.backend() as unknown as NodeBackend);
 }
 
-type Entry = { state: "traced"; trace: Trace; digest: string } | { state: "compiled"; fn: string; numOutputs: number } | { state: "eager" };
+interface CompiledGraph {
+  fn: string;
+  numOutputs: number;
+}
+
+/** A step function's state for one set of input shapes: compiled from one trace (checked at the next call), compiled, or eager. */
+type Entry = ({ state: "pending"; trace: Trace; digest: string } & CompiledGraph) | ({ state: "compiled" } & CompiledGraph) | { state: "eager" };
 
 let functionCounter = 0;
 
@@ -355,56 +400,68 @@ export function compileStep(name: string, fn: TensorFunction): TensorFunction {
     return { trace, outputs };
   };
 
+  const run = (key: string, graph: CompiledGraph, inputs: readonly tf.Tensor[], backend: NodeBackend): tf.Tensor[] | null => {
+    let metas: TensorMeta[];
+    try {
+      metas = backend.binding.executeOp(graph.fn, [], backend.getInputTensorIds([...inputs]), graph.numOutputs);
+    } catch (e) {
+      fallBack(key, `the compiled graph failed to run: ${(e as Error).message.split("\n")[0]}`);
+      return null;
+    }
+    stats.compiledCalls++;
+    return metas.map((m) => backend.createOutputTensor(m));
+  };
+
   return (inputs) => {
     if (!compileAvailable() || activeTrace !== null || isTapeOn()) return eager(inputs);
     const backend = tf.backend() as unknown as NodeBackend;
     const key = inputs.map((t) => `${t.dtype}[${t.shape.join(",")}]`).join(" ");
     const entry = entries.get(key);
     if (entry?.state === "eager") return eager(inputs);
-    if (entry?.state === "compiled") {
-      let metas: TensorMeta[];
-      try {
-        metas = backend.binding.executeOp(entry.fn, [], backend.getInputTensorIds([...inputs]), entry.numOutputs);
-      } catch (e) {
-        fallBack(key, `the compiled graph failed to run: ${(e as Error).message.split("\n")[0]}`);
-        return eager(inputs);
-      }
-      stats.compiledCalls++;
-      return metas.map((m) => backend.createOutputTensor(m));
-    }
+    if (entry?.state === "compiled") return run(key, entry, inputs, backend) ?? eager(inputs);
+    // No graph for these shapes yet, or one compiled from a single trace: trace (eagerly) to build it
+    // or to check it against a second call. Even then the results returned are the graph's, so that
+    // they do not depend on what this process ran before (a resumed run computes what the first did).
     const { trace, outputs } = traced(inputs, backend);
     if (trace.failure !== null) {
-      // The eager results stand; later calls with these shapes stay eager.
       fallBack(key, trace.failure);
       return outputs;
     }
     const digest = fingerprint(trace);
-    const known = compiledGraphs.get(digest);
-    if (known) {
-      entries.set(key, { state: "compiled", ...known });
-      return outputs;
+    let graph: CompiledGraph;
+    if (entry?.state === "pending") {
+      if (entry.digest !== digest) {
+        fallBack(key, difference(entry.trace, trace) ?? "the two traces differ");
+        return outputs;
+      }
+      graph = { fn: entry.fn, numOutputs: entry.numOutputs };
+      verifiedGraphs.set(digest, graph);
+      entries.set(key, { state: "compiled", ...graph });
+    } else if (verifiedGraphs.has(digest)) {
+      graph = verifiedGraphs.get(digest)!;
+      entries.set(key, { state: "compiled", ...graph });
+    } else {
+      const existing = pendingGraphs.get(digest);
+      if (existing) graph = existing;
+      else {
+        const fnName = `collapse_${name.replace(/[^A-Za-z0-9_]/g, "_")}_${functionCounter++}`;
+        try {
+          backend.binding.compileFunction!(fnName, graphSpec(trace, (dtype) => [{ name: "T", type: backend.binding.TF_ATTR_TYPE, value: dtype }]));
+        } catch (e) {
+          fallBack(key, (e as Error).message.split("\n")[0]);
+          return outputs;
+        }
+        stats.compiled++;
+        stats.compiledOps += trace.nodes.length;
+        graph = { fn: fnName, numOutputs: trace.outputs.length };
+        pendingGraphs.set(digest, graph);
+      }
+      entries.set(key, { state: "pending", trace, digest, ...graph });
     }
-    if (entry === undefined) {
-      entries.set(key, { state: "traced", trace, digest });
-      return outputs;
-    }
-    if (entry.digest !== digest) {
-      fallBack(key, difference(entry.trace, trace) ?? "the two traces differ");
-      return outputs;
-    }
-    const fnName = `collapse_${name.replace(/[^A-Za-z0-9_]/g, "_")}_${functionCounter++}`;
-    try {
-      backend.binding.compileFunction!(fnName, graphSpec(trace, (dtype) => [{ name: "T", type: backend.binding.TF_ATTR_TYPE, value: dtype }]));
-    } catch (e) {
-      fallBack(key, (e as Error).message.split("\n")[0]);
-      return outputs;
-    }
-    stats.compiled++;
-    stats.compiledOps += trace.nodes.length;
-    const compiled = { fn: fnName, numOutputs: trace.outputs.length };
-    compiledGraphs.set(digest, compiled);
-    entries.set(key, { state: "compiled", ...compiled });
-    return outputs;
+    const result = run(key, graph, inputs, backend);
+    if (result === null) return outputs;
+    for (const o of outputs) if (!inputs.includes(o) && !o.isDisposed) o.dispose();
+    return result;
   };
 }
 

@@ -129,7 +129,7 @@ export function decodingRows(live: number, batch: number): number {
  * [P, 1], keys, values] → [drawn ids [P], keys, values]: compiled on the native backend, one per model
  * shape and sampling setting.
  */
-function decoder(config: LmConfig, c: SamplingConfig) {
+export function decodingStep(config: LmConfig, c: SamplingConfig) {
   const stepLength = config.arch === "llama" ? 5 : 3;
   const layers = config.nLayers;
   return compiledWithParams(`decode_${config.name}`, [config, c.temperature, c.topK, c.topP], (params, inputs) => {
@@ -147,7 +147,7 @@ function decoder(config: LmConfig, c: SamplingConfig) {
 
 function sampleBatch(config: LmConfig, params: Params, eod: number, batch: number, c: SamplingConfig, rng: Rng): Int32Array[] {
   const docs: number[][] = Array.from({ length: batch }, () => []);
-  const step = decoder(config, c);
+  const step = decodingStep(config, c);
   // Row r of the cache decodes document rows[r]. Ended documents are dropped from the batch once an
   // eighth of it has ended, so decoding costs about the documents' total length, not batch × the
   // longest one. The step computes `physical` rows (rows.length rounded up: fewer shapes to compile);
