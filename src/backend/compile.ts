@@ -66,6 +66,7 @@ interface GraphSpec {
 
 interface Binding {
   TF_ATTR_TYPE: number;
+  TF_RESOURCE: number;
   createTensor(shape: number[], dtype: number, values: unknown): number;
   deleteTensor(id: number): void;
   tensorDataSync(id: number): unknown;
@@ -76,7 +77,9 @@ interface Binding {
 
 interface NodeBackend {
   binding: Binding;
+  tensorMap: { get(dataId: object): { dtype: unknown } | undefined };
   getInputTensorIds(tensors: tf.Tensor[]): number[];
+  getDTypeInteger(dtype: tf.DataType): number;
   createOutputTensor(meta: TensorMeta): tf.Tensor;
 }
 
@@ -104,7 +107,6 @@ class Trace {
   failure: string | null = null;
   /** Binding tensor id → the value it holds in this trace. */
   readonly values = new Map<number, Ref>();
-  readonly constByTensor = new Map<number, number>();
 
   constructor(readonly inputDtypes: number[]) {}
 
@@ -190,6 +192,9 @@ function wrapBinding(backend: NodeBackend): void {
     const trace = activeTrace;
     if (trace === null) return observer === null ? inner.executeOp(name, attrs, ids, numOutputs) : observed(name, attrs, ids, numOutputs);
     const inputs = ids.map((id) => trace.resolve(id, name));
+    // Ops on a resource (a variable) are ordered by their side effects, which a graph built from
+    // data dependencies alone would not keep.
+    if (inputs.some((r) => r !== null && trace.dtypeOf(r) === inner.TF_RESOURCE)) trace.fail(`${name} takes a resource (variable) handle, which compiled steps do not order`);
     const metas = inner.executeOp(name, attrs, ids, numOutputs);
     if (inputs.every((r): r is Ref => r !== null)) {
       const index = trace.nodes.length;
@@ -376,7 +381,7 @@ export function compileStep(name: string, fn: TensorFunction): TensorFunction {
 
   const traced = (inputs: readonly tf.Tensor[], backend: NodeBackend): { trace: Trace; outputs: tf.Tensor[] } => {
     const ids = backend.getInputTensorIds([...inputs]);
-    const trace = new Trace(inputs.map((t) => dtypeNumber(t.dtype, backend)));
+    const trace = new Trace(inputs.map((t) => dtypeNumber(t, backend)));
     ids.forEach((id, index) => {
       if (!trace.values.has(id)) trace.values.set(id, { kind: "input", index });
     });
@@ -465,8 +470,10 @@ export function compileStep(name: string, fn: TensorFunction): TensorFunction {
   };
 }
 
-function dtypeNumber(dtype: tf.DataType, backend: NodeBackend): number {
-  return (backend as unknown as { getDTypeInteger(d: tf.DataType): number }).getDTypeInteger(dtype);
+/** The TensorFlow dtype of a tensor as the binding holds it (a resource handle is "string" to tfjs). */
+function dtypeNumber(t: tf.Tensor, backend: NodeBackend): number {
+  const held = backend.tensorMap.get(t.dataId)?.dtype;
+  return typeof held === "number" ? held : backend.getDTypeInteger(t.dtype);
 }
 
 function isTapeOn(): boolean {
