@@ -5,7 +5,8 @@ import { availableBackends, selectBackend } from "../src/backend";
 import { compileAvailable, compileStats, compileStep, shapeBucket } from "../src/backend/compile";
 import { loadMoleculeData, moleculeBaseConfig } from "../src/experiments/molecules";
 import { lmConfig } from "../src/lm/configs";
-import { initParams } from "../src/lm/model";
+import { createCache, disposeCache, forward, growCache, initParams } from "../src/lm/model";
+import { selectCacheRows } from "../src/lm/layers";
 import { checkSamplingConfig, sampleDocuments } from "../src/lm/sample";
 import { checkTrainConfig, crossEntropy, train } from "../src/lm/train";
 import { checkDiffusionConfig, checkMoleculeTrainConfig, prepareBatch, preparedTensors, noiseBatch, alphaBars, betaSchedule, denoisingLoss, trainDiffusion } from "../src/molecules/diffusion";
@@ -330,6 +331,41 @@ test("LM sampling: the compiled decoding step draws the same tokens as the eager
       assert.ok(new Set(want.flatMap((d) => Array.from(d))).size > 10, "the draws vary");
       assert.deepEqual(got.map((d) => Array.from(d)), want.map((d) => Array.from(d)), name);
     } finally {
+      disposeParams(params);
+    }
+  }
+});
+
+test("the native KV cache is written in place, and cached decoding matches the full forward (grown and row-selected too)", async (t) => {
+  if (!requireCompiler(t)) return;
+  for (const name of ["gpt2-smoke", "llama2-smoke"]) {
+    const config = lmConfig(name, VOCAB);
+    const params = initParams(config, Rng.fromSeed(61));
+    const rng = Rng.fromSeed(62);
+    const B = 3;
+    const T = 10;
+    const tokens = Array.from({ length: B }, () => Array.from({ length: T }, () => rng.int(VOCAB)));
+    const cache = createCache(config, B, 4);
+    try {
+      const full = tf.tidy(() => forward(config, params, tf.tensor2d(tokens, undefined, "int32")).dataSync() as Float32Array);
+      const keys0 = cache.keys[0];
+      const pieces: Float32Array[] = [];
+      for (let i = 0; i < T; i++) {
+        if (i === 4) growCache(cache, 16);
+        if (i < 4) assert.equal(cache.keys[0], keys0, "the same cache tensor, written in place");
+        pieces.push(tf.tidy(() => forward(config, params, tf.tensor2d(tokens.map((r) => [r[i]]), undefined, "int32"), { cache }).dataSync() as Float32Array));
+      }
+      let diff = 0;
+      for (let r = 0; r < B; r++) for (let i = 0; i < T; i++) for (let v = 0; v < VOCAB; v++) diff = Math.max(diff, Math.abs(full[(r * T + i) * VOCAB + v] - pieces[i][r * VOCAB + v]));
+      assert.ok(diff < 1e-4, `${name}: cached decoding differs from the full forward by ${diff}`);
+      // Keep rows 2 and 0: their next logits are those of the full forward of their rows.
+      selectCacheRows(cache, [2, 0]);
+      const next = [rng.int(VOCAB), rng.int(VOCAB)];
+      const got = tf.tidy(() => forward(config, params, tf.tensor2d([[next[0]], [next[1]]], undefined, "int32"), { cache }).dataSync() as Float32Array);
+      const want = tf.tidy(() => forward(config, params, tf.tensor2d([[...tokens[2], next[0]], [...tokens[0], next[1]]], undefined, "int32")).slice([0, T, 0], [2, 1, VOCAB]).dataSync() as Float32Array);
+      assert.ok(relativeDiff(got, want) < 1e-5, `${name}: after selectCacheRows`);
+    } finally {
+      disposeCache(cache);
       disposeParams(params);
     }
   }

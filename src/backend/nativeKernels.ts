@@ -154,6 +154,18 @@ const KERNELS: tf.KernelConfig[] = [
   reduction("Max", false),
 ];
 
+/**
+ * TensorFlow's InplaceUpdate: rows `rows` (int32 [n]) of `x` (float32, rows along axis 0) become
+ * `values` [n, ...], in x's own buffer, which the returned tensor shares. x is changed: only for a
+ * tensor that nothing else reads, such as a KV cache written one position per decoding step (a
+ * functional update copies the whole cache every step).
+ */
+export function nativeInplaceUpdate(x: tf.Tensor, rows: tf.Tensor, values: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== "tensorflow") throw new Error("nativeInplaceUpdate needs the tensorflow backend");
+  const b = tf.backend() as unknown as NodeBackend;
+  return b.createOutputTensor(b.binding.executeOp("InplaceUpdate", [typeAttr(b, "T", x.dtype)], b.getInputTensorIds([x, rows, values]), 1)[0]);
+}
+
 const originals = new Map<string, tf.KernelFunc>();
 
 function original(name: string): tf.KernelFunc | undefined {

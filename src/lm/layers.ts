@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { nativeInplaceUpdate } from "../backend/nativeKernels";
 import { matMul } from "../nn/layers";
 import type { KVCache, LmConfig } from "./types";
 
@@ -83,7 +84,9 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tenso
  * Per-layer keys and values for incremental decoding, with room for a fixed number of positions:
  * keys[l], values[l] are [batch, H, capacity, hd], of which the first `length` positions are filled.
  * A fixed capacity keeps a decoding step's shapes the same from token to token, so that it can run as
- * one compiled step (backend/compile); `growCache` moves to a larger capacity.
+ * one compiled step (backend/compile); `growCache` moves to a larger capacity. On the native backend a
+ * cached forward writes the new positions into the cache's own buffers (`cacheWritesInPlace`);
+ * elsewhere it replaces them by updated copies.
  *
  * Ownership: the cache owns its tensors. They are `tf.keep`-ed, so they survive any `tf.tidy` around
  * `forward`; each cached `forward` replaces them and disposes the old ones. Free them with
@@ -147,15 +150,24 @@ export function disposeCache(cache: KVCache): void {
 }
 
 /**
+ * Whether cached forwards write into the cache in place (TensorFlow's InplaceUpdate, native backend):
+ * one position per layer and step instead of a copy of the whole cache.
+ */
+export function cacheWritesInPlace(): boolean {
+  return tf.getBackend() === "tensorflow";
+}
+
+/**
  * Where T new tokens go in a cache of `capacity` positions that holds `past` of them, as tensors
- * built on the host: the new tokens' positions [T] (int32), the (row, head, position) of every new
- * key [B·H·T, 3] (int32), and the additive mask [T, capacity] that lets each new token see the cached
- * positions and the new ones up to itself (0) and nothing after (-1e9). A compiled decoding step takes
- * these as inputs, since they change from token to token.
+ * built on the host: the new tokens' positions [T] (int32); where every new key goes, as the
+ * (row, head, position) of each [B·H·T, 3] (int32), or where writes are in place its row of the
+ * cache seen as [B·H·capacity, hd] ([B·H·T] int32); and the additive mask [T, capacity] that lets
+ * each new token see the cached positions and the new ones up to itself (0) and nothing after
+ * (-1e9). A compiled decoding step takes these as inputs, since they change from token to token.
  */
 export interface CacheStep {
   positions: tf.Tensor1D;
-  write: tf.Tensor2D;
+  write: tf.Tensor;
   mask: tf.Tensor2D;
   /** Llama: the RoPE cos and sin tables [T, hd] of the new positions (see lm/model `decodeStep`). */
   rope?: [tf.Tensor2D, tf.Tensor2D];
@@ -163,14 +175,18 @@ export interface CacheStep {
 
 export function cacheStep(config: LmConfig, batch: number, past: number, t: number, capacity: number): CacheStep {
   if (past + t > capacity) throw new RangeError(`forward: ${past} cached + ${t} new tokens exceed the cache's capacity ${capacity}`);
-  const write = new Int32Array(batch * config.nHeads * t * 3);
+  const inPlace = cacheWritesInPlace();
+  const write = new Int32Array(batch * config.nHeads * t * (inPlace ? 1 : 3));
   let w = 0;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < config.nHeads; h++) {
       for (let i = 0; i < t; i++) {
-        write[w++] = b;
-        write[w++] = h;
-        write[w++] = past + i;
+        if (inPlace) write[w++] = (b * config.nHeads + h) * capacity + past + i;
+        else {
+          write[w++] = b;
+          write[w++] = h;
+          write[w++] = past + i;
+        }
       }
     }
   }
@@ -178,7 +194,7 @@ export function cacheStep(config: LmConfig, batch: number, past: number, t: numb
   for (let i = 0; i < t; i++) for (let j = past + i + 1; j < capacity; j++) mask[i * capacity + j] = -1e9;
   return {
     positions: tf.tensor1d(Int32Array.from({ length: t }, (_, i) => past + i), "int32"),
-    write: tf.tensor2d(write, [batch * config.nHeads * t, 3], "int32"),
+    write: inPlace ? tf.tensor1d(write, "int32") : tf.tensor2d(write, [batch * config.nHeads * t, 3], "int32"),
     mask: tf.tensor2d(mask, [t, capacity]),
   };
 }
@@ -209,14 +225,24 @@ export interface CachedAttention {
  * Attention of new queries over a fixed-capacity cache: writes the new keys and values `k`, `v`
  * [B,H,T,hd] at their positions, then softmax(q Kᵀ / √hd + mask) V over the whole capacity, where the
  * mask hides the positions not yet written (their weights are exactly zero). Returns the output and
- * the layer's updated keys and values.
+ * the layer's keys and values after the write: updated copies, or (written in place) the cache's own.
  */
 export function attendCached(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, layer: number, kv: CachedAttention): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
   const hd = q.shape[3];
-  const keys = tf.tensorScatterUpdate(kv.keys[layer], kv.step.write, k.reshape([-1, hd])) as tf.Tensor4D;
-  const values = tf.tensorScatterUpdate(kv.values[layer], kv.step.write, v.reshape([-1, hd])) as tf.Tensor4D;
+  const write = (cache: tf.Tensor4D, update: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] => {
+    if (kv.step.write.rank === 1) {
+      // The attention reads the update's output (the same buffer), which orders it after the write.
+      // (The capacity stays out of the shape constants: one compiled step serves every capacity.)
+      const [b, h] = cache.shape;
+      return [nativeInplaceUpdate(cache.reshape([-1, hd]), kv.step.write, update.reshape([-1, hd])).reshape([b, h, -1, hd]) as tf.Tensor4D, cache];
+    }
+    const updated = tf.tensorScatterUpdate(cache, kv.step.write, update.reshape([-1, hd])) as tf.Tensor4D;
+    return [updated, updated];
+  };
+  const [keys, keysAfter] = write(kv.keys[layer], k);
+  const [values, valuesAfter] = write(kv.values[layer], v);
   const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(hd)), keys, false, true), kv.step.mask);
-  return [matMul(tf.softmax(scores), values) as tf.Tensor4D, keys, values];
+  return [matMul(tf.softmax(scores), values) as tf.Tensor4D, keysAfter, valuesAfter];
 }
 
 /** Checks tokens against the config and cache; returns the position of the first token. */

@@ -50,12 +50,13 @@ export function forward(config: LmConfig, params: Params, tokens: tf.Tensor2D, o
       const r = modelForward(config, params, tokens, { keys: cache.keys, values: cache.values, step });
       return [r.logits, ...r.keys, ...r.values];
     });
-    // The cache owns its tensors beyond any tidy around this call.
+    // The cache owns its tensors beyond any tidy around this call (unless they were written in place).
     for (let l = 0; l < config.nLayers; l++) {
-      cache.keys[l].dispose();
-      cache.values[l].dispose();
-      cache.keys[l] = tf.keep(kv[l]) as tf.Tensor4D;
-      cache.values[l] = tf.keep(kv[config.nLayers + l]) as tf.Tensor4D;
+      for (const [list, updated] of [[cache.keys, kv[l]], [cache.values, kv[config.nLayers + l]]] as const) {
+        if (updated === list[l]) continue;
+        list[l].dispose();
+        list[l] = tf.keep(updated) as tf.Tensor4D;
+      }
     }
     cache.length += t;
     return logits as tf.Tensor3D;
