@@ -126,14 +126,12 @@ export async function sampleDocuments(config: LmConfig, params: Params, endOfDoc
 }
 
 /**
- * The room a cache needs for `needed` positions: the next power of two (at least 32), at most `max`.
- * Few capacities, so that few decoding steps are compiled, and attention spans little more than the
- * positions filled.
+ * The room a cache needs for `needed` positions: the next multiple of 32, at most `max`. Attention
+ * spans little more than the positions filled, and growing (a copy of the cache) happens every 32
+ * positions. (The compiled decoding step does not depend on the capacity.)
  */
 export function cacheCapacityFor(needed: number, max: number): number {
-  let capacity = 32;
-  while (capacity < needed) capacity *= 2;
-  return Math.min(capacity, max);
+  return Math.min(Math.max(32, Math.ceil(needed / 32) * 32), max);
 }
 
 /** Rows a decoding step computes for `live` documents of a batch of `batch` (padded: few shapes to compile). */
