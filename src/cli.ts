@@ -11,7 +11,7 @@ import { packageRoot } from "./environment";
 import { type LinearExperimentConfig, type LinearExperimentResult, linearResultJson, runLinearExperiment } from "./linear/montecarlo";
 import { readConfigFile } from "./commands/sequenceCommand";
 import type { CovarianceSpec, LinearSetting } from "./linear/problem";
-import { PROFILES, checkProfile, defaultSeeds } from "./experiments/profiles";
+import { PROFILES, checkProfile } from "./experiments/profiles";
 import { EXPERIMENTS, type ExperimentOutput } from "./experiments/registry";
 import { linearErrorFigure } from "./linear/figures";
 import { saveFigure, standaloneHtml } from "./plots/plotly";
@@ -236,8 +236,8 @@ async function reproduceCommand(args: string[]): Promise<number> {
     return 0;
   }
   const profile = checkProfile(v.profile ?? "quick", "--profile");
-  const seeds = v.seeds !== undefined ? num("seeds", v.seeds, true) : defaultSeeds(profile);
-  if (seeds < 1) throw new UsageError(`--seeds: must be ≥ 1, got ${seeds}`);
+  const seeds = v.seeds !== undefined ? num("seeds", v.seeds, true) : undefined;
+  if (seeds !== undefined && seeds < 1) throw new UsageError(`--seeds: must be ≥ 1, got ${seeds}`);
   await applyBackendFlag(v.backend);
   const names = v.only ? list("only", v.only, "") : Object.keys(EXPERIMENTS);
   for (const n of names) if (!(n in EXPERIMENTS)) throw new UsageError(`--only: unknown experiment ${JSON.stringify(n)} (known: ${Object.keys(EXPERIMENTS).join(", ")})`);

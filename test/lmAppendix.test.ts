@@ -23,7 +23,7 @@ import { configErrorField, tempDir } from "./helpers";
 
 const QUICK = lmAppendixConfig("quick");
 
-test("appendixSequences: each needed sequence once, replace followed to t=10 where a row asks for it", () => {
+test("appendixSequences: each needed sequence once, replace followed to the long iteration where a row asks for it", () => {
   const seqs = appendixSequences(QUICK);
   const keys = seqs.map((s) => canonicalJson(lmRunKey(s)));
   assert.equal(new Set(keys).size, keys.length, "no sequence twice");
@@ -33,12 +33,13 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   assert.equal(rows[2].setting.trainTokens, QUICK.base.trainTokens! / QUICK.smallDatasetDivisor);
   assert.equal(rows[3].setting.trainTokens, rows[2].setting.trainTokens);
   assert.equal(rows[3].setting.train.epochs, QUICK.smallDatasetEpochs);
-  assert.equal(find(rows[0].setting, "replace")?.iterations, 10, "GPT-2 replace to t=10");
-  assert.equal(find(rows[0].setting, "accumulate")?.iterations, 4);
-  assert.equal(find(rows[0].setting, "replace-multiple")?.iterations, 4);
+  const [short, long] = [QUICK.shortIterations, QUICK.longIterations];
+  assert.equal(find(rows[0].setting, "replace")?.iterations, long, "GPT-2 replace to the long iteration (the paper: t=10)");
+  assert.equal(find(rows[0].setting, "accumulate")?.iterations, short);
+  assert.equal(find(rows[0].setting, "replace-multiple")?.iterations, short);
   assert.equal(find(rows[1].setting, "replace-multiple"), undefined, "temperature 0.3: replace-multiple n/a, as in the paper");
-  assert.equal(find(rows[3].setting, "replace")?.iterations, 4, "the more-epochs row stops replace at t=4");
-  for (const r of rows.slice(4)) assert.equal(find(r.setting, "accumulate")?.iterations, 4, r.setting.model);
+  assert.equal(find(rows[3].setting, "replace")?.iterations, short, "the more-epochs row stops replace at the short iteration");
+  for (const r of rows.slice(4)) assert.equal(find(r.setting, "accumulate")?.iterations, short, r.setting.model);
   // Figure 10's low temperature and Figure 11's first-model epochs are sequences too (both strategies).
   for (const { setting } of [...figure10Settings(QUICK), ...figure11Settings(QUICK)]) {
     for (const s of ["replace", "accumulate"] as const) assert.ok(find(setting, s), `${JSON.stringify(setting.firstIterationEpochs)} ${s}`);
@@ -48,10 +49,10 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
   const paper = lmAppendixConfig("paper");
   assert.deepEqual([paper.smallDatasetDivisor, paper.smallDatasetEpochs, paper.lowTemperature], [5, 3, 0.3], "the paper's ablations");
   assert.deepEqual(figure11Settings(paper).map((f) => f.label), ["first model: 0.25 epochs", "first model: 0.5 epochs", "first model: 1 epoch", "first model: 2 epochs"]);
-  // the reviewers' controls on the base setting, to t=4
+  // the reviewers' controls on the base setting, to the short iteration
   for (const s of QUICK.controls) assert.ok(find(QUICK.base, s), `control ${s}`);
-  assert.equal(find(QUICK.base, "replace-matched-compute")?.iterations, 4);
-  assert.equal(find(QUICK.base, "accumulate-subsample")?.iterations, 4);
+  assert.equal(find(QUICK.base, "replace-matched-compute")?.iterations, short);
+  assert.equal(find(QUICK.base, "accumulate-subsample")?.iterations, short);
   // 6 rows: 3+2+3+2+2·2 = 14 table sequences, + 2 for Figure 11, + 2 controls; Figure 10 adds none at quick.
   assert.equal(seqs.length, 18);
   // At paper, Figure 10 runs accumulate as far as replace, at both temperatures.
@@ -64,11 +65,11 @@ test("appendixSequences: each needed sequence once, replace followed to t=10 whe
 });
 
 test("appendixSequences rejects a bad appendix config naming the field", () => {
-  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, longIterations: 3 })), "longIterations");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, longIterations: QUICK.shortIterations - 1 })), "longIterations");
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, firstIterationEpochs: [1, 0] })), "firstIterationEpochs[1]");
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, strategies: [] })), "strategies");
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, controls: [] })), "controls");
-  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, figure10Iterations: 11 })), "figure10Iterations");
+  assert.equal(configErrorField(() => appendixSequences({ ...QUICK, figure10Iterations: QUICK.longIterations + 1 })), "figure10Iterations");
 });
 
 /** A finished sequence with made-up cross-entropies (only what the table reads). */
@@ -78,7 +79,7 @@ function fakeResult(config: LmSequenceConfig, ce: number[]): LmSequenceResult {
 }
 
 test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a where a row does not run a column", () => {
-  const c = { ...QUICK, llamaModels: [] };
+  const c = { ...QUICK, shortIterations: 4, longIterations: 10, llamaModels: [] };
   const [gpt2, lowT] = table2Rows(c);
   const results = new SequenceResults([
     fakeResult({ ...gpt2.setting, strategy: "replace", iterations: 10 }, [2, 2.2, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.25]),

@@ -142,9 +142,24 @@ test("storedSamples decodes the synthetic documents of a stored run", async () =
   assert.ok(samples.filter((s) => /[a-z]{2,}/i.test(s)).length >= 3, `mostly non-empty text: ${JSON.stringify(samples)}`);
   assert.ok(!samples.some((s) => s.includes("<|endoftext|>")), "special tokens are skipped");
   assert.equal(storedSamples(result.runDir!, result.tokenizer, 2, 1000).length, REPLACE.trainDocuments, "one synthetic set per model");
-  // The last model samples too, so the run can be extended to more iterations.
-  assert.equal(storedSamples(result.runDir!, result.tokenizer, 3, 1000).length, REPLACE.trainDocuments, "the last model's text is kept");
+  // The last model draws a preview (its first sampling batch), enough to show; continuing the run
+  // draws the rest from its checkpoint.
+  assert.equal(storedSamples(result.runDir!, result.tokenizer, 3, 1000).length, Math.min(REPLACE.sampling.batchSize!, REPLACE.trainDocuments!), "the last model's preview is kept");
   assert.deepEqual(storedSamples(result.runDir!, result.tokenizer, 4, 5), [], "no model 4 in a 3-iteration run");
+});
+
+test("a finished run continues to more iterations exactly as a longer run: the last model's set is drawn from its checkpoint", async () => {
+  const store = freshStore("lmseq-extend");
+  const short = await runLmSequence({ ...REPLACE, iterations: 2 }, { store });
+  const preview = storedSamples(short.runDir!, short.tokenizer, 2, 1000);
+  const longer = await runLmSequence(REPLACE, { store });
+  assert.equal(longer.resumedFrom, 2);
+  assert.equal(longer.runDir, short.runDir, "the same run, continued");
+  const direct = (await uninterrupted()).result;
+  assert.deepEqual(timeless(longer.records), timeless(direct.records), "records of the continued run, bitwise");
+  const full = storedSamples(short.runDir!, short.tokenizer, 2, 1000);
+  assert.equal(full.length, REPLACE.trainDocuments, "model 2's whole set, drawn when the run continued");
+  assert.deepEqual(full.slice(0, preview.length), preview, "and the preview is its beginning");
 });
 
 test("checkpoints load back and reproduce each model's recorded test cross-entropy", async () => {

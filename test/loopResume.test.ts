@@ -336,3 +336,32 @@ test("an extendable run continues to more iterations and reads back fewer, ident
     assert.deepEqual(three.records.map((r) => r.metrics), direct.records.slice(0, 3).map((r) => r.metrics));
   }
 });
+
+test("with a model to read back, the last model draws only a preview; continuing draws its set from that model, identically", async () => {
+  const base = linearModality(problem());
+  // The linear sampler draws row after row from one generator: its first rows begin any larger draw.
+  const modality: Modality<LinearData, LinearModel> = { ...base, previewSize: 5 };
+  for (const strategy of ["replace", "accumulate"] as Strategy[]) {
+    const direct = await runCollapse({ modality: base, seed: SEED, loop: { strategy, iterations: 4, realSize: 12 } });
+    const store = freshStore();
+    const models = new Map<number, LinearModel>();
+    const keep = (n: number, m: LinearModel) => void models.set(n, m);
+    const r1 = store.open("preview-test", { strategy });
+    await runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 2, realSize: 12 }, run: r1, extendable: true, onModel: keep, restore: (n) => models.get(n) ?? null });
+    r1.close();
+    assert.equal(modality.codec!.decode(r1.readArtifact("synthetic-2.bin")!).y.length, 5, "model 2 drew a preview");
+    // Without the model, the run cannot continue, and says why.
+    const r2 = store.open("preview-test", { strategy });
+    await assert.rejects(
+      runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 4, realSize: 12 }, run: r2, extendable: true, restore: () => null }),
+      (e: unknown) => e instanceof DataError && /synthetic-2\.bin/.test(e.message) && /checkpoint/.test(e.message),
+    );
+    r2.close();
+    const r3 = store.open("preview-test", { strategy });
+    const four = await runCollapse({ modality, seed: SEED, loop: { strategy, iterations: 4, realSize: 12 }, run: r3, extendable: true, onModel: keep, restore: (n) => models.get(n) ?? null });
+    r3.close();
+    assert.equal(four.resumedFrom, 2);
+    assert.deepEqual(stripSeconds(four.records), stripSeconds(direct.records), strategy);
+    assert.equal(modality.codec!.decode(r3.readArtifact("synthetic-2.bin")!).y.length, 12, "model 2's whole set, drawn on continuing");
+  }
+});

@@ -29,11 +29,19 @@ export interface CollapseOptions<D, M> {
   run?: Run;
   onIteration?: (record: IterationRecord) => void;
   /**
-   * Sample from the last model too, so that the run can later be continued to more iterations; a run
-   * that already holds more iterations than asked for then returns its first ones (every draw is
-   * derived per iteration, so a prefix of a longer run is exactly the shorter run).
+   * The run can later be continued to more iterations, and a run that already holds more iterations
+   * than asked for returns its first ones (every draw is derived per iteration, so a prefix of a longer
+   * run is exactly the shorter run). Continuing needs the last model's synthetic set: the last model
+   * samples it, or with `restore` (and a modality `previewSize`) only its first samples, and the rest
+   * when the run is continued.
    */
   extendable?: boolean;
+  /**
+   * The model of a finished iteration, read back (from its checkpoint), or null when there is none:
+   * enough to sample from. Continuing a run samples its last model's synthetic set with it, with the
+   * very draws an uninterrupted run makes.
+   */
+  restore?: (iteration: number) => Promise<M | null> | M | null;
   /** Sees each fitted model after evaluation and before it is disposed (e.g. to save a checkpoint). */
   onModel?: (iteration: number, model: M) => void | Promise<void>;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
@@ -87,8 +95,19 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
   for (let n = 1; n <= resumedFrom; n++) {
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
     if (n < cfg.iterations) {
-      const data = run!.readSynthetic(n, modality.codec!);
-      if (data === null) throw new DataError(run!.artifactPath(syntheticArtifact(n)), "missing, but iteration " + n + " is recorded as finished");
+      const file = run!.artifactPath(syntheticArtifact(n));
+      let data = run!.readSynthetic(n, modality.codec!);
+      if (data === null) throw new DataError(file, "missing, but iteration " + n + " is recorded as finished");
+      // The last model of a run that ended here drew only a preview of its set: it draws the set now.
+      if (n === resumedFrom && modality.size(data) < samplesToDraw(cfg, n)) {
+        const model = opts.restore ? await opts.restore(n) : null;
+        if (model === null) throw new DataError(file, `holds the first ${modality.size(data)} of model ${n}'s samples; continuing the run needs the model's checkpoint`);
+        try {
+          data = await sampleInRun(opts, model, samplesToDraw(cfg, n), n);
+        } finally {
+          modality.dispose?.(model);
+        }
+      }
       pool.synthetic.push({ data, origin: "synthetic", generation: n });
     }
   }
@@ -118,11 +137,10 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       }
       throwIfInterrupted(opts.signal);
       await opts.onModel?.(n, model);
-      if (n < cfg.iterations || opts.extendable) {
-        const data = await modality.sample(model, samplesToDraw(cfg, n), Rng.derive(seed, "sample", n));
-        // Persist the synthetic set before the record that declares iteration n finished.
-        if (run) run.writeSynthetic(n, modality.codec!, data);
-        pool.synthetic.push({ data, origin: "synthetic", generation: n });
+      if (n < cfg.iterations) pool.synthetic.push({ data: await sampleInRun(opts, model, samplesToDraw(cfg, n), n), origin: "synthetic", generation: n });
+      else if (opts.extendable) {
+        const preview = opts.restore && modality.previewSize ? Math.min(modality.previewSize, samplesToDraw(cfg, n)) : samplesToDraw(cfg, n);
+        await sampleInRun(opts, model, preview, n);
       }
     } finally {
       modality.dispose?.(model);
@@ -141,6 +159,16 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     opts.onIteration?.(record);
   }
   return { records, resumedFrom };
+}
+
+/**
+ * `size` samples of model n (every draw from the iteration's own generator), persisted in the run
+ * before the record that declares iteration n finished.
+ */
+async function sampleInRun<D, M>(opts: CollapseOptions<D, M>, model: M, size: number, n: number): Promise<D> {
+  const data = await opts.modality.sample(model, size, Rng.derive(opts.seed, "sample", n));
+  opts.run?.writeSynthetic(n, opts.modality.codec!, data);
+  return data;
 }
 
 /**

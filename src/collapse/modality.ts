@@ -39,6 +39,13 @@ export interface Modality<D, M> {
   fit(train: readonly Part<D>[], ctx: FitContext): M | Promise<M>;
   /** `size` new samples from the model. */
   sample(model: M, size: number, rng: Rng): D | Promise<D>;
+  /**
+   * Samples that begin every larger sample from the same generator: sample(model, n, rng) for n ≥
+   * previewSize starts with sample(model, previewSize, rng) (e.g. the first batch). The last model of a
+   * stored run draws only these, enough to show; continuing the run draws its whole set then, from the
+   * model read back (see CollapseOptions.restore). Unset: the last model draws its whole set.
+   */
+  readonly previewSize?: number;
   /** Metrics of the model on held-out real data. */
   evaluate(model: M, rng: Rng): Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>;
   /** Frees a model's resources (tensors) once the loop is done with it. */

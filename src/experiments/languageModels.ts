@@ -264,6 +264,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
       run,
       opts,
       checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()) } }),
+      fromCheckpoint: (params) => ({ params, trainTokens: 0 }),
       summaryMetric: "testCrossEntropy",
     });
     return {
@@ -401,15 +402,9 @@ export function lmBaseConfig(profile: Profile): LmSequenceConfig {
       };
     case "quick":
       // Sized by tokens, so that every corpus gets the same budget (ours; the paper trains on all of
-      // TinyStories). Sized by measurement on a 2-core CPU with the native backend, one thread a
-      // process, for first models that write readable stories (see lm/configs.ts for the models):
-      // 300k real tokens × 2 epochs at batch 8 took llama2-quick to 0.87 nats/token on the embedded
-      // stories and gpt2-quick to 1.06. The earlier 100k tokens at batch 6 (~260 optimizer steps) gave
-      // 2.14 and 2.88: real words (97%) in no English order. More data beat more epochs (Llama-2: 100k
-      // tokens × 6 epochs 1.07, 200k × 3 0.95, 300k × 2 0.87, the same tokens trained); batch 12
-      // trained ~10% faster a token and ended a little worse (0.89). Vocabulary 2048 keeps most words
-      // one token (at 1024 a fifth of the generated words were broken subword joins). On real English
-      // (Debian's fortunes, scripts/real-text-corpora.py) see the README's real-data table.
+      // TinyStories), and so that the first models write readable stories on a 2-core CPU: see the
+      // README's "What quick shows" for what these sizes give and lm/configs.ts for the models. Three
+      // iterations, each with two seeds in the notebooks (defaultSeeds), fit the quick budget.
       return {
         model: "gpt2-quick",
         vocabSize: 2048,
@@ -417,7 +412,7 @@ export function lmBaseConfig(profile: Profile): LmSequenceConfig {
         trainTokens: 300_000,
         validTokens: 12_000,
         strategy: "replace",
-        iterations: 4,
+        iterations: 3,
         seed: 0,
         train: { epochs: 2, batchSize: 8, sequenceLength: 128, learningRate: 1e-2, minLearningRate: 1e-3, warmupFraction: 0.1, evalEvery: 50, evalSequences: 24 },
         sampling: { batchSize: 100 },

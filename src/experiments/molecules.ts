@@ -173,6 +173,7 @@ export async function runMoleculeSequence(config: MoleculeSequenceConfig, opts: 
       run,
       opts,
       checkpoint: (m) => ({ params: m.params, metadata: { model: JSON.stringify(checked.model), diffusion: JSON.stringify(checked.diffusion) } }),
+      fromCheckpoint: (params) => ({ params, finalTrainLoss: NaN, trainSteps: 0 }),
       summaryMetric: "testLoss",
     });
     return { ...result, config, model: checked.model, diffusion: checked.diffusion, parameters, backend: backendInfo(), runDir: run?.dir ?? null, data: { train, test } };

@@ -16,15 +16,15 @@ import { gaussianBaseConfig } from "./gaussian";
 import { MOLECULE_SEQUENCES, moleculeBaseConfig } from "./molecules";
 import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
-import { type Profile, withSeeds } from "./profiles";
+import { type Profile, defaultSeeds, withSeeds } from "./profiles";
 
 export interface ExperimentContext {
   store: RunStore | null;
   progress: (label: string, total: number) => Progress;
   /**
    * Sequences per (model, strategy) in the §3.1 (Figures 3, 4), §3.2, §3.3 and §5 experiments, seeds
-   * S..S+K−1 (default 1; `collapse reproduce` passes defaultSeeds(profile)); the figures draw their mean
-   * with a ±1 SE band. The appendix (Table 2) and the controls stay single-seed.
+   * S..S+K−1 (default: defaultSeeds(profile, experiment)); the figures draw their mean with a ±1 SE
+   * band. The appendix (Table 2) and the controls stay single-seed.
    */
   seeds?: number;
 }
@@ -68,7 +68,7 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
-      const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds)), ctx);
+      const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
       const curves = results.map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
       const figures: Record<string, Figure> = { figure3: lmCrossEntropyByStrategyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
       for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`, { x: "epochs", epochs: base.train.epochs ?? 1 });
@@ -96,7 +96,7 @@ export const EXPERIMENTS = {
     description: "§3.2 conformation diffusion: Figure 5 (test loss), COV and MAT per iteration",
     async run(profile, ctx) {
       const base = moleculeBaseConfig(profile);
-      const runs = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds), ctx);
+      const runs = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "molecules")), ctx);
       const curves = (label: string) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
@@ -112,7 +112,7 @@ export const EXPERIMENTS = {
     description: "§3.3 VAEs on faces: Figure 6 (test −ELBO), attribute frequencies, feature Fréchet/precision/recall",
     async run(profile, ctx) {
       const base = vaeBaseConfig(profile);
-      const runs = await withProgress(VAE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds), ctx);
+      const runs = await withProgress(VAE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "vae")), ctx);
       const curves = runs.map((r) => ({ label: "VAE", strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
@@ -132,7 +132,7 @@ export const EXPERIMENTS = {
       for (const strategy of strategies) {
         gaussian.push({ strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       }
-      const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies, ctx.seeds), ctx);
+      const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies, ctx.seeds ?? defaultSeeds(profile, "augmentation")), ctx);
       const panels = [
         { metric: "frechetDistance", axisTitle: "Fréchet distance" },
         { metric: "precision", axisTitle: "precision" },

@@ -1,11 +1,12 @@
 import { type ChildProcess, fork } from "node:child_process";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type CollapseResult, type IterationRecord, runCollapse } from "../collapse/loop";
 import type { Modality } from "../collapse/modality";
 import type { LoopConfig } from "../collapse/strategies";
 import type { Params } from "../nn/params";
-import { saveParams } from "../nn/safetensors";
+import { loadParams, saveParams } from "../nn/safetensors";
 import { ConfigError, DataError, deserializeError } from "../errors";
 import { interruptible, throwIfInterrupted } from "../interrupt";
 import { type Run, type RunStore, modelArtifact } from "../store/runStore";
@@ -38,9 +39,16 @@ export async function collapseInRun<D, M>(o: {
   opts: SequenceRunOptions;
   /** A model's parameters and the metadata its checkpoint needs to be loaded on its own. */
   checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
+  /**
+   * A model from its checkpoint's parameters, enough to sample from. With checkpoints kept, a run's
+   * last model draws only a preview of its synthetic set (the modality's previewSize), and the rest is
+   * drawn from the model read back if the run is continued.
+   */
+  fromCheckpoint?: (params: Params) => M;
   summaryMetric: string;
 }): Promise<CollapseResult> {
   const { run, opts } = o;
+  const checkpoints = run !== null && opts.checkpoints !== false && o.checkpoint !== undefined;
   const result = await runCollapse({
     modality: o.modality,
     loop: o.loop,
@@ -50,8 +58,15 @@ export async function collapseInRun<D, M>(o: {
     onIteration: opts.onIteration,
     onFitProgress: opts.onFitProgress,
     signal: opts.signal,
+    restore:
+      checkpoints && o.fromCheckpoint
+        ? (n) => {
+            const file = run!.artifactPath(modelArtifact(n));
+            return fs.existsSync(file) ? o.fromCheckpoint!(loadParams(file).params) : null;
+          }
+        : undefined,
     onModel:
-      run && opts.checkpoints !== false && o.checkpoint
+      checkpoints
         ? (n, m) => {
             const { params, metadata } = o.checkpoint!(m);
             saveParams(run.artifactPath(modelArtifact(n)), params, { ...metadata, iteration: String(n) });

@@ -243,6 +243,7 @@ export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenc
       run,
       opts,
       checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model) } }),
+      fromCheckpoint: (params) => ({ params, trainImages: 0 }),
       summaryMetric: "testNegElbo",
     });
     return { ...result, config, model, parameters: vaeParameterCount(model), backend: backendInfo(), runDir: run?.dir ?? null, classifierAccuracy: accuracy, realFrequencies, testPreview: selectImages(data.test, Int32Array.from({ length: Math.min(16, data.test.n) }, (_, i) => i)) };

@@ -90,6 +90,8 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
   };
   return {
     name: "lm",
+    // sampleDocuments draws batch by batch from one generator: the first batch begins every sample.
+    previewSize: o.sampling.batchSize,
     size: (data) => data.docs.length,
     select: (data, indices) => ({ docs: Array.from(indices, (i) => data.docs[i]) }),
     realPool: { docs: o.realDocs },

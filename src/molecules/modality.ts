@@ -82,6 +82,8 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
 
   return {
     name: "molecules",
+    // sampleConformations draws each batch of molecules from a generator forked for it.
+    previewSize: o.evaluation.batchSize,
     size: (data) => data.conformers.length,
     select: (data, indices) => selectConformers(data, indices),
     realPool: o.realTrain,

@@ -62,6 +62,8 @@ export function vaeModality(o: VaeModalityOptions): Modality<ImageSet, VaeModel>
   };
   return {
     name: "vae",
+    // sample decodes batch by batch, drawing the latents in order from one generator.
+    previewSize: batch,
     size: (data) => data.n,
     select: (data, indices) => selectImages(data, indices),
     realPool: o.realTrain,
