@@ -70,8 +70,9 @@ Flags:
   --profile P        ${PROFILES.join(" | ")} (default quick)
   --only NAMES       experiments to run (default all): ${Object.keys(EXPERIMENTS).join(", ")}
   --seeds K          sequences per model and strategy in lm, molecules, vae and augmentation,
-                     drawn as mean ± 1 SE (default: 1 below paper, 3 at paper; the kit's
-                     choice, the paper reports single runs); lm-appendix and controls: 1
+                     drawn as mean ± 1 SE (default, the kit's choice, the paper reports single
+                     runs: 3 at paper; at quick 2 for lm and vae, 1 for molecules and
+                     augmentation; 1 at smoke); lm-appendix and controls: 1
   --out DIR          where figures go (default out/cli): <name>.json per figure and one
                      offline figures.html; PNG/SVG/PDF come from \`bash scripts/reproduce.sh\`
 ${backendHelp(19)}
