@@ -1,6 +1,6 @@
 """PyTorch reference throughputs for `npm run bench`, on the same shapes as the kit's quick models.
 
-    python bench/torch_reference.py [--threads 1] [--out FILE.json]
+    python bench/torch_reference.py [--threads 1] [--models NAME,NAME] [--out FILE.json]
 
 Needs only `torch` (not a kit dependency: install it in any Python environment). Prints one JSON line
 per measurement and, with --out, writes them all to one file that `npm run bench -- --pytorch FILE`
@@ -143,11 +143,17 @@ def sample_rate(c, docs=100, tokens=200):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--models", help="comma-separated subset of " + ", ".join(CONFIGS) + " (default: all)")
     ap.add_argument("--out")
     args = ap.parse_args()
+    names = args.models.split(",") if args.models else list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        ap.error(f"--models: unknown {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
     torch.set_num_threads(args.threads)
     rows = []
-    for name, c in CONFIGS.items():
+    for name in names:
+        c = CONFIGS[name]
         rates = [("train", train_rate(c, c.get("batch", 16), c.get("seq", 256), c.get("steps", 10)))]
         if c.get("sample", True):
             rates.append(("sample", sample_rate(c)))
