@@ -6,9 +6,9 @@ import { test } from "node:test";
 import { probeTensorflow } from "../src/backend";
 import { packageRoot } from "../src/environment";
 import { DataError } from "../src/errors";
-import { RUN_COLUMNS, type TidyRow, exportRuns, tidyRows, toCsv, toJsonLines } from "../src/store/export";
+import { RUN_COLUMNS, type TidyRow, exportRuns, saveFrameCsv, tidyRows, toCsv, toJsonLines } from "../src/store/export";
 import { RunStore } from "../src/store/runStore";
-import { freshStore, tempDir } from "./helpers";
+import { freshStore, parseCsv, pythonCsvRows, tempDir } from "./helpers";
 
 const BIN = path.join(packageRoot(), "bin", "collapse.js");
 
@@ -17,37 +17,6 @@ function collapse(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A strict RFC 4180 reader (quoted cells may hold commas, doubled quotes and newlines), independent of the writer. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') {
-      assert.equal(cell, "", `a quote inside an unquoted cell at offset ${i}`);
-      quoted = true;
-    } else if (ch === ",") {
-      row.push(cell);
-      cell = "";
-    } else if (ch === "\n") {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-    } else cell += ch;
-  }
-  assert.equal(quoted, false, "unterminated quoted cell");
-  assert.equal(row.length + cell.length, 0, "the last row does not end in a newline");
-  return rows;
-}
 
 const TRICKY = 'a, "quoted"\nsecond line';
 
@@ -264,3 +233,16 @@ test(
     assert.ok(!fs.readdirSync(out).some((f) => f.includes(".tmp-")), "no temporary directory is left");
   },
 );
+
+test("frameToCsv / saveFrameCsv: a data frame through the one CSV writer, quoted where needed, NaN as an empty cell", () => {
+  const frame = { columns: ["name", "value", "ok"], values: [["plain", 1.5, true], ['a, "quoted" name', Number.NaN, false], ["line\nbreak", null, true]] };
+  const file = saveFrameCsv(frame, path.join(tempDir("frame-csv"), "sub", "t.csv"));
+  for (const rows of [parseCsv(fs.readFileSync(file, "utf8")), pythonCsvRows(file)]) {
+    assert.deepEqual(rows, [
+      ["name", "value", "ok"],
+      ["plain", "1.5", "true"],
+      ['a, "quoted" name', "", "false"],
+      ["line\nbreak", "", "true"],
+    ]);
+  }
+});

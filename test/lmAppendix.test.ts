@@ -19,7 +19,7 @@ import {
   table2Rows,
 } from "../src/experiments/lmAppendix";
 import { canonicalJson } from "../src/store/runStore";
-import { configErrorField, tempDir } from "./helpers";
+import { configErrorField, parseCsv, pythonCsvRows, tempDir } from "./helpers";
 
 const QUICK = lmAppendixConfig("quick");
 
@@ -108,10 +108,17 @@ test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a wher
 
   const dir = tempDir("table2");
   const files = saveTable2(frame, dir);
-  const csv = fs.readFileSync(files.csv, "utf8").trim().split("\n");
-  assert.equal(csv[0], frame.columns.join(","));
-  assert.equal(csv.length, 5);
-  assert.equal(csv[1].split(",")[2], "1.9", "full-precision numbers in the CSV");
+  // Read back by two readers independent of the writer: every row has the header's fields, the row
+  // names that hold a comma included, and a cell the paper leaves out is empty.
+  for (const rows of [parseCsv(fs.readFileSync(files.csv, "utf8")), pythonCsvRows(files.csv)]) {
+    assert.deepEqual(rows[0], frame.columns);
+    assert.equal(rows.length, 5);
+    for (const r of rows) assert.equal(r.length, frame.columns.length, `fields in ${JSON.stringify(r)}`);
+    assert.equal(rows[2][0], "GPT-2 (182k), temperature 0.3");
+    assert.equal(rows[1][2], "1.9", "full-precision numbers in the CSV");
+    assert.ok(rows.some((r) => r.includes("")), "missing cells are empty, not NaN");
+    assert.ok(!rows.some((r) => r.includes("NaN")));
+  }
   assert.equal(fs.readFileSync(files.markdown, "utf8"), md);
   assert.deepEqual(fs.readdirSync(dir).sort(), ["table2.csv", "table2.md"], "no temporary files left");
   assert.equal(path.dirname(files.csv), dir);

@@ -7,6 +7,7 @@ import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
 import { packageRoot } from "../environment";
 import type { LmCurve } from "../lm/figures";
+import { frameToCsv } from "../store/export";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
 import type { Profile } from "./profiles";
@@ -282,9 +283,13 @@ export function markdownTable(rows: readonly Record<string, string>[]): string {
   return [line(cols), `|${cols.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`, ...rows.map((r) => line(cols.map((c) => r[c] ?? "")))].join("\n") + "\n";
 }
 
-/** Table 2's files: table2.csv (every number, full precision) and table2.md (the paper's layout). */
+/**
+ * Table 2's files: table2.csv (every number at full precision, RFC 4180 quoting through the same
+ * writer as `collapse export`, an empty cell where the paper leaves one out) and table2.md (the
+ * paper's layout).
+ */
 export function table2Files(frame: DataFrame): { "table2.csv": string; "table2.md": string } {
-  return { "table2.csv": danfo().toCSV(frame) as string, "table2.md": markdownTable(table2Display(frame)) };
+  return { "table2.csv": frameToCsv(frame), "table2.md": markdownTable(table2Display(frame)) };
 }
 
 /** Writes Table 2's files into `dir` (default: out/tables at the kit's root). */

@@ -198,6 +198,29 @@ export function toCsv(table: Pick<TidyTable, "columns" | "rows">): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * A data frame (danfojs's, or anything with `columns` and row-major `values`) as CSV through the same
+ * writer: non-finite numbers and missing values become empty cells.
+ */
+export function frameToCsv(frame: { columns: readonly unknown[]; values: unknown }): string {
+  const columns = frame.columns.map(String);
+  const rows = (frame.values as unknown[][]).map((values) => Object.fromEntries(columns.map((c, i) => [c, frameCell(values[i])])));
+  return toCsv({ columns, rows });
+}
+
+/** Writes frameToCsv(frame) to `file` atomically (a reader never sees half a table). */
+export function saveFrameCsv(frame: { columns: readonly unknown[]; values: unknown }, file: string): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, frameToCsv(frame));
+  return file;
+}
+
+function frameCell(v: unknown): TidyCell {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "string" || typeof v === "boolean") return v;
+  return null;
+}
+
 function csvCell(value: TidyCell): string {
   if (value === null) return "";
   const text = String(value);
