@@ -123,9 +123,23 @@ test("the tfjs-node alias trap: a package that loads but registers no backend is
 
 test("in this checkout the real probe sees through the danfojs alias", { skip: !aliasInstalled() && "no alias installed" }, () => {
   const r = probeTensorflow();
-  assert.equal(r.available, false);
-  assert.match(r.reason!, /@tensorflow\/tfjs-node \(an npm alias of @tensorflow\/tfjs@/);
+  if (realGpuPackageInstalled()) {
+    // The GPU flavour: tfjs-node-gpu is the real package, and the probe takes it, never the alias.
+    assert.equal(r.available, true);
+    assert.match(r.detail!, /^@tensorflow\/tfjs-node-gpu@/);
+  } else {
+    assert.equal(r.available, false);
+    assert.match(r.reason!, /@tensorflow\/tfjs-node \(an npm alias of @tensorflow\/tfjs@/);
+  }
 });
+
+function realGpuPackageInstalled(): boolean {
+  try {
+    return JSON.parse(fs.readFileSync(require.resolve("@tensorflow/tfjs-node-gpu/package.json"), "utf8")).name === "@tensorflow/tfjs-node-gpu";
+  } catch {
+    return false;
+  }
+}
 
 test("wasm: every numeric cpu kernel is covered after the patches", async () => {
   await selectBackend({ backend: "wasm" });
