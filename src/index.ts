@@ -7,6 +7,7 @@ export * from "./collapse/modality";
 export * from "./collapse/loop";
 export * from "./store/runStore";
 export * from "./store/export";
+export * from "./store/frames";
 export * from "./linear/problem";
 export * from "./linear/modality";
 export * from "./linear/theory";

@@ -6,7 +6,8 @@ import { test } from "node:test";
 import { probeTensorflow } from "../src/backend";
 import { packageRoot } from "../src/environment";
 import { DataError } from "../src/errors";
-import { RUN_COLUMNS, type TidyRow, exportRuns, saveFrameCsv, tidyRows, toCsv, toJsonLines } from "../src/store/export";
+import { RUN_COLUMNS, SERIES_COLUMNS, type TidyRow, exportRuns, saveFrameCsv, tidyRows, toCsv, toJsonLines } from "../src/store/export";
+import { runsFrame, seriesFrame } from "../src/store/frames";
 import { RunStore } from "../src/store/runStore";
 import { freshStore, parseCsv, pythonCsvRows, tempDir } from "./helpers";
 
@@ -30,7 +31,7 @@ function buildStore(store: RunStore) {
   for (const iteration of [1, 2]) replace.append({ iteration, trainSize: 10 * iteration, realInTrain: 10, metrics: { testLoss: 1 + iteration / 10 }, seconds: 0.5 });
   replace.finish({ ok: true });
   const accumulate = store.open("toy-a", { strategy: "accumulate", seed: 0, note: "plain", train: { lr: 0.001, epochs: 2 }, extra: true });
-  accumulate.append({ iteration: 1, trainSize: 10, realInTrain: 10, metrics: { testLoss: 1.1, precision: 0.5 }, seconds: 0.25, trainingScale: 2 });
+  accumulate.append({ iteration: 1, trainSize: 10, realInTrain: 10, metrics: { testLoss: 1.1, precision: 0.5 }, seconds: 0.25, trainingScale: 2, curve: [{ step: 5, metrics: { trainLoss: 2.5, tokens: 40 } }, { step: 10, metrics: { trainLoss: 2 } }] });
   accumulate.close();
   const linear = store.open("toy-b", { d: 3, strategies: ["replace"] });
   linear.append({ seed: 0, testError: [0.1, 0.2] });
@@ -61,7 +62,6 @@ test("tidyRows: one row per (run, record), run columns, sorted config columns, t
     "realInTrain",
     "seconds",
     "seed",
-    "testError",
     "trainSize",
     "trainingScale",
   ]);
@@ -78,8 +78,23 @@ test("tidyRows: one row per (run, record), run columns, sorted config columns, t
   assert.equal(first["metrics.testLoss"], 1.1);
   assert.equal(first["metrics.precision"], undefined, "a metric the run lacks is missing, not zero");
   assert.equal(acc["metrics.precision"], 0.5);
-  assert.equal(lin["testError"], "[0.1,0.2]", "arrays are kept whole as JSON strings");
-  assert.equal(lin["config.strategies"], '["replace"]');
+  assert.equal(lin["testError"], undefined, "a record's arrays are not cells of the runs table");
+  assert.equal(acc["curve"], undefined);
+  assert.equal(lin["config.strategies"], '["replace"]', "a config's arrays stay whole as JSON strings");
+  // ... but rows of the long series table: one per element and scalar field.
+  assert.deepEqual(table.series.columns, [...SERIES_COLUMNS]);
+  assert.deepEqual(
+    table.series.rows.map((r) => [r.run, r.record, r.iteration, r.series, r.element, r.step, r.value]),
+    [
+      [keys.accumulate, 1, 1, "curve.metrics.trainLoss", 0, 5, 2.5],
+      [keys.accumulate, 1, 1, "curve.metrics.tokens", 0, 5, 40],
+      [keys.accumulate, 1, 1, "curve.metrics.trainLoss", 1, 10, 2],
+      [keys.linear, 1, null, "testError", 0, null, 0.1],
+      [keys.linear, 1, null, "testError", 1, null, 0.2],
+      [keys.linear, 2, null, "testError", 0, null, 0.3],
+      [keys.linear, 2, null, "testError", 1, null, 0.4],
+    ],
+  );
   assert.match(String(first.createdAt), /^\d{4}-\d\d-\d\dT/);
   assert.deepEqual(
     table.runs.map((r) => [r.kind, r.records, r.finished]),
@@ -157,22 +172,28 @@ test("a corrupt run is skipped, naming the file; the others export; strict throw
   );
 });
 
-test("collapse export writes runs.csv and runs.jsonl and says what it wrote", () => {
+test("collapse export writes runs.csv, series.csv and their JSON Lines and says what it wrote", () => {
   const store = freshStore("export-cli");
   const keys = buildStore(store);
   fs.writeFileSync(path.join(store.root, "toy-b", keys.linear, "config.json"), "[]");
   const out = tempDir("export-out");
   const r = collapse(["export", "--runs-dir", store.root, "--out", out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^2 runs \(1 finished\) .*: 3 rows, \d+ columns; 1 corrupt runs skipped/);
-  assert.ok(r.stdout.includes(path.join(out, "runs.csv")) && r.stdout.includes(path.join(out, "runs.jsonl")));
+  assert.match(r.stdout, /^2 runs \(1 finished\) .*: 3 rows, \d+ columns, 3 series rows; 1 corrupt runs skipped/);
+  for (const f of ["runs.csv", "runs.jsonl", "series.csv", "series.jsonl"]) assert.ok(r.stdout.includes(path.join(out, f)), f);
   assert.match(r.stderr, new RegExp(`skipped .*toy-b.*${keys.linear}.*config\\.json: holds no config object`));
   const csv = parseCsv(fs.readFileSync(path.join(out, "runs.csv"), "utf8"));
   assert.equal(csv.length, 4);
   assert.equal(fs.readFileSync(path.join(out, "runs.jsonl"), "utf8").trim().split("\n").length, 3);
+  for (const rows of [parseCsv(fs.readFileSync(path.join(out, "series.csv"), "utf8")), pythonCsvRows(path.join(out, "series.csv"))]) {
+    assert.deepEqual(rows[0], [...SERIES_COLUMNS]);
+    assert.equal(rows.length, 1 + 3, "the accumulate run's curve: two elements, three values");
+    for (const row of rows) assert.equal(row.length, SERIES_COLUMNS.length);
+  }
+  assert.equal(fs.readFileSync(path.join(out, "series.jsonl"), "utf8").trim().split("\n").length, 3);
   assert.deepEqual(
     fs.readdirSync(out).sort(),
-    ["runs.csv", "runs.jsonl"],
+    ["runs.csv", "runs.jsonl", "series.csv", "series.jsonl"],
     "no temporary files are left",
   );
 
@@ -245,4 +266,24 @@ test("frameToCsv / saveFrameCsv: a data frame through the one CSV writer, quoted
       ["line\nbreak", "", "true"],
     ]);
   }
+});
+
+test("runsFrame / seriesFrame: the export's tables as danfojs DataFrames, for grouping in a notebook", () => {
+  const store = freshStore("export-frame");
+  const keys = buildStore(store);
+  const table = tidyRows(store);
+  const frame = runsFrame(store.root);
+  assert.deepEqual(frame.columns, table.columns);
+  assert.deepEqual(frame.shape, [table.rows.length, table.columns.length]);
+  const testLoss = frame.column("metrics.testLoss").values as (number | null)[];
+  assert.deepEqual(testLoss.slice(0, 3), [1.1, 1.2, 1.1]);
+  assert.ok(testLoss.slice(3).every((v) => v === null || Number.isNaN(v)), "runs without the metric have it missing");
+  const only = runsFrame(store, { keys: [keys.replace] });
+  assert.deepEqual(only.shape[0], 2);
+  const series = seriesFrame(store, { kinds: ["toy-a"] });
+  assert.deepEqual(series.columns, [...SERIES_COLUMNS]);
+  assert.deepEqual(series.column("value").values, [2.5, 40, 2]);
+  // danfojs reserves some names (a column called "index" breaks its row selection): both frames select.
+  assert.equal(series.head(2).shape[0], 2);
+  assert.equal(frame.head(2).shape[0], 2);
 });

@@ -46,8 +46,6 @@ export interface LoopConfig {
   freshRealSize?: number;
 }
 
-export const LOOP_CONFIG_KEYS = ["strategy", "iterations", "realSize", "syntheticSizes", "freshRealSize"] as const;
-
 /** Validates a loop config, naming the offending field. Returns it with defaults filled in. */
 export function checkLoopConfig(config: LoopConfig, prefix = ""): Required<LoopConfig> {
   const f = (name: string) => (prefix ? `${prefix}.${name}` : name);

@@ -11,12 +11,14 @@ Usage: collapse export [--runs-dir DIR] [--out DIR] [--format F[,F]] [--kind K[,
 
 One row per (run, record): kind, run (its key), createdAt, finished, config.<field> for every
 config field (nested fields dotted: config.train.learningRate), then the record's fields:
-iteration, metrics.<name>, trainSize, realInTrain, seconds, ... Arrays are JSON strings.
-Export only reads the store; a corrupt run directory is skipped with a warning naming the file.
+iteration, metrics.<name>, trainSize, realInTrain, seconds, ... A record's arrays (learning curves,
+a linear run's testError) go to a second, long table, series.csv / series.jsonl: kind, run, record,
+iteration, series (curve.metrics.trainLoss, ...), element, step, value. Export only reads the store; a corrupt run directory is skipped with a warning naming the file.
 
 Flags:
   --runs-dir DIR     run store to read (default $COLLAPSE_RUNS_DIR or runs/)
-  --out DIR          where to write (default out/export): runs.csv, runs.jsonl, tensorboard/
+  --out DIR          where to write (default out/export): runs.csv, series.csv, runs.jsonl,
+                     series.jsonl, tensorboard/
   --format F[,F]     ${RUN_EXPORT_FORMATS.join(", ")} (default csv,jsonl); tensorboard writes one log
                      dir per run, tensorboard/<kind>/<label>/, every numeric record field a scalar
                      at step = iteration (needs the native backend: bash scripts/setup-native.sh)
@@ -63,9 +65,8 @@ export async function exportCommand(args: string[]): Promise<number> {
   const { table, files, tensorboard } = await exportRuns(store, { out, formats, kinds, keys, strict: v.strict });
   for (const s of table.skipped) console.error(`collapse export: skipped ${s.path}: ${s.reason}`);
   const finished = table.runs.filter((r) => r.finished).length;
-  console.log(`${table.runs.length} runs (${finished} finished) from ${store.root}: ${table.rows.length} rows, ${table.columns.length} columns${table.skipped.length ? `; ${table.skipped.length} corrupt runs skipped` : ""}`);
-  if (files.csv) console.log(`  ${files.csv}`);
-  if (files.jsonl) console.log(`  ${files.jsonl}`);
+  console.log(`${table.runs.length} runs (${finished} finished) from ${store.root}: ${table.rows.length} rows, ${table.columns.length} columns, ${table.series.rows.length} series rows${table.skipped.length ? `; ${table.skipped.length} corrupt runs skipped` : ""}`);
+  for (const f of [files.csv, files.seriesCsv, files.jsonl, files.seriesJsonl]) if (f) console.log(`  ${f}`);
   if (files.tensorboard && tensorboard) console.log(`  ${files.tensorboard}/ (${tensorboard.logdirs.length} log dirs, ${tensorboard.scalars} scalars; tensorboard --logdir ${files.tensorboard})`);
   return 0;
 }

@@ -54,12 +54,6 @@ export const TEXT_METRIC_DOCUMENTS = 64;
 
 const KEYS = ["model", "vocabSize", "data", "trainTokens", "trainDocuments", "validTokens", "validDocuments", "strategy", "iterations", "seed", "train", "sampling", "firstIterationEpochs", "freshRealDocuments", "textMetricDocuments"];
 
-export interface CheckedLmSequence {
-  config: LmSequenceConfig;
-  train: TrainConfig;
-  sampling: SamplingConfig;
-}
-
 /** Rejects bad fields before any work starts. The model config is checked again once the vocabulary is known. */
 export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
   if (typeof c !== "object" || c === null) throw new ConfigError("config", "expected an object");
@@ -82,10 +76,7 @@ export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
   return c;
 }
 
-export interface LmSequenceOptions extends SequenceRunOptions {
-  /** Share the first model with every sequence that differs only in strategy or sampling (default true). */
-  shareFirstModel?: boolean;
-}
+export type LmSequenceOptions = SequenceRunOptions;
 
 export interface LmSequenceResult extends CollapseResult {
   config: LmSequenceConfig;
@@ -237,7 +228,7 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
     const store = opts.store;
     const shareFirstModel =
-      store && opts.shareFirstModel !== false ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(key), model, tokenizer, status, fit) : undefined;
+      store ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(key), model, tokenizer, status, fit) : undefined;
     const result = await collapseInRun({
       modality: lmModality({
         model,

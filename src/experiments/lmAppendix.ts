@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DataFrame } from "danfojs-node";
-import { keepingBackend } from "../backend";
 import type { IterationRecord } from "../collapse/loop";
 import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, checkInt, checkNumber } from "../errors";
 import { packageRoot } from "../environment";
 import type { LmCurve } from "../lm/figures";
 import { frameToCsv } from "../store/export";
+import { danfo } from "../store/frames";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
 import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
 import type { Profile } from "./profiles";
@@ -89,16 +89,6 @@ export function checkLmAppendixConfig(c: LmAppendixConfig): LmAppendixConfig {
   c.firstIterationEpochs.forEach((e, i) => checkNumber(`firstIterationEpochs[${i}]`, e, { exclusiveMin: 0 }));
   if (c.strategies.length === 0) throw new ConfigError("strategies", "name at least one strategy");
   return c;
-}
-
-/**
- * danfojs-node takes ~2 s to load: only when a table is built, not with the kit. With the native
- * backend set up, its require of @tensorflow/tfjs-node is the real package, whose import would make
- * `tensorflow` the current backend of a run on another one.
- */
-function danfo(): typeof import("danfojs-node") {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return keepingBackend(() => require("danfojs-node"));
 }
 
 /** Which of Table 2's columns a row fills (the paper leaves some out, and so does the kit by default). */

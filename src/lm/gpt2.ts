@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { type CachedAttention, attend, attendCached, embed, gelu, layerNorm, mergeHeads, splitHeads } from "./layers";
+import { type CachedAttention, attendLayer, embed, gelu, layerNorm, mergeHeads, splitHeads } from "./layers";
 import type { ForwardResult, LmConfig } from "./types";
 import { linear } from "../nn/layers";
 import { materialize, normal, ones, zeros, type ParamSpec } from "../nn/params";
@@ -70,8 +70,7 @@ export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, kv
   const [b, t] = tokens.shape;
   const pos = kv ? tf.gather(params.wpe, kv.step.positions) : tf.slice(params.wpe, [0, 0], [t, c.dModel]);
   let x: tf.Tensor = tf.add(embed(params.wte, tokens), pos);
-  const keys: tf.Tensor4D[] = [];
-  const values: tf.Tensor4D[] = [];
+  const written = { keys: [] as tf.Tensor4D[], values: [] as tf.Tensor4D[] };
   for (let i = 0; i < c.nLayers; i++) {
     const p = (n: string) => params[`blocks.${i}.${n}`];
     // attention
@@ -81,13 +80,7 @@ export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, kv
     const w = tf.split(p("attn.qkv.weight"), 3, 1);
     const bias = tf.split(p("attn.qkv.bias"), 3, 0);
     const [q, k, v] = [0, 1, 2].map((j) => splitHeads(linear(a, w[j], bias[j]), c.nHeads));
-    let heads: tf.Tensor4D;
-    if (kv) {
-      const [out, kk, vv] = attendCached(q, k, v, i, kv);
-      heads = out;
-      keys.push(kk);
-      values.push(vv);
-    } else heads = attend(q, k, v);
+    const heads = attendLayer(q, k, v, i, kv, written);
     x = tf.add(x, linear(mergeHeads(heads), p("attn.proj.weight"), p("attn.proj.bias")));
     // MLP
     const m = layerNorm(x, p("ln2.weight"), p("ln2.bias"), c.normEps);
@@ -96,5 +89,5 @@ export function gpt2Forward(c: LmConfig, params: Params, tokens: tf.Tensor2D, kv
   }
   const f = layerNorm(x, params["lnf.weight"], params["lnf.bias"], c.normEps);
   const logits = tf.matMul(f.reshape([b * t, c.dModel]), params.wte, false, true);
-  return { logits: logits.reshape([b, t, c.vocabSize]) as tf.Tensor3D, keys, values };
+  return { logits: logits.reshape([b, t, c.vocabSize]) as tf.Tensor3D, ...written };
 }

@@ -4,8 +4,8 @@ import { matMul } from "../nn/layers";
 import type { KVCache, LmConfig } from "./types";
 
 /**
- * Building blocks shared by the GPT-2 and Llama models: parameter init, embeddings, norms, the causal
- * self-attention with its KV cache. Every function is pure tfjs math over explicit tensors; callers
+ * Building blocks shared by the GPT-2 and Llama models: embeddings, norms, the causal self-attention
+ * and its fixed-capacity KV cache (parameter specs and init live with each model). Every function is pure tfjs math over explicit tensors; callers
  * wrap them in `tf.tidy` (the models' `forward` does).
  *
  * Layout conventions: activations are [B, T, d]; weight matrices are [in, out] (`x @ W`, like HF's
@@ -243,6 +243,19 @@ export function attendCached(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, lay
   const [values, valuesAfter] = write(kv.values[layer], v);
   const scores = tf.add(matMul(tf.mul(q, 1 / Math.sqrt(hd)), keys, false, true), kv.step.mask);
   return [matMul(tf.softmax(scores), values) as tf.Tensor4D, keysAfter, valuesAfter];
+}
+
+/**
+ * One layer's attention as both models run it: over the cache when decoding (the layer's keys and
+ * values after the write are appended to `written`, for the next step's cache), else causal over the
+ * sequence.
+ */
+export function attendLayer(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, layer: number, kv: CachedAttention | null, written: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] }): tf.Tensor4D {
+  if (!kv) return attend(q, k, v);
+  const [out, keys, values] = attendCached(q, k, v, layer, kv);
+  written.keys.push(keys);
+  written.values.push(values);
+  return out;
 }
 
 /** Checks tokens against the config and cache; returns the position of the first token. */

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random";
-import { type CachedAttention, attend, attendCached, embed, mergeHeads, rmsNorm, splitHeads } from "./layers";
+import { type CachedAttention, attendLayer, embed, mergeHeads, rmsNorm, splitHeads } from "./layers";
 import type { ForwardResult, LmConfig } from "./types";
 import { linear, silu } from "../nn/layers";
 import { materialize, normal, ones, type ParamSpec } from "../nn/params";
@@ -91,26 +91,19 @@ export function llamaForward(c: LmConfig, params: Params, tokens: tf.Tensor2D, k
   const hd = c.dModel / c.nHeads;
   const [cos, sin] = kv ? kv.step.rope! : ropeTables(hd, c.ropeTheta ?? 10000, 0, t);
   let x: tf.Tensor = embed(params.wte, tokens);
-  const keys: tf.Tensor4D[] = [];
-  const values: tf.Tensor4D[] = [];
+  const written = { keys: [] as tf.Tensor4D[], values: [] as tf.Tensor4D[] };
   for (let i = 0; i < c.nLayers; i++) {
     const p = (n: string) => params[`blocks.${i}.${n}`];
     const a = rmsNorm(x, p("attn_norm.weight"), c.normEps);
     const q = applyRope(splitHeads(linear(a, p("attn.wq")), c.nHeads), cos, sin);
     const k = applyRope(splitHeads(linear(a, p("attn.wk")), c.nHeads), cos, sin);
     const v = splitHeads(linear(a, p("attn.wv")), c.nHeads);
-    let heads: tf.Tensor4D;
-    if (kv) {
-      const [out, kk, vv] = attendCached(q, k, v, i, kv);
-      heads = out;
-      keys.push(kk);
-      values.push(vv);
-    } else heads = attend(q, k, v);
+    const heads = attendLayer(q, k, v, i, kv, written);
     x = tf.add(x, linear(mergeHeads(heads), p("attn.wo")));
     const m = rmsNorm(x, p("mlp_norm.weight"), c.normEps);
     const gated = tf.mul(silu(linear(m, p("mlp.w1"))), linear(m, p("mlp.w3")));
     x = tf.add(x, linear(gated, p("mlp.w2")));
   }
   const f = rmsNorm(x, params["norm.weight"], c.normEps);
-  return { logits: linear(f, params.lm_head) as tf.Tensor3D, keys, values };
+  return { logits: linear(f, params.lm_head) as tf.Tensor3D, ...written };
 }

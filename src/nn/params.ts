@@ -70,11 +70,6 @@ export function checkParams(owner: string, specs: Record<string, ParamSpec>, par
   }
 }
 
-/** Number of parameters `specs` describe. */
-export function specParameterCount(specs: Record<string, ParamSpec>): number {
-  return Object.values(specs).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-}
-
 /** A copy of every parameter, independent of the original (not trainable: for scoring only). */
 export function cloneParams(params: Params): Params {
   // Inside tidy, the intermediate clone is freed; the variable keeps its data.

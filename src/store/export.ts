@@ -14,9 +14,13 @@ import { Run, RunStore, writeFileAtomic } from "./runStore";
  *                                    dotted paths (config.train.learningRate), sorted
  *   iteration                        the record's own fields, flattened the same way and unprefixed:
  *   metrics.<name>                   iteration first, then metrics.* sorted, then the rest sorted
- *   <other record fields>            (trainSize, realInTrain, seconds, curve, ...)
- * Arrays (a linear run's per-iteration testError, a learning curve) are kept whole as JSON strings,
- * so every cell is a scalar. A record field that would clash with a run column (kind, run, createdAt,
+ *   <other record fields>            (trainSize, realInTrain, seconds, ...)
+ * Arrays in a record (a learning curve, a linear run's per-iteration testError) are not cells of this
+ * table but rows of a second, long one, `series`: kind, run, record (the record's line, from 1),
+ * iteration, series (the array's field, then the element's field: curve.metrics.trainLoss;
+ * testError), element (its position in the array, from 0), step (the element's own step, where it
+ * has one), value. So every cell
+ * of both is a scalar; arrays in a config (a few parameters) stay whole as JSON strings. A record field that would clash with a run column (kind, run, createdAt,
  * finished, config.*) is written as record.<path>. The columns are the union over the exported runs;
  * a run without some column has it missing (empty in CSV, null in JSON Lines).
  *
@@ -65,9 +69,14 @@ export interface TidyTable {
   columns: string[];
   /** Each row holds only the columns it has a value for; `columns` gives the order. */
   rows: TidyRow[];
+  /** The records' arrays as a long table, one row per element and field (SERIES_COLUMNS). */
+  series: { columns: string[]; rows: TidyRow[] };
   runs: ExportedRun[];
   skipped: SkippedRun[];
 }
+
+/** The columns of the long table of the records' arrays. */
+export const SERIES_COLUMNS = ["kind", "run", "record", "iteration", "series", "element", "step", "value"] as const;
 
 /** The run columns every row starts with. */
 export const RUN_COLUMNS = ["kind", "run", "createdAt", "finished"] as const;
@@ -99,7 +108,7 @@ export function storeRuns(store: RunStore, filter: ExportFilter = {}): { kind: s
 export function tidyRows(store: RunStore, options: TidyOptions = {}): TidyTable {
   const runs: ExportedRun[] = [];
   const skipped: SkippedRun[] = [];
-  const perRun: { createdAt: string; kind: string; key: string; rows: TidyRow[] }[] = [];
+  const perRun: { createdAt: string; kind: string; key: string; rows: TidyRow[]; series: TidyRow[] }[] = [];
   for (const { kind, key, dir } of storeRuns(store, options)) {
     let read: ReturnType<typeof readRun>;
     try {
@@ -111,18 +120,18 @@ export function tidyRows(store: RunStore, options: TidyOptions = {}): TidyTable 
     }
     if (read === null) continue; // not a run (no config.json, no metrics.jsonl)
     runs.push({ kind, key, dir, finished: read.finished, records: read.rows.length });
-    perRun.push({ createdAt: read.createdAt ?? "", kind, key, rows: read.rows });
+    perRun.push({ createdAt: read.createdAt ?? "", kind, key, rows: read.rows, series: read.series });
   }
 
   // Runs in a stable, readable order: by kind, then in the order they were started.
   const order = perRun.map((r, i) => ({ r, i })).sort((a, b) => compare(a.r.kind, b.r.kind) || compare(a.r.createdAt, b.r.createdAt) || compare(a.r.key, b.r.key));
   const rows = order.flatMap(({ r }) => r.rows);
   const sortedRuns = order.map(({ i }) => runs[i]);
-  return { columns: columnOrder(rows), rows, runs: sortedRuns, skipped };
+  return { columns: columnOrder(rows), rows, series: { columns: [...SERIES_COLUMNS], rows: order.flatMap(({ r }) => r.series) }, runs: sortedRuns, skipped };
 }
 
 /** A run directory's rows; null when the directory is not a run at all; a DataError when it is corrupt. */
-function readRun(dir: string, kind: string, key: string): { createdAt: string | null; finished: boolean; rows: TidyRow[] } | null {
+function readRun(dir: string, kind: string, key: string): { createdAt: string | null; finished: boolean; rows: TidyRow[]; series: TidyRow[] } | null {
   const configPath = path.join(dir, "config.json");
   const metricsPath = path.join(dir, "metrics.jsonl");
   if (!fs.existsSync(configPath)) {
@@ -142,29 +151,62 @@ function readRun(dir: string, kind: string, key: string): { createdAt: string | 
 
   const runCells: TidyRow = { kind, run: key, createdAt, finished };
   flatten(stored.config, "config", runCells);
+  const series: TidyRow[] = [];
 
   const records = new Run(dir, key).records(); // a DataError naming metrics.jsonl if a line is not JSON
   const rows = records.map((record, i) => {
     if (!isObject(record)) throw new DataError(metricsPath, `line ${i + 1} is not a JSON object; the run directory is corrupt`);
     const recordCells: TidyRow = {};
-    flatten(record, "", recordCells);
+    const arrays: Record<string, unknown[]> = {};
+    flatten(record, "", recordCells, arrays);
     const row: TidyRow = { ...runCells };
     for (const [column, value] of Object.entries(recordCells)) row[clashes(column) ? `record.${column}` : column] = value;
+    const at: TidyRow = { kind, run: key, record: i + 1, iteration: typeof record.iteration === "number" ? record.iteration : null };
+    for (const [field, items] of Object.entries(arrays)) series.push(...seriesRows(at, field, items));
     return row;
   });
-  return { createdAt, finished, rows };
+  return { createdAt, finished, rows, series };
+}
+
+/**
+ * One array of a record as long rows: an element that is a number (or any scalar) is one row; an
+ * element that is an object gives a row per scalar leaf (curve.metrics.trainLoss), with the element's
+ * `step` in the step column; a nested array stays whole, as a JSON string.
+ */
+function seriesRows(at: TidyRow, field: string, items: unknown[]): TidyRow[] {
+  const out: TidyRow[] = [];
+  items.forEach((item, index) => {
+    if (isObject(item)) {
+      const step = typeof item.step === "number" ? item.step : null;
+      const leaves: TidyRow = {};
+      const { step: _step, ...rest } = item;
+      flatten(rest, "", leaves);
+      for (const [leaf, value] of Object.entries(leaves)) out.push({ ...at, series: `${field}.${leaf}`, element: index, step, value });
+    } else {
+      out.push({ ...at, series: field, element: index, step: null, value: Array.isArray(item) ? JSON.stringify(item) : isScalar(item) ? item : null });
+    }
+  });
+  return out;
+}
+
+function isScalar(value: unknown): value is TidyCell {
+  return value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean";
 }
 
 function clashes(recordColumn: string): boolean {
   return (RUN_COLUMNS as readonly string[]).includes(recordColumn) || recordColumn === "config" || recordColumn.startsWith("config.");
 }
 
-/** Writes `value`'s leaves into `out` under dotted paths; arrays stay whole, as JSON strings. */
-function flatten(value: unknown, prefix: string, out: TidyRow): void {
+/**
+ * Writes `value`'s leaves into `out` under dotted paths. Arrays go to `arrays` under their path where
+ * it is given, else stay whole in `out` as JSON strings.
+ */
+function flatten(value: unknown, prefix: string, out: TidyRow, arrays?: Record<string, unknown[]>): void {
   if (isObject(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out, arrays);
   } else if (Array.isArray(value)) {
-    out[prefix] = JSON.stringify(value);
+    if (arrays) arrays[prefix] = value;
+    else out[prefix] = JSON.stringify(value);
   } else if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     out[prefix] = value;
   }
@@ -377,7 +419,8 @@ export interface RunExportOptions extends TidyOptions {
 export interface RunExportResult {
   table: TidyTable;
   /** The paths written, by format. */
-  files: Partial<Record<RunExportFormat, string>>;
+  /** Per format its file (tensorboard: its directory); csv and jsonl also write the series table. */
+  files: Partial<Record<RunExportFormat | "seriesCsv" | "seriesJsonl", string>>;
   tensorboard?: TensorBoardSummary;
 }
 
@@ -390,10 +433,14 @@ export async function exportRuns(store: RunStore, options: RunExportOptions): Pr
   if (options.formats.includes("csv")) {
     files.csv = path.join(options.out, "runs.csv");
     writeFileAtomic(files.csv, toCsv(table));
+    files.seriesCsv = path.join(options.out, "series.csv");
+    writeFileAtomic(files.seriesCsv, toCsv(table.series));
   }
   if (options.formats.includes("jsonl")) {
     files.jsonl = path.join(options.out, "runs.jsonl");
     writeFileAtomic(files.jsonl, toJsonLines(table));
+    files.seriesJsonl = path.join(options.out, "series.jsonl");
+    writeFileAtomic(files.seriesJsonl, toJsonLines(table.series));
   }
   if (options.formats.includes("tensorboard")) {
     files.tensorboard = path.join(options.out, "tensorboard");
