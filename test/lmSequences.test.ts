@@ -6,6 +6,7 @@ import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { type LmSequenceConfig, lmBaseConfig, runLmSequence } from "../src/experiments/languageModels";
 import { estimatedCost, runLmSequences } from "../src/experiments/lmSequences";
+import { SequencesFailedError } from "../src/experiments/sequences";
 import { ConfigError, DataError } from "../src/errors";
 import { freshStore, tempDir } from "./helpers";
 
@@ -62,6 +63,10 @@ test("a failing sequence does not stop the others; the error names it and its ca
     assert.match(e.message, /1 of 2 sequences failed/);
     assert.match(e.message, /sequence 1 \(gpt2-smoke · replace/);
     assert.match(e.message, /trainDocuments/);
+    // ... and as data: the failed sequence's position and its own error, with its class.
+    assert.ok(e instanceof SequencesFailedError);
+    assert.deepEqual(e.failures.map((f) => f.index), [1]);
+    assert.ok(e.failures[0].error instanceof DataError || e.failures[0].error instanceof ConfigError, `${e.failures[0].error.name}`);
     return true;
   });
   assert.equal(fs.readdirSync(path.join(store.root, "lm")).length, 1, "the good sequence finished its run");

@@ -205,7 +205,7 @@ async function sequencesIn<C extends { iterations: number }, R>(kind: SequenceKi
   pending.sort((a, b) => kind.cost(configs[b], finished(b)) - kind.cost(configs[a], finished(a)));
   const firstKeys = configs.map((c, i) => kind.firstModelKey?.(c) ?? `sequence ${i}`);
   const training = new Set<string>(); // first models being trained right now
-  const failures: string[] = [];
+  const failures: SequenceFailure[] = [];
   const workers = new Set<ChildProcess>();
   await new Promise<void>((resolve) => {
     let running = 0;
@@ -232,7 +232,7 @@ async function sequencesIn<C extends { iterations: number }, R>(kind: SequenceKi
         runInWorker(kind.entry, i, configs[i], store, opts, release, workers)
           .then(
             () => undefined,
-            (e: Error) => failures.push(`sequence ${i} (${kind.describe(configs[i])}): ${e.message}`),
+            (e: Error) => failures.push({ index: i, description: kind.describe(configs[i]), error: e }),
           )
           .finally(() => {
             running--;
@@ -247,9 +247,30 @@ async function sequencesIn<C extends { iterations: number }, R>(kind: SequenceKi
     startNext();
   });
   throwIfInterrupted(signal, `${configs.length} sequence(s)`);
-  if (failures.length > 0) throw new Error(`${failures.length} of ${configs.length} sequences failed (finished iterations are kept in the run store):\n${failures.join("\n")}`);
+  if (failures.length > 0) throw new SequencesFailedError(failures.sort((a, b) => a.index - b.index), configs.length);
   for (let i = 0; i < configs.length; i++) await readBack(i);
   return results as R[];
+}
+
+/** One sequence of a runSequences call that failed: its position in the configs given, and why. */
+export interface SequenceFailure {
+  index: number;
+  description: string;
+  error: Error;
+}
+
+/**
+ * What runSequences throws when some sequences failed and the others ran: each failure as data
+ * (`failures`), and a message naming every one.
+ */
+export class SequencesFailedError extends Error {
+  constructor(
+    readonly failures: readonly SequenceFailure[],
+    readonly total: number,
+  ) {
+    super(`${failures.length} of ${total} sequences failed (finished iterations are kept in the run store):\n${failures.map((f) => `sequence ${f.index} (${f.description}): ${f.error.message}`).join("\n")}`);
+    this.name = "SequencesFailedError";
+  }
 }
 
 /** SIGTERM, then SIGKILL if the worker is still there 2 s later (a TensorFlow op can hold it that long). */

@@ -1,5 +1,5 @@
 import type { IterationRecord } from "../collapse/loop";
-import { runSequences } from "../experiments/sequences";
+import { SequencesFailedError, runSequences } from "../experiments/sequences";
 import type { RunStore } from "../store/runStore";
 import type { SweepCommand } from "./commands";
 import type { SweepEntry } from "./spec";
@@ -52,17 +52,15 @@ export async function runSweepLocal(cmd: SweepCommand, entries: readonly SweepEn
     try {
       await runSequences(cmd.kind, configs(pending), seqOpts(pending, parallel));
     } catch (e) {
-      // runSequences names each failed sequence by its position in `pending`: "sequence <i> (...): why".
-      const message = (e as Error).message;
-      for (const line of message.split("\n")) {
-        const m = /^sequence (\d+) \(.*?\): (.*)$/.exec(line);
-        if (m && pending[Number(m[1])]) failed.push({ index: pending[Number(m[1])].index, error: m[2] });
-      }
-      // Run here instead (one core, a GPU): in order, the first unfinished one is the one that failed.
-      if (failed.length === 0) {
+      // In workers, each failure comes as data, indexed by its position in `pending`.
+      if (e instanceof SequencesFailedError) {
+        for (const f of e.failures) failed.push({ index: pending[f.index].index, error: f.error.message });
+      } else {
+        // Run here instead (one core, a GPU), in order, stopping at the first error: the first
+        // unfinished sequence is the one that failed.
         const first = pending.find(unfinished);
         if (!first) throw e;
-        failed.push({ index: first.index, error: message });
+        failed.push({ index: first.index, error: (e as Error).message });
       }
     }
   }
