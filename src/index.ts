@@ -49,6 +49,7 @@ export * from "./molecules/egnn";
 export * from "./molecules/diffusion";
 export * from "./molecules/modality";
 export * from "./experiments/molecules";
+export * from "./experiments/paperFigures";
 export * from "./molecules/figures";
 export * from "./images/types";
 export * from "./images/faces";

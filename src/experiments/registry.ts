@@ -7,13 +7,13 @@ import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./language
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { LM_SEQUENCES } from "./lmSequences";
 import { lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
-import { metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
-import { attributeFrequencyFigure } from "../vae/figures";
+import { metricByIterationFigure, metricsPanelsFigure } from "../plots/metricFigures";
 import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import type { IterationRecord } from "../collapse/loop";
 import { runGaussianSequence } from "../gaussian/modality";
 import { gaussianBaseConfig } from "./gaussian";
-import { MOLECULE_SEQUENCES, moleculeBaseConfig } from "./molecules";
+import { MOLECULE_SEQUENCES, defaultCoverageThreshold, moleculeBaseConfig } from "./molecules";
+import { figure5, figure6, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
 import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
 import { type Profile, defaultSeeds, withSeeds } from "./profiles";
@@ -97,12 +97,11 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = moleculeBaseConfig(profile);
       const runs = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "molecules")), ctx);
-      const curves = (label: string) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
-          figure5: strategyPanelsFigure(curves("GeoDiff-style EGNN diffusion"), { metric: "testLoss", axisTitle: "test denoising loss" }, "Figure 5: replace vs accumulate (test loss on held-out molecules)"),
-          "section3_2-coverage": metricByIterationFigure(curves("COV"), { metric: "coverage", axisTitle: "COV" }, "Coverage of test conformers"),
-          "section3_2-matching": metricByIterationFigure(curves("MAT"), { metric: "matching", axisTitle: "MAT (Å)" }, "Matching RMSD of test conformers"),
+          figure5: figure5(runs),
+          "section3_2-coverage": moleculeCoverageFigure(runs, defaultCoverageThreshold(base.data)),
+          "section3_2-matching": moleculeMatchingFigure(runs),
         },
         json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
       };
@@ -113,11 +112,11 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = vaeBaseConfig(profile);
       const runs = await withProgress(VAE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "vae")), ctx);
-      const curves = runs.map((r) => ({ label: "VAE", strategy: r.config.strategy, records: r.records }));
       return {
         figures: {
-          figure6: strategyPanelsFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)"),
-          "section3_3-attributes": attributeFrequencyFigure(curves, runs[0].realFrequencies),
+          figure6: figure6(runs),
+          "section3_3-attributes": vaeAttributesFigure(runs, runs[0].realFrequencies),
+          "section3_3-fidelity": vaeFidelityFigure(runs),
         },
         json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
       };
@@ -154,12 +153,11 @@ export const EXPERIMENTS = {
       for (const strategy of CONTROL_STRATEGIES) gaussian.push({ label: "Gaussian (2-D)", strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       const molecules = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
       const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
-      const curves = (label: string, runs: readonly { config: { strategy: Strategy }; records: IterationRecord[] }[]) => runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
       const json = (runs: readonly { config: { strategy: Strategy }; records: IterationRecord[] }[]) => runs.map((r) => ({ strategy: r.config.strategy, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, ...(x.trainingScale ? { trainingScale: x.trainingScale } : {}) })) }));
       return {
         figures: {
-          "controls-molecules": metricByIterationFigure(curves("GeoDiff-style EGNN diffusion", molecules), { metric: "testLoss", axisTitle: "test denoising loss" }, "Controls (§3.2): test loss on held-out molecules"),
-          "controls-vae": metricByIterationFigure(curves("VAE", vae), { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, "Controls (§3.3): negative ELBO on held-out real images"),
+          "controls-molecules": moleculeControlsFigure(molecules),
+          "controls-vae": vaeControlsFigure(vae),
           "controls-gaussian": metricByIterationFigure(gaussian, { metric: "frechetDistance", axisTitle: "Fréchet distance" }, "Controls (§5 Gaussian): Fréchet distance to the truth"),
         },
         json: { molecules: json(molecules), vae: json(vae), gaussian: gaussian.map((g) => ({ strategy: g.strategy, iterations: g.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })) },

@@ -1,0 +1,101 @@
+import type { IterationRecord } from "../collapse/loop";
+import type { Strategy } from "../collapse/strategies";
+import { type SequenceCurve, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
+import type { Figure } from "../plots/plotly";
+import { attributeFrequencyFigure } from "../vae/figures";
+
+/**
+ * One builder per figure of §3.2 and §3.3 (and the mean ± SE table the seeded figures share), used by
+ * the notebooks and by `collapse reproduce` alike, so that a title, an axis or a unit is written once.
+ */
+
+/** What the builders read of a sequence's result. */
+export interface StrategyRun {
+  config: { strategy: Strategy };
+  records: readonly IterationRecord[];
+}
+
+function curves(runs: readonly StrategyRun[], label: string): SequenceCurve[] {
+  return runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
+}
+
+const EGNN = "GeoDiff-style EGNN diffusion";
+const TEST_LOSS = { metric: "testLoss", axisTitle: "test denoising loss" };
+const NEG_ELBO = { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)", unit: "nats" };
+
+/** Figure 5: replace and accumulate side by side, test denoising loss on held-out molecules. */
+export function figure5(runs: readonly StrategyRun[]): Figure {
+  return strategyPanelsFigure(curves(runs, EGNN), TEST_LOSS, "Figure 5: replace vs accumulate (test loss on held-out molecules)");
+}
+
+/** Coverage of the test conformers (COV) at RMSD threshold `threshold` Å (beyond the paper). */
+export function moleculeCoverageFigure(runs: readonly StrategyRun[], threshold: number): Figure {
+  return metricByIterationFigure(curves(runs, "COV"), { metric: "coverage", axisTitle: `COV (δ = ${threshold} Å)` }, "Coverage of test conformers");
+}
+
+/** Matching RMSD of the test conformers (MAT; beyond the paper). */
+export function moleculeMatchingFigure(runs: readonly StrategyRun[]): Figure {
+  return metricByIterationFigure(curves(runs, "MAT"), { metric: "matching", axisTitle: "MAT (Å)", unit: "Å" }, "Matching RMSD of test conformers");
+}
+
+/** The reviewers' controls for §3.2: every control strategy's test loss in one panel. */
+export function moleculeControlsFigure(runs: readonly StrategyRun[]): Figure {
+  return metricByIterationFigure(curves(runs, EGNN), TEST_LOSS, "Controls: data, steps or real data? (test loss on held-out molecules)");
+}
+
+/** Figure 6: replace and accumulate side by side, negative ELBO on held-out real images. */
+export function figure6(runs: readonly StrategyRun[]): Figure {
+  return strategyPanelsFigure(curves(runs, "VAE"), NEG_ELBO, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)");
+}
+
+/** How often the attribute classifier finds each attribute among generated faces (beyond the paper). */
+export function vaeAttributesFigure(runs: readonly StrategyRun[], realFrequencies: Readonly<Record<string, number>>): Figure {
+  return attributeFrequencyFigure(curves(runs, "VAE"), realFrequencies, "Attribute frequencies among generated faces");
+}
+
+/** Fréchet distance, precision and recall of generated faces in the classifier's feature space. */
+export function vaeFidelityFigure(runs: readonly StrategyRun[]): Figure {
+  return metricsPanelsFigure(
+    curves(runs, "VAE"),
+    [
+      { metric: "frechetDistance", axisTitle: "Fréchet distance (classifier features)" },
+      { metric: "precision", axisTitle: "precision" },
+      { metric: "recall", axisTitle: "recall" },
+    ],
+    "Generated vs real faces in the classifier's feature space",
+  );
+}
+
+/** The reviewers' controls for §3.3: every control strategy's negative ELBO in one panel. */
+export function vaeControlsFigure(runs: readonly StrategyRun[]): Figure {
+  return metricByIterationFigure(curves(runs, "VAE"), NEG_ELBO, "Controls: data, steps or real data? (negative ELBO on held-out real images)");
+}
+
+/**
+ * One row per group of runs (runs that differ only in seed): `metric` at t=1 and at the last
+ * iteration, and the change, each as mean ± SE over the group's seeds (the plain value for one),
+ * after the group's `columns` and before `extra(first run of the group)`.
+ */
+export function meanSeTable<R extends StrategyRun>(
+  runs: readonly R[],
+  metric: string,
+  o: { columns: (r: R) => Record<string, string | number>; extra?: (r: R) => Record<string, string | number>; digits?: number },
+): Record<string, string | number>[] {
+  const groups = new Map<string, R[]>();
+  for (const r of runs) {
+    const key = JSON.stringify(o.columns(r));
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(r);
+  }
+  return [...groups.values()].map((mine) => {
+    const values = (f: (x: number[]) => number) => mine.map((r) => f(r.records.map((x) => x.metrics[metric])));
+    const last = mine[0].records.length;
+    return {
+      ...o.columns(mine[0]),
+      "t=1": formatMeanSe(values((x) => x[0]), o.digits),
+      [`t=${last}`]: formatMeanSe(values((x) => x[x.length - 1]), o.digits),
+      "Δ": formatMeanSe(values((x) => x[x.length - 1] - x[0]), o.digits),
+      ...(o.extra?.(mine[0]) ?? {}),
+    };
+  });
+}
