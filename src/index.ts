@@ -50,6 +50,7 @@ export * from "./molecules/diffusion";
 export * from "./molecules/modality";
 export * from "./experiments/molecules";
 export * from "./experiments/paperFigures";
+export * from "./experiments/gaussian";
 export * from "./molecules/figures";
 export * from "./images/types";
 export * from "./images/faces";

@@ -5,7 +5,7 @@ import type { Figure } from "../plots/plotly";
 import { attributeFrequencyFigure } from "../vae/figures";
 
 /**
- * One builder per figure of §3.2 and §3.3 (and the mean ± SE table the seeded figures share), used by
+ * One builder per figure of §3.2, §3.3 and §5 (and the mean ± SE table the seeded figures share), used by
  * the notebooks and by `collapse reproduce` alike, so that a title, an axis or a unit is written once.
  */
 
@@ -55,20 +55,28 @@ export function vaeAttributesFigure(runs: readonly StrategyRun[], realFrequencie
 
 /** Fréchet distance, precision and recall of generated faces in the classifier's feature space. */
 export function vaeFidelityFigure(runs: readonly StrategyRun[]): Figure {
-  return metricsPanelsFigure(
-    curves(runs, "VAE"),
-    [
-      { metric: "frechetDistance", axisTitle: "Fréchet distance (classifier features)" },
-      { metric: "precision", axisTitle: "precision" },
-      { metric: "recall", axisTitle: "recall" },
-    ],
-    "Generated vs real faces in the classifier's feature space",
-  );
+  return metricsPanelsFigure(curves(runs, "VAE"), FIDELITY("Fréchet distance (classifier features)"), "Generated vs real faces in the classifier's feature space");
 }
 
 /** The reviewers' controls for §3.3: every control strategy's negative ELBO in one panel. */
 export function vaeControlsFigure(runs: readonly StrategyRun[]): Figure {
   return metricByIterationFigure(curves(runs, "VAE"), NEG_ELBO, "Controls: data, steps or real data? (negative ELBO on held-out real images)");
+}
+
+const FIDELITY = (distance: string) => [
+  { metric: "frechetDistance", axisTitle: distance },
+  { metric: "precision", axisTitle: "precision" },
+  { metric: "recall", axisTitle: "recall" },
+];
+
+/** Figure 8 on the Gaussian: replace, augment and accumulate, distance to the truth, precision, recall. */
+export function figure8Gaussian(runs: readonly { strategy: Strategy; records: readonly IterationRecord[] }[], dim: number): Figure {
+  return metricsPanelsFigure(runs, FIDELITY("Fréchet distance to the truth"), `Figure 8 (Gaussian, ${dim}-D): three loops`);
+}
+
+/** Figure 8 on the VAE: the same three loops, in the attribute classifier's feature space. */
+export function figure8Vae(runs: readonly StrategyRun[]): Figure {
+  return metricsPanelsFigure(curves(runs, "VAE"), FIDELITY("Fréchet distance (classifier features)"), "Figure 8 (VAE on faces): three loops");
 }
 
 /**

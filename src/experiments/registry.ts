@@ -7,13 +7,13 @@ import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./language
 import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { LM_SEQUENCES } from "./lmSequences";
 import { lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
-import { metricByIterationFigure, metricsPanelsFigure } from "../plots/metricFigures";
+import { metricByIterationFigure } from "../plots/metricFigures";
 import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import type { IterationRecord } from "../collapse/loop";
 import { runGaussianSequence } from "../gaussian/modality";
 import { gaussianBaseConfig } from "./gaussian";
 import { MOLECULE_SEQUENCES, defaultCoverageThreshold, moleculeBaseConfig } from "./molecules";
-import { figure5, figure6, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
+import { figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
 import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
 import { type Profile, defaultSeeds, withSeeds } from "./profiles";
@@ -132,15 +132,10 @@ export const EXPERIMENTS = {
         gaussian.push({ strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       }
       const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies, ctx.seeds ?? defaultSeeds(profile, "augmentation")), ctx);
-      const panels = [
-        { metric: "frechetDistance", axisTitle: "Fréchet distance" },
-        { metric: "precision", axisTitle: "precision" },
-        { metric: "recall", axisTitle: "recall" },
-      ];
       return {
         figures: {
-          "figure8-gaussian": metricsPanelsFigure(gaussian, panels, "Figure 8 (Gaussian, 2-D): three loops"),
-          "figure8-vae": metricsPanelsFigure(vae.map((r) => ({ strategy: r.config.strategy, records: r.records })), panels, "Figure 8 (VAE on faces): three loops"),
+          "figure8-gaussian": figure8Gaussian(gaussian, gaussianBaseConfig(profile).dim),
+          "figure8-vae": figure8Vae(vae),
         },
         json: vae.map((r) => ({ strategy: r.config.strategy, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })),
       };
