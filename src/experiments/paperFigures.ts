@@ -2,10 +2,12 @@ import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
 import { type SequenceCurve, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
+import { type LearningCurveAxis, lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
 import { attributeFrequencyFigure } from "../vae/figures";
+import { type LmAppendixConfig, type SequenceResults, figure10Settings, figure11Settings } from "./lmAppendix";
 
 /**
- * One builder per figure of §3.2, §3.3 and §5 (and the mean ± SE table the seeded figures share), used by
+ * One builder per figure of §3.1, §3.2, §3.3 and §5 (and the mean ± SE table the seeded figures share), used by
  * the notebooks and by `collapse reproduce` alike, so that a title, an axis or a unit is written once.
  */
 
@@ -17,6 +19,41 @@ export interface StrategyRun {
 
 function curves(runs: readonly StrategyRun[], label: string): SequenceCurve[] {
   return runs.map((r) => ({ label, strategy: r.config.strategy, records: r.records }));
+}
+
+/** What the §3.1 builders read of a language-model sequence: its model names its line. */
+export interface LmRun {
+  config: { model: string; strategy: Strategy };
+  records: readonly IterationRecord[];
+}
+
+function lmCurves(runs: readonly LmRun[], model?: string): SequenceCurve[] {
+  return runs.filter((r) => model === undefined || r.config.model === model).map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
+}
+
+/** Figure 3: replace and accumulate side by side, one line per model, test cross-entropy on real text. */
+export function figure3(runs: readonly LmRun[]): Figure {
+  return lmCrossEntropyByStrategyFigure(lmCurves(runs), "Figure 3: replace vs accumulate (test cross-entropy on real stories)");
+}
+
+/** Figure 4: the learning curves of every fit of `model`'s sequences (x: epochs, as the paper's, or tokens). */
+export function figure4(runs: readonly LmRun[], model: string, axis: LearningCurveAxis): Figure {
+  return lmLearningCurvesFigure(lmCurves(runs, model), `Figure 4: learning curves (${model})`, axis);
+}
+
+/** Figure 10: the base setting at temperature 1 and at the low temperature, up to figure10Iterations. */
+export function figure10(appendix: LmAppendixConfig, results: SequenceResults): Figure {
+  return lmCrossEntropyByStrategyFigure(results.curves(figure10Settings(appendix), appendix.strategies, appendix.figure10Iterations), "Figure 10: test cross-entropy at two sampling temperatures");
+}
+
+/** Figure 11: the first model trained for other numbers of epochs than the rest. */
+export function figure11(appendix: LmAppendixConfig, results: SequenceResults): Figure {
+  return lmCrossEntropyFigure(results.curves(figure11Settings(appendix), appendix.strategies, appendix.shortIterations), "Figure 11: varying the training of the first model only");
+}
+
+/** The reviewers' controls for §3.1, on the appendix's base setting. */
+export function lmControlsFigure(appendix: LmAppendixConfig, results: SequenceResults): Figure {
+  return lmCrossEntropyFigure(results.curves([{ label: "GPT-2, base setting", setting: appendix.base }], appendix.controls, appendix.shortIterations), "Controls: data, steps or real data?");
 }
 
 const EGNN = "GeoDiff-style EGNN diffusion";

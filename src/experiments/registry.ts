@@ -4,16 +4,15 @@ import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, figure2Name, figure2Sigma2s, section2Config } from "./linearRegression";
 import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
-import { SequenceResults, appendixSequences, figure10Settings, figure11Settings, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
+import { SequenceResults, appendixSequences, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
 import { LM_SEQUENCES } from "./lmSequences";
-import { lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
 import { metricByIterationFigure } from "../plots/metricFigures";
 import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import type { IterationRecord } from "../collapse/loop";
 import { runGaussianSequence } from "../gaussian/modality";
 import { gaussianBaseConfig } from "./gaussian";
 import { MOLECULE_SEQUENCES, defaultCoverageThreshold, moleculeBaseConfig } from "./molecules";
-import { figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
+import { figure3, figure4, figure10, figure11, lmControlsFigure, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
 import { type SequenceKind, runSequences, storedFits } from "./sequences";
 import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
 import { type Profile, defaultSeeds, withSeeds } from "./profiles";
@@ -69,9 +68,8 @@ export const EXPERIMENTS = {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
       const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
-      const curves = results.map((r) => ({ label: r.config.model, strategy: r.config.strategy, records: r.records }));
-      const figures: Record<string, Figure> = { figure3: lmCrossEntropyByStrategyFigure(curves, "Figure 3: replace vs accumulate (test cross-entropy on real stories)") };
-      for (const model of models) figures[`figure4-${model}`] = lmLearningCurvesFigure(curves.filter((c) => c.label === model), `Figure 4: learning curves (${model})`, { x: "epochs", epochs: base.train.epochs ?? 1 });
+      const figures: Record<string, Figure> = { figure3: figure3(results) };
+      for (const model of models) figures[`figure4-${model}`] = figure4(results, model, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
     },
   },
@@ -83,9 +81,9 @@ export const EXPERIMENTS = {
       const table2 = table2Frame(appendix, results);
       return {
         figures: {
-          figure10: lmCrossEntropyByStrategyFigure(results.curves(figure10Settings(appendix), appendix.strategies, appendix.figure10Iterations), "Figure 10: test cross-entropy at two sampling temperatures"),
-          figure11: lmCrossEntropyFigure(results.curves(figure11Settings(appendix), appendix.strategies, appendix.shortIterations), "Figure 11: varying the training of the first model only"),
-          "section3_1-controls": lmCrossEntropyFigure(results.curves([{ label: "GPT-2, base setting", setting: appendix.base }], appendix.controls, appendix.shortIterations), "Controls: data, steps or real data?"),
+          figure10: figure10(appendix, results),
+          figure11: figure11(appendix, results),
+          "section3_1-controls": lmControlsFigure(appendix, results),
         },
         json: { table2: table2Display(table2) },
         files: table2Files(table2),
