@@ -13,7 +13,8 @@ One row per (run, record): kind, run (its key), createdAt, finished, config.<fie
 config field (nested fields dotted: config.train.learningRate), then the record's fields:
 iteration, metrics.<name>, trainSize, realInTrain, seconds, ... A record's arrays (learning curves,
 a linear run's testError) go to a second, long table, series.csv / series.jsonl: kind, run, record,
-iteration, series (curve.metrics.trainLoss, ...), element, step, value. Export only reads the store; a corrupt run directory is skipped with a warning naming the file.
+iteration, series (curve.metrics.trainLoss, ...), element, step, value. Export only reads the
+store; a corrupt run directory is skipped with a warning naming the file.
 
 Flags:
   --runs-dir DIR     run store to read (default $COLLAPSE_RUNS_DIR or runs/)

@@ -5,8 +5,8 @@ import type { KVCache, LmConfig } from "./types";
 
 /**
  * Building blocks shared by the GPT-2 and Llama models: embeddings, norms, the causal self-attention
- * and its fixed-capacity KV cache (parameter specs and init live with each model). Every function is pure tfjs math over explicit tensors; callers
- * wrap them in `tf.tidy` (the models' `forward` does).
+ * and its fixed-capacity KV cache (parameter specs and init live with each model). Every function is
+ * pure tfjs math over explicit tensors; callers wrap them in `tf.tidy` (the models' `forward` does).
  *
  * Layout conventions: activations are [B, T, d]; weight matrices are [in, out] (`x @ W`, like HF's
  * GPT-2 Conv1D); attention tensors are [B, H, T, headDim].

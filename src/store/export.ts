@@ -19,8 +19,8 @@ import { Run, RunStore, writeFileAtomic } from "./runStore";
  * table but rows of a second, long one, `series`: kind, run, record (the record's line, from 1),
  * iteration, series (the array's field, then the element's field: curve.metrics.trainLoss;
  * testError), element (its position in the array, from 0), step (the element's own step, where it
- * has one), value. So every cell
- * of both is a scalar; arrays in a config (a few parameters) stay whole as JSON strings. A record field that would clash with a run column (kind, run, createdAt,
+ * has one), value. So every cell of both is a scalar; arrays in a config (a few parameters) stay
+ * whole as JSON strings. A record field that would clash with a run column (kind, run, createdAt,
  * finished, config.*) is written as record.<path>. The columns are the union over the exported runs;
  * a run without some column has it missing (empty in CSV, null in JSON Lines).
  *
@@ -207,7 +207,7 @@ function flatten(value: unknown, prefix: string, out: TidyRow, arrays?: Record<s
   } else if (Array.isArray(value)) {
     if (arrays) arrays[prefix] = value;
     else out[prefix] = JSON.stringify(value);
-  } else if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+  } else if (isScalar(value)) {
     out[prefix] = value;
   }
 }

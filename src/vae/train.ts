@@ -70,8 +70,8 @@ export function normalTensor(rng: Rng, rows: number, cols: number): tf.Tensor2D 
 /**
  * Fits the VAE parameters in place: Adam on the mean −ELBO of minibatches, `epochs` passes over the
  * images in a fresh seeded order each (the last batch of an epoch may be smaller). `report` receives
- * the mean loss, reconstruction and KL (nats/image) of each window of `reportEvery` steps. The fit yields to
- * the event loop every 200 ms (nn/fit), so notebooks stay responsive and Ctrl-C works.
+ * the mean loss, reconstruction and KL (nats/image) of each window of `reportEvery` steps. The fit
+ * yields to the event loop every 200 ms (nn/fit), so notebooks stay responsive and Ctrl-C works.
  */
 export async function trainVae(
   model: VaeConfig,
