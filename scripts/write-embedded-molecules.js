@@ -3,7 +3,7 @@
 // ships them (generating the quick set with openchemlib takes minutes). Run after changing the
 // generator or the profiles' molecule settings: npm run data:molecules
 const path = require("node:path");
-const { embeddedSpecOf, moleculeBaseConfig } = require("../dist/src/experiments/molecules");
+const { embeddedSpecOf, moleculeBaseConfig } = require("../dist/src/index");
 const { embeddedConformations } = require("../dist/src/molecules/embedded");
 
 (async () => {

@@ -4,11 +4,11 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
 import * as fs from "node:fs";
-import { LM_COMMAND } from "../src/commands/modalities";
+import { LM } from "../src/index";
 import { configFromFlags, mergeConfig } from "../src/commands/sequenceCommand";
-import { lmBaseConfig } from "../src/experiments/languageModels";
+import { lmBaseConfig } from "../src/index";
 import { TRAIN_DEFAULTS } from "../src/lm/train";
-import { freshStore, tempDir } from "./helpers";
+import { tempDir } from "./helpers";
 
 // collapse vae and collapse molecules: help, bad flags, a smoke run, and reading it back.
 
@@ -62,21 +62,6 @@ for (const { name, metrics } of COMMANDS) {
     assert.deepEqual(JSON.parse(again.stdout).iterations.map((i: Record<string, number>) => metrics.map((m) => i[m])), json.iterations.map((i: Record<string, number>) => metrics.map((m) => i[m])));
   });
 }
-
-test("a sequence kind from any module runs in the parallel runner's workers, with no registration elsewhere", async () => {
-  const { runSequences } = await import("../src/experiments/sequences");
-  const { TOY_SEQUENCES } = await import("./toySequenceKind");
-  const configs = [0, 1, 2].map((seed) => ({ iterations: 3, seed }));
-  const statuses: string[] = [];
-  const parallel = await runSequences(TOY_SEQUENCES, configs, { store: freshStore("toy-seqs"), parallel: 2, onStatus: (_, m) => statuses.push(m) });
-  const workerPids = new Set(statuses.map((m) => Number(/process (\d+)/.exec(m)?.[1])));
-  const workers = [...workerPids].filter((pid) => pid !== process.pid);
-  assert.ok(workers.length >= 2, `sequences ran in worker processes: ${statuses.join("; ")}`);
-  for (let i = 0; i < configs.length; i++) {
-    const here = await TOY_SEQUENCES.run(configs[i], { store: null });
-    assert.deepEqual(parallel[i].records, here.records, `sequence ${i}`);
-  }
-});
 
 test("collapse gaussian: the Figure 8 loop from the same command builder, deterministic for a seed", () => {
   const help = collapse(["gaussian", "--help"]);
@@ -133,13 +118,13 @@ test("collapse vae: the training flags reach the config; a flag that restates th
 test("a flag that restates what the profile means leaves the config, and so the run key, unchanged", () => {
   const base = lmBaseConfig("smoke");
   assert.equal(base.train.epochs, undefined, "the smoke LM relies on the default epoch count");
-  assert.deepEqual(configFromFlags(LM_COMMAND, { epochs: String(TRAIN_DEFAULTS.epochs), "fresh-real": "0", temperature: "1" }, "smoke"), base);
-  const changed = configFromFlags(LM_COMMAND, { epochs: "3", "fresh-real": "5" }, "smoke");
+  assert.deepEqual(configFromFlags(LM, { epochs: String(TRAIN_DEFAULTS.epochs), "fresh-real": "0", temperature: "1" }, "smoke"), base);
+  const changed = configFromFlags(LM, { epochs: "3", "fresh-real": "5" }, "smoke");
   assert.deepEqual([changed.train.epochs, changed.freshRealDocuments], [3, 5]);
   assert.equal(base.train.epochs, undefined, "the profile's config is not mutated");
-  const quick = configFromFlags(LM_COMMAND, { documents: "50" }, "quick");
+  const quick = configFromFlags(LM, { documents: "50" }, "quick");
   assert.deepEqual([quick.trainDocuments, quick.trainTokens], [50, undefined], "--documents replaces the profile's trainTokens");
-  assert.throws(() => configFromFlags(LM_COMMAND, { tokens: "1000", documents: "50" }, "quick"), /--tokens and --documents give the same size two ways/);
+  assert.throws(() => configFromFlags(LM, { tokens: "1000", documents: "50" }, "quick"), /--tokens and --documents give the same size two ways/);
 });
 
 test("collapse vae --data folder:DIR with no size flag fits the profile's sizes to the folder; a size given is checked, not changed", async () => {

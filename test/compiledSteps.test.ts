@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { availableBackends, selectBackend } from "../src/backend";
 import { compileAvailable, compileStats, compileStep, shapeBucket } from "../src/backend/compile";
-import { loadMoleculeData, moleculeBaseConfig } from "../src/experiments/molecules";
+import { loadMoleculeData, moleculeBaseConfig } from "../src/index";
 import { lmConfig } from "../src/lm/configs";
 import { createCache, disposeCache, forward, growCache, initParams } from "../src/lm/model";
 import { selectCacheRows } from "../src/lm/layers";

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CONTROL_STRATEGIES } from "../src/collapse/strategies";
 import { EXPERIMENTS } from "../src/experiments/registry";
-import { runGaussianSequence } from "../src/gaussian/modality";
-import { gaussianBaseConfig } from "../src/experiments/gaussian";
+import { runGaussianSequence } from "../src/index";
+import { gaussianBaseConfig } from "../src/index";
 
 const quiet = { update() {}, finish() {}, stop() {} };
 
@@ -32,10 +32,10 @@ test("fresh real samples reach the Gaussian's training sets", async () => {
 });
 
 test("fresh real images reach the VAE's training sets (the next images of the data, after the original set)", { timeout: 300_000 }, async () => {
-  const { runVaeSequence, vaeBaseConfig } = await import("../src/experiments/vae");
+  const { runVaeSequence, vaeBaseConfig } = await import("../src/index");
   const base = { ...vaeBaseConfig("smoke"), iterations: 3, freshRealImages: 8 };
   const replace = await runVaeSequence({ ...base, strategy: "replace" });
   assert.deepEqual(replace.records.map((r) => [r.trainSize, r.realInTrain]), [[64, 64], [72, 8], [72, 8]]);
-  const { checkVaeSequenceConfig } = await import("../src/experiments/vae");
+  const { checkVaeSequenceConfig } = await import("../src/index");
   assert.throws(() => checkVaeSequenceConfig({ ...base, freshRealImages: -1 }), /freshRealImages/);
 });

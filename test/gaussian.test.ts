@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type GaussianSequenceConfig, fitGaussian, gaussianCodec, runGaussianSequence, sampleGaussian } from "../src/gaussian/modality";
+import { type GaussianSequenceConfig, fitGaussian, gaussianCodec, runGaussianSequence, sampleGaussian } from "../src/index";
 import { Rng } from "../src/random";
 import { configErrorField } from "./helpers";
-import { checkGaussianSequenceConfig } from "../src/gaussian/modality";
+import { checkGaussianSequenceConfig } from "../src/index";
 
 const BASE: GaussianSequenceConfig = { dim: 2, samples: 20, strategy: "replace", iterations: 50, seed: 0, referenceSize: 0 };
 

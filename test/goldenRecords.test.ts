@@ -4,10 +4,10 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { BACKEND_ENV_VAR, selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
-import { lmBaseConfig, runLmSequence } from "../src/experiments/languageModels";
-import { moleculeBaseConfig, runMoleculeSequence } from "../src/experiments/molecules";
-import { runVaeSequence, vaeBaseConfig } from "../src/experiments/vae";
-import { runGaussianSequence } from "../src/gaussian/modality";
+import { lmBaseConfig, runLmSequence } from "../src/index";
+import { moleculeBaseConfig, runMoleculeSequence } from "../src/index";
+import { runVaeSequence, vaeBaseConfig } from "../src/index";
+import { runGaussianSequence } from "../src/index";
 import { runLinearExperiment } from "../src/linear/montecarlo";
 import { freshStore } from "./helpers";
 

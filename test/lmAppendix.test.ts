@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import type { IterationRecord } from "../src/collapse/loop";
 import type { Strategy } from "../src/collapse/strategies";
-import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../src/experiments/languageModels";
+import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../src/index";
 import {
   SequenceResults,
   appendixSequences,

@@ -5,7 +5,7 @@ import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
-import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, runLmSequence, storedSamples } from "../src/experiments/languageModels";
+import { LM, type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, runLmSequence, runSequence, storedSamples } from "../src/index";
 import { validateLmConfig } from "../src/lm/configs";
 import { TEXT_MEASURE_KEYS } from "../src/lm/modality";
 import { checkTrainConfig, evaluateCrossEntropy } from "../src/lm/train";
@@ -165,7 +165,7 @@ test("a finished run continues to more iterations exactly as a longer run: the l
 test("checkpoints load back and reproduce each model's recorded test cross-entropy", async () => {
   const { result } = await uninterrupted();
   const train = checkTrainConfig(result.config.train, result.model);
-  const valid = result.validWindows;
+  const valid = result.validWindows!;
   assert.ok(valid.length > 0);
   const tensorsBefore = tf.memory().numTensors;
   for (const r of result.records) {
@@ -194,6 +194,17 @@ test("real draws from a modality's pool: the original set, then fresh draws as f
   assert.deepEqual(await ids(1), [0, 1, 2, 3]);
   assert.deepEqual(await ids(2), [4, 5, 6]);
   await assert.rejects(async () => ids(4), /needs 13 real training samples for real draw 4, has 10/);
+});
+
+test("a finished sequence is read back from the store alone: no corpus loaded, its tokenizer read on first use", async () => {
+  const { result, store } = await uninterrupted();
+  const noLoad = { ...LM, load: () => assert.fail("a finished sequence is read back without loading its corpus") };
+  const read = await runSequence(noLoad, REPLACE, { store });
+  assert.equal(read.resumedFrom, REPLACE.iterations);
+  assert.deepEqual(read.records, result.records);
+  assert.deepEqual([read.model, read.parameters, read.realData], [result.model, result.parameters, result.realData]);
+  assert.deepEqual(read.tokenizer.toJSON(), result.tokenizer.toJSON());
+  assert.deepEqual((await runSequence(noLoad, { ...REPLACE, iterations: 2 }, { store })).records, result.records.slice(0, 2), "a prefix of the run");
 });
 
 test("sequences that differ only in strategy or sampling share one first model, read back bit-identically", async () => {

@@ -4,9 +4,9 @@ import * as path from "node:path";
 import { before, test } from "node:test";
 import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
-import { type LmSequenceConfig, lmBaseConfig, runLmSequence } from "../src/experiments/languageModels";
-import { estimatedCost, runLmSequences } from "../src/experiments/lmSequences";
-import { SequencesFailedError } from "../src/experiments/sequences";
+import { type LmSequenceConfig, lmBaseConfig, runLmSequence } from "../src/index";
+import { LM, runSequences } from "../src/index";
+import { SequencesFailedError } from "../src/index";
 import { ConfigError, DataError } from "../src/errors";
 import { freshStore, tempDir } from "./helpers";
 
@@ -29,7 +29,7 @@ test("sequences run in worker processes match the same sequences run here, and s
   const store = freshStore("lmseqs-par");
   const seen: number[][] = [[], [], []];
   const statuses: string[] = [];
-  const parallel = await runLmSequences(configs, { store, parallel: 2, onIteration: (i, r) => seen[i].push(r.iteration), onStatus: (_i, m) => statuses.push(m) });
+  const parallel = await runSequences(LM, configs, { store, parallel: 2, onIteration: (i, r) => seen[i].push(r.iteration), onStatus: (_i, m) => statuses.push(m) });
   assert.deepEqual(seen, [[1, 2], [1, 2], [1, 2]], "every iteration is reported with its sequence's index");
   assert.ok(statuses.length > 0);
   assert.equal(fs.readdirSync(path.join(store.root, "lm-first-model")).length, 1, "one first model for the three sequences");
@@ -46,7 +46,7 @@ test("sequences run in worker processes match the same sequences run here, and s
   assert.notDeepEqual(parallel[0].records[1].metrics, parallel[2].records[1].metrics, "the temperature changes model 2");
 
   // Everything is finished now: a second call reads back without starting a worker or training.
-  const again = await runLmSequences(configs, { store, parallel: 2, onFitProgress: () => assert.fail("nothing should train") });
+  const again = await runSequences(LM, configs, { store, parallel: 2, onFitProgress: () => assert.fail("nothing should train") });
   again.forEach((r, i) => assert.deepEqual(r.records, parallel[i].records));
 });
 
@@ -59,7 +59,7 @@ test("a failing sequence does not stop the others; the error names it and its ca
     { ...BASE, iterations: 1, strategy: "replace" },
     { ...BASE, iterations: 1, strategy: "replace", data: `text:${tiny}` },
   ];
-  await assert.rejects(runLmSequences(configs, { store, parallel: 2 }), (e: Error) => {
+  await assert.rejects(runSequences(LM, configs, { store, parallel: 2 }), (e: Error) => {
     assert.match(e.message, /1 of 2 sequences failed/);
     assert.match(e.message, /sequence 1 \(gpt2-smoke · replace/);
     assert.match(e.message, /trainDocuments/);
@@ -74,10 +74,10 @@ test("a failing sequence does not stop the others; the error names it and its ca
 
 test("bad input is rejected before any worker starts", async () => {
   const store = freshStore("lmseqs-bad");
-  await assert.rejects(runLmSequences([BASE, { ...BASE, iterations: 0 }], { store, parallel: 2 }), (e: unknown) => e instanceof ConfigError && e.field === "sequences[1].iterations");
-  await assert.rejects(runLmSequences([BASE], { store, parallel: 0 }), (e: unknown) => e instanceof ConfigError && e.field === "parallel");
+  await assert.rejects(runSequences(LM, [BASE, { ...BASE, iterations: 0 }], { store, parallel: 2 }), (e: unknown) => e instanceof ConfigError && e.field === "sequences[1].iterations");
+  await assert.rejects(runSequences(LM, [BASE], { store, parallel: 0 }), (e: unknown) => e instanceof ConfigError && e.field === "parallel");
   const missing = path.join(tempDir("lmseqs-missing"), "no-such-corpus.txt");
-  await assert.rejects(runLmSequences([BASE, { ...BASE, data: `text:${missing}` }], { store, parallel: 2 }), (e: unknown) => {
+  await assert.rejects(runSequences(LM, [BASE, { ...BASE, data: `text:${missing}` }], { store, parallel: 2 }), (e: unknown) => {
     assert.ok(e instanceof DataError && e.path === missing, String(e));
     assert.match((e as Error).message, /sequence 1: cannot read the corpus \(ENOENT\)/);
     return true;
@@ -85,9 +85,9 @@ test("bad input is rejected before any worker starts", async () => {
   assert.ok(!fs.existsSync(path.join(store.root, "lm")));
 });
 
-test("estimatedCost: accumulate's work grows with the iteration, replace's does not", () => {
-  const r = estimatedCost({ ...BASE, strategy: "replace", iterations: 4 });
-  const a = estimatedCost({ ...BASE, strategy: "accumulate", iterations: 4 });
+test("LM.cost: accumulate's work grows with the iteration, replace's does not", () => {
+  const r = LM.cost({ ...BASE, strategy: "replace", iterations: 4 }, 0);
+  const a = LM.cost({ ...BASE, strategy: "accumulate", iterations: 4 }, 0);
   assert.equal(a / r, (1 + 2 + 3 + 4) / 4);
-  assert.equal(estimatedCost({ ...BASE, strategy: "replace", iterations: 4 }, 4), 0, "nothing left to do");
+  assert.equal(LM.cost({ ...BASE, strategy: "replace", iterations: 4 }, 4), 0, "nothing left to do");
 });

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { encode } from "@msgpack/msgpack";
-import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, checkMoleculeSequenceConfig, moleculeBaseConfig, runMoleculeSequence, runMoleculeSequences } from "../src/experiments/molecules";
-import { PROFILES } from "../src/experiments/profiles";
+import { MOLECULES, type MoleculeSequenceConfig, checkMoleculeSequenceConfig, loadMoleculeData, moleculeBaseConfig, runMoleculeSequence, runSequences, storedIterations } from "../src/index";
+import { PROFILES } from "../src/index";
 import { rescaledDrugsSchedule } from "../src/molecules/diffusion";
 import { conformationCodec } from "../src/molecules/types";
 import { Rng } from "../src/random";
@@ -88,15 +88,16 @@ test("a molecule sequence runs on a GEOM-format file, persists, resumes and exte
     for (const k of ["testLoss", "trainLoss", "coverage", "matching"]) assert.ok(Number.isFinite(r.metrics[k]), `${k} of iteration ${r.iteration}`);
   }
   // accumulate: model 2 trains on the real conformers plus model 1's samples
-  const realSize = first.data.train.conformers.length;
+  const data = await loadMoleculeData(first.config);
+  const realSize = data.train.conformers.length;
   assert.equal(first.records[0].trainSize, realSize);
   assert.equal(first.records[1].trainSize, 2 * realSize);
   assert.equal(first.records[1].realInTrain, realSize);
   // training by epochs: twice the data, twice the steps
   assert.equal(first.records[0].metrics.trainSteps, Math.round((3 * realSize) / 4));
   assert.equal(first.records[1].metrics.trainSteps, Math.round((3 * 2 * realSize) / 4));
-  const trainSmiles = new Set(first.data.train.molecules.map((m) => m.smiles));
-  assert.ok(first.data.test.molecules.every((m) => !trainSmiles.has(m.smiles)), "test molecules never appear in training");
+  const trainSmiles = new Set(data.train.molecules.map((m) => m.smiles));
+  assert.ok(data.test.molecules.every((m) => !trainSmiles.has(m.smiles)), "test molecules never appear in training");
   assert.ok(first.runDir);
   const synthetic = conformationCodec.decode(fs.readFileSync(path.join(first.runDir!, "artifacts", "synthetic-1.bin")));
   assert.equal(synthetic.conformers.length, realSize);
@@ -114,21 +115,21 @@ test("a molecule sequence runs on a GEOM-format file, persists, resumes and exte
   await assert.rejects(runMoleculeSequence({ ...config, trainMolecules: 20 }, { store }), (e: unknown) => e instanceof Error && /trainMolecules/.test(e.message));
 });
 
-test("sequences in worker processes (runMoleculeSequences) match the same sequences run here", async () => {
+test("sequences in worker processes (runSequences) match the same sequences run here", async () => {
   const file = chainFixture(10);
   const configs = (["replace", "accumulate"] as const).map((strategy) => ({ ...tinyConfig(`msgpack:${file}`), strategy }));
   const store = freshStore("molseqs-par");
   const seen: number[][] = [[], []];
-  const parallel = await runMoleculeSequences(configs, { store, parallel: 2, onIteration: (i, r) => seen[i].push(r.iteration) });
+  const parallel = await runSequences(MOLECULES, configs, { store, parallel: 2, onIteration: (i, r) => seen[i].push(r.iteration) });
   assert.deepEqual(seen, [[1, 2], [1, 2]]);
   for (let i = 0; i < configs.length; i++) {
     const here = await runMoleculeSequence(configs[i], { store: null });
     assert.equal(parallel[i].config, configs[i], "results come back in the order given");
     assert.deepEqual(parallel[i].records.map((r) => ({ ...r, seconds: 0 })), here.records.map((r) => ({ ...r, seconds: 0 })), `sequence ${i}`);
   }
-  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, configs[1]), 2);
-  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, { ...configs[1], seed: 4 }), 0);
+  assert.equal(storedIterations(MOLECULES, store, configs[1]), 2);
+  assert.equal(storedIterations(MOLECULES, store, { ...configs[1], seed: 4 }), 0);
   // another file at the same path is another data set: its runs start from scratch
   fs.appendFileSync(file, Buffer.from([0xc0]));
-  assert.equal(MOLECULE_SEQUENCES.finishedIterations(store, configs[1]), 0);
+  assert.equal(storedIterations(MOLECULES, store, configs[1]), 0);
 });

@@ -21,7 +21,7 @@ import {
 } from "../src/molecules/diffusion";
 import { batchTensors, buildGraphBatch, checkEgnnConfig, disposeBatchTensors, egnnForward, initEgnn } from "../src/molecules/egnn";
 import { SHIPPED_MOLECULES_DIR, embeddedCacheFile, embeddedConformations, generateInFreshProcess, splitByMolecule } from "../src/molecules/embedded";
-import { embeddedSpecOf, moleculeBaseConfig } from "../src/experiments/molecules";
+import { embeddedSpecOf, moleculeBaseConfig } from "../src/index";
 import { type ConformationSet, type MoleculeGraph, conformationCodec } from "../src/molecules/types";
 import { Rng } from "../src/random";
 import { configErrorField, tempDir } from "./helpers";

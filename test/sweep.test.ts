@@ -6,7 +6,9 @@ import { test } from "node:test";
 import { packageRoot } from "../src/environment";
 import { DataError } from "../src/errors";
 import { RunStore } from "../src/store/runStore";
-import { SWEEP_COMMANDS } from "../src/sweep/commands";
+import { type AnyModalitySpec, runSequence } from "../src/collapse/spec";
+import { GAUSSIAN } from "../src/gaussian/spec";
+import { VAE } from "../src/vae/spec";
 import { readSweep } from "../src/sweep/read";
 import { arrayRanges, batchScriptText, parseArrayRanges } from "../src/sweep/slurm";
 import { SWEEP_EXAMPLE, expandSweep, parseSweep } from "../src/sweep/spec";
@@ -69,7 +71,7 @@ seeds: 2
   assert.equal(c.train.epochs, 3);
   assert.equal(c.train.learningRate, 0.002);
   // Fields the sweep leaves alone are the profile's (a dotted key merges, it does not replace `train`).
-  const profile = SWEEP_COMMANDS.vae.command.base("smoke");
+  const profile = structuredClone(VAE.profiles.smoke);
   assert.equal(c.imageSize, profile.imageSize);
   assert.equal(c.train.batchSize, profile.train.batchSize);
 });
@@ -148,10 +150,10 @@ test("status comes from the store, the tasks' reports and Slurm's states", async
   const store = freshStore("sweep-status");
   const spec = parseSweep("command: gaussian\nprofile: smoke\nbase: {iterations: 3}\nseeds: 7\n", "s.yaml");
   const entries = expandSweep(spec);
-  const cmd = SWEEP_COMMANDS.gaussian;
+  const cmd: AnyModalitySpec = GAUSSIAN;
   const dir = sweepDirOf(store, spec, entries);
   ensureSweepDir(dir, manifestOf(spec, entries));
-  await cmd.kind.run(entries[0].config, { store }); // 0: finished
+  await runSequence(cmd, entries[0].config, { store }); // 0: finished
   recordJob(dir, { jobId: "41", indices: [1, 2, 3, 4, 5], submittedAt: "", array: "1-5" });
   recordTaskEvent(dir, 2, { event: "start", at: "", jobId: "41" });
   recordTaskEvent(dir, 3, { event: "start", at: "", jobId: "41" });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
-import { unigramCrossEntropy } from "../src/experiments/languageModels";
+import { unigramCrossEntropy } from "../src/index";
 import { lmConfig } from "../src/lm/configs";
 import { initParams } from "../src/lm/model";
 import { documentCrossEntropies } from "../src/lm/score";

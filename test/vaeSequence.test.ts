@@ -6,8 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { DataError } from "../src/errors";
-import { VAE_SEQUENCES, type VaeSequenceConfig, checkVaeSequenceConfig, runVaeSequence, runVaeSequences, vaeBaseConfig, vaeDataSource } from "../src/experiments/vae";
-import { storedFits } from "../src/experiments/sequences";
+import { VAE, type VaeSequenceConfig, checkVaeSequenceConfig, runSequence, runSequences, runVaeSequence, storedIterations, vaeBaseConfig, vaeDataSource } from "../src/index";
+import { storedFits } from "../src/index";
 import { folderSplit } from "../src/images/celeba";
 import { imageCodec } from "../src/images/types";
 import { configErrorField, freshStore, tempDir } from "./helpers";
@@ -45,7 +45,7 @@ test("a smoke sequence records the test error and sample metrics, checkpoints ev
   assert.equal(synthetic.attributes, undefined, "generated images carry no labels");
   assert.ok(fs.existsSync(path.join(result.runDir!, "artifacts", "classifier.safetensors")));
   assert.ok(statuses.some((s) => /parameters/.test(s)));
-  assert.equal(JSON.parse(fs.readFileSync(path.join(result.runDir!, "env.json"), "utf8")).backend.backend, result.backend.backend);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(result.runDir!, "env.json"), "utf8")).backend.backend, result.backend!.backend);
 
   // Same config again: read back, nothing retrained.
   let fits = 0;
@@ -98,20 +98,28 @@ test("bad configs name the field; missing CelebA fails fast and names the offlin
   assert.ok(!fs.existsSync(path.join(store.root, "vae")), "no run directory for data that could not be loaded");
 });
 
-test("sequences in worker processes (runVaeSequences) match the same sequences run here", async () => {
+test("sequences in worker processes (runSequences) match the same sequences run here", async () => {
   const configs = (["replace", "accumulate"] as const).map((strategy) => ({ ...SMOKE, strategy, iterations: 2 }));
   const store = freshStore("vaeseqs-par");
-  const parallel = await runVaeSequences(configs, { store, parallel: 2 });
+  const parallel = await runSequences(VAE, configs, { store, parallel: 2 });
   for (let i = 0; i < configs.length; i++) {
     const here = await runVaeSequence(configs[i], { store: null });
     assert.equal(parallel[i].config, configs[i]);
     assert.deepEqual(timeless(parallel[i].records), timeless(here.records), `sequence ${i}`);
+    // The workers' results are read from the store: their facts, and the preview images on first use.
+    assert.deepEqual([parallel[i].parameters, parallel[i].realFrequencies, parallel[i].classifierAccuracy], [here.parameters, here.realFrequencies, here.classifierAccuracy]);
+    assert.deepEqual(parallel[i].testPreview, here.testPreview);
   }
-  assert.equal(VAE_SEQUENCES.finishedIterations(store, configs[0]), 2);
-  assert.equal(storedFits(VAE_SEQUENCES, configs, store), 4);
-  assert.equal(storedFits(VAE_SEQUENCES, [{ ...configs[0], iterations: 1 }, { ...configs[1], iterations: 3 }], store), 1 + 2, "at most the iterations asked for");
-  assert.equal(storedFits(VAE_SEQUENCES, configs, null), 0);
-  assert.equal(VAE_SEQUENCES.finishedIterations(store, { ...configs[0], data: `folder:${tempDir("vaeseqs-none")}/missing` }), 0, "no images, no run");
+  // Reading a finished sequence back loads no images.
+  const noLoad = { ...VAE, load: () => assert.fail("a finished sequence is read back without loading its data") };
+  const read = await runSequence(noLoad, configs[1], { store });
+  assert.deepEqual(timeless(read.records), timeless(parallel[1].records));
+  assert.equal(read.resumedFrom, 2);
+  assert.equal(storedIterations(VAE, store, configs[0]), 2);
+  assert.equal(storedFits(VAE, configs, store), 4);
+  assert.equal(storedFits(VAE, [{ ...configs[0], iterations: 1 }, { ...configs[1], iterations: 3 }], store), 1 + 2, "at most the iterations asked for");
+  assert.equal(storedFits(VAE, configs, null), 0);
+  assert.equal(storedIterations(VAE, store, { ...configs[0], data: `folder:${tempDir("vaeseqs-none")}/missing` }), 0, "no images, no run");
 });
 
 test("a folder's run key: the same from a split listed already as from listing the folder, and it changes with the files", () => {

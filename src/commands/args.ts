@@ -1,3 +1,4 @@
+import { wrap } from "../progress";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_ENV_VAR, BACKEND_NAMES, type BackendName, selectBackend } from "../backend";
@@ -25,6 +26,11 @@ export function parse<T extends FlagOptions>(args: string[], options: T): FlagVa
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** Throws a UsageError: for expressions (`x ?? usageFailure("...")`). */
+export function usageFailure(message: string): never {
+  throw new UsageError(message);
 }
 
 export function list(flag: string, value: string | undefined, fallback: string): string[] {
@@ -74,19 +80,8 @@ export async function applyBackendFlag(value: string | undefined): Promise<void>
   }
 }
 
-export function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
 export function signed(x: number): string {
   return `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(4)}`;
 }
+
+export { wrap };

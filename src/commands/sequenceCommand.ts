@@ -1,97 +1,20 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
+import { runSequences } from "../collapse/sequences";
+import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalitySpec, type SequenceConfig, type SequenceResult, runSequence } from "../collapse/spec";
+import { STRATEGIES } from "../collapse/strategies";
 import { ConfigError } from "../errors";
-import { PROFILES, type Profile, checkProfile, withSeeds } from "../experiments/profiles";
-import { type SequenceKind, runSequences } from "../experiments/sequences";
 import { meanAndStandardError } from "../plots/metricFigures";
 import { formatSeconds, progressBar } from "../progress";
-import type { RunStore } from "../store/runStore";
 import { COMMON_FLAGS, backendHelp, type FlagOptions, UsageError, applyBackendFlag, num, oneOf, parse, signed, storeFrom, wrap } from "./args";
 
-// One builder for every `collapse <modality>` command: a modality describes its config fields as
+// One builder for every `collapse <modality>` command: a modality's spec describes its config fields as
 // flags, and the parsing, config file, checking, backend, progress, table and JSON are the same.
 
-/** A flag that sets one config field. */
-export interface FieldFlag<C> {
-  flag: string;
-  /** Dotted path into the config, e.g. "train.epochs"; a ConfigError naming it is reported as the flag. */
-  field: string;
-  type: "int" | "real" | "string";
-  /** Help text, one string per line (the first after the flag name). */
-  help: string[];
-  choices?: () => readonly string[];
-  /** The value the field has when the config leaves it out; a flag restating it leaves the config (and its run key) unchanged. */
-  fallback?: (c: C) => unknown;
-  /** A field the flag replaces (the other way of giving the same size), removed when the flag is given. */
-  clears?: string;
-  /** Turns the flag's text into the field's value (e.g. makes a path absolute, so the run key does not depend on the cwd). */
-  normalize?: (text: string) => string;
-}
-
-export interface SequenceCommandOptions {
-  store: RunStore | null;
-  onStatus: (message: string) => void;
-  onIteration: (record: IterationRecord) => void;
-  onFitProgress: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
-}
-
-export interface SequenceCommandResult {
-  records: IterationRecord[];
-  resumedFrom: number;
-  runDir?: string | null;
-  parameters?: number;
-  backend?: Record<string, unknown>;
-}
-
-export interface MetricColumn {
-  key: string;
-  /** Name in the status line. */
-  label: string;
-  /** Column header of the table (default: label). */
-  header?: string;
-  digits: number;
-}
-
-export interface SequenceCommand<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult> {
-  name: string;
-  summary: string;
-  base(profile: Profile): C;
-  /** One line per profile in --help, and the table's title. */
-  describe(c: C): string;
-  /** --data: its help lines and how a spec is normalized; absent for problems with no data to choose. */
-  data?: { help: string[]; normalize: (text: string) => string };
-  /** The modality's own flags, in help order. */
-  flags: FieldFlag<C>[];
-  /** Whether the command runs tensors (takes --backend) and keeps a run store (--no-cache, --runs-dir). */
-  tensors: boolean;
-  stored: boolean;
-  check(c: C): unknown;
-  run(c: C, opts: SequenceCommandOptions): Promise<R>;
-  /** How --seeds runs several sequences side by side (worker processes); without it they run here, one after another. */
-  sequences?: SequenceKind<C, R>;
-  /** Per-iteration metrics in the status line, table and JSON; the first also gets a Δ vs t=1 column. */
-  metrics: MetricColumn[];
-  /** More metric names --help lists for --json (beyond the table's columns). */
-  jsonMetricsHelp?: string;
-  /** What the trained-on size counts ("documents", "images", ...). */
-  sizeUnit: string;
-  /** Extra top-level JSON fields and a title line, from the result. */
-  summarize?(result: R, config: C): { json: Record<string, unknown>; title: string };
-  /**
-   * Adjusts the config once flags and file are applied, before it is checked: `given` are the flags,
-   * `file` the fields the config file set (e.g. to size a run to its data when no size was given).
-   */
-  prepare?(c: C, given: Readonly<Record<string, string>>, file: Readonly<Record<string, unknown>>): C;
-  /** A hint for a ConfigError no flag explains (e.g. a profile's size that does not fit the chosen model). */
-  explain?(e: ConfigError, given: Readonly<Record<string, string>>, profile: Profile): Error | null;
-}
-
-export type AnyCommand = SequenceCommand<any, any>;
-
 /** The flags every sequence command has, then the modality's own. */
-function fieldFlags<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>): FieldFlag<C>[] {
+function fieldFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>): FieldFlag<C>[] {
   const data: FieldFlag<C>[] = cmd.data ? [{ flag: "data", field: "data", type: "string", help: ["D", ...cmd.data.help], normalize: cmd.data.normalize }] : [];
   return [
     { flag: "strategy", field: "strategy", type: "string", help: ["S", STRATEGIES.join(", ")], choices: () => STRATEGIES },
@@ -102,7 +25,7 @@ function fieldFlags<C extends { strategy: Strategy; iterations: number; seed: nu
   ];
 }
 
-function optionsOf(cmd: AnyCommand): FlagOptions {
+function optionsOf(cmd: AnyModalitySpec): FlagOptions {
   const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, seeds: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
   for (const f of fieldFlags(cmd)) options[f.flag] = { type: "string" };
   if (cmd.tensors) options.backend = { type: "string" };
@@ -118,8 +41,8 @@ function flagLine(name: string, lines: string[]): string {
   return [...head, ...lines.slice(1).map((l) => `${INDENT}${l}`)].join("\n");
 }
 
-export function sequenceHelp(cmd: AnyCommand): string {
-  const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(7)}${cmd.describe(cmd.base(p))}`).join("\n");
+export function sequenceHelp(cmd: AnyModalitySpec): string {
+  const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(7)}${cmd.describe(cmd.profiles[p])}`).join("\n");
   const flags = fieldFlags(cmd).map((f) => flagLine(`--${f.flag} ${f.help[0]}`, f.help.slice(1)));
   const json = wrap(`print machine-readable results to stdout: per iteration every metric (${cmd.metrics.map((m) => m.key).join(", ")}${cmd.jsonMetricsHelp ? `, ${cmd.jsonMetricsHelp}` : ", ..."}), trainSize, realInTrain, seconds`, 70);
   return `${wrap(`collapse ${cmd.name} — ${cmd.summary}`, 100).join("\n")}
@@ -134,7 +57,7 @@ ${flagLine("--profile P", [`${PROFILES.join(" | ")} (default quick)`])}
 ${profiles}
 ${flagLine("--config FILE.json", ["fields merged over the profile's config (objects field by field;", "null removes a field)"])}
 ${flags.join("\n")}
-${flagLine("--seeds K", ["K sequences, seeds S, S+1, ..., S+K-1 (S: --seed), trained side by side", `(${cmd.sequences && cmd.stored ? "a worker process per core" : "one after another"}); the table gives mean ± SE over them`])}
+${flagLine("--seeds K", ["K sequences, seeds S, S+1, ..., S+K-1 (S: --seed), trained side by side", `(${cmd.stored ? "a worker process per core" : "one after another"}); the table gives mean ± SE over them`])}
 ${cmd.tensors ? `${backendHelp(23)}\n` : ""}${flagLine("--json", json)}
 ${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
 ${cmd.stored ? "\nAn interrupted run resumes from its last finished model when the same command is run again; a\nfinished one is read back." : ""}`;
@@ -184,8 +107,8 @@ function setField(config: Record<string, unknown>, field: string, value: unknown
 }
 
 /** The run config: the profile's base, the config file merged over it, then the flags. */
-export function configFromFlags<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, given: Record<string, string>, profile: Profile): C {
-  let config = structuredClone(cmd.base(profile)) as C;
+export function configFromFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, given: Record<string, string>, profile: Profile): C {
+  let config = structuredClone(cmd.profiles[profile]);
   const file = given.config !== undefined ? readConfigFile(given.config) : {};
   config = mergeConfig(config, file);
   const flags = fieldFlags(cmd);
@@ -207,7 +130,7 @@ export function configFromFlags<C extends { strategy: Strategy; iterations: numb
 }
 
 /** A result's iterations as --json gives them: every metric the modality recorded, the table's columns first. */
-function jsonRows(cmd: AnyCommand, result: SequenceCommandResult): Record<string, unknown>[] {
+function jsonRows(cmd: { metrics: readonly MetricColumn[] }, result: SequenceResult<SequenceConfig>): Record<string, unknown>[] {
   return result.records.map((r) => ({
     iteration: r.iteration,
     ...Object.fromEntries(cmd.metrics.map((m: MetricColumn) => [m.key, r.metrics[m.key]])),
@@ -219,7 +142,7 @@ function jsonRows(cmd: AnyCommand, result: SequenceCommandResult): Record<string
 }
 
 /** A ConfigError about a field set by a flag, restated as that flag's error. */
-function flagError<C extends { strategy: Strategy; iterations: number; seed: number }>(cmd: SequenceCommand<C, SequenceCommandResult>, e: unknown, given: Record<string, string>, profile: Profile, beforeRun: boolean): unknown {
+function flagError<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, e: unknown, given: Record<string, string>, profile: Profile, beforeRun: boolean): unknown {
   if (!(e instanceof ConfigError)) return e;
   const flag = fieldFlags(cmd).find((f) => f.field === e.field && given[f.flag] !== undefined);
   if (flag) return new UsageError(`--${flag.flag}: ${e.detail}`);
@@ -231,21 +154,20 @@ function format(value: number | undefined, digits: number): string {
   return digits === 0 && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : v.toFixed(digits);
 }
 
-export async function runSequenceCommand<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult>(cmd: SequenceCommand<C, R>, args: string[]): Promise<number> {
-  const any = cmd as unknown as SequenceCommand<C, SequenceCommandResult>;
-  const given = parse(args, optionsOf(any as AnyCommand)) as Record<string, string | boolean | undefined>;
+export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): Promise<number> {
+  const given = parse(args, optionsOf(cmd)) as Record<string, string | boolean | undefined>;
   if (given.help) {
-    console.log(sequenceHelp(any as AnyCommand));
+    console.log(sequenceHelp(cmd));
     return 0;
   }
   const text = Object.fromEntries(Object.entries(given).filter((e): e is [string, string] => typeof e[1] === "string"));
   const profile = checkProfile(text.profile ?? "quick", "--profile");
-  let config: C;
+  let config: SequenceConfig;
   try {
-    config = configFromFlags(any, text, profile);
+    config = configFromFlags(cmd, text, profile);
     cmd.check(config);
   } catch (e) {
-    throw flagError(any, e, text, profile, true);
+    throw flagError(cmd, e, text, profile, true);
   }
   if (cmd.tensors) await applyBackendFlag(text.backend);
   const seeds = num("seeds", text.seeds ?? "1", true);
@@ -258,11 +180,11 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
   const [first, ...rest] = cmd.metrics;
   let lastIteration = 0;
   let firstValue: number | null = null;
-  let result: R;
+  let result: SequenceResult;
   try {
     // No SIGINT handler: the default (exit at once) is safe, since finished models are stored and a
     // stale lock is taken over by the next run.
-    result = await cmd.run(config, {
+    result = await runSequence(cmd, config, {
       store: cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null,
       onStatus: status,
       onFitProgress: (n, step, metrics) => {
@@ -282,7 +204,7 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
       },
     });
   } catch (e) {
-    throw flagError(any, e, text, profile, false);
+    throw flagError(cmd, e, text, profile, false);
   }
   const read = result.resumedFrom;
   bar.finish(read === config.iterations ? "read back from the run store" : read > 0 ? `resumed after model ${read}` : "done");
@@ -315,30 +237,29 @@ export async function runSequenceCommand<C extends { strategy: Strategy; iterati
  * command has one (else here, one after another); prints every metric's mean ± standard error over the
  * seeds per iteration, and the Δ vs model 1 of the first one (taken per seed, then averaged).
  */
-async function runSeeds<C extends { strategy: Strategy; iterations: number; seed: number }, R extends SequenceCommandResult>(
-  cmd: SequenceCommand<C, R>,
-  config: C,
+async function runSeeds(
+  cmd: AnyModalitySpec,
+  config: SequenceConfig,
   seeds: number,
   given: Record<string, string | boolean | undefined>,
   text: Record<string, string>,
   profile: Profile,
 ): Promise<number> {
-  const any = cmd as unknown as SequenceCommand<C, SequenceCommandResult>;
   const configs = withSeeds([config], seeds);
   const store = cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null;
   const status = (message: string) => process.stderr.write(`${message}\n`);
   const [first, ...rest] = cmd.metrics;
   const line = (seed: number, r: IterationRecord) => status(`seed ${seed} · model ${r.iteration}/${config.iterations}: ${first.label} ${format(r.metrics[first.key], first.digits)}`);
-  let results: R[];
+  let results: SequenceResult[];
   try {
-    if (cmd.sequences && store) {
-      results = await runSequences(cmd.sequences, configs, { store, onIteration: (i, r) => line(configs[i].seed, r), onStatus: (i, m) => status(`seed ${configs[i].seed}: ${m}`) });
+    if (store) {
+      results = await runSequences(cmd, configs, { store, onIteration: (i, r) => line(configs[i].seed, r), onStatus: (i, m) => status(`seed ${configs[i].seed}: ${m}`) });
     } else {
       results = [];
-      for (const c of configs) results.push(await cmd.run(c, { store, onStatus: (m) => status(`seed ${c.seed}: ${m}`), onIteration: (r) => line(c.seed, r), onFitProgress: () => {} }));
+      for (const c of configs) results.push(await runSequence(cmd, c, { onStatus: (m) => status(`seed ${c.seed}: ${m}`), onIteration: (r) => line(c.seed, r) }));
     }
   } catch (e) {
-    throw flagError(any, e, text, profile, false);
+    throw flagError(cmd, e, text, profile, false);
   }
   const iterations = Math.min(...results.map((r) => r.records.length));
   const stat = (n: number, key: string) => meanAndStandardError(results.map((r) => r.records[n].metrics[key]));
@@ -349,7 +270,7 @@ async function runSeeds<C extends { strategy: Strategy; iterations: number; seed
       ...Object.fromEntries(Object.keys(results[0].records[n].metrics).map((k) => [k, stat(n, k)])),
       [`${first.key}Delta`]: delta(n),
     }));
-    const runs = results.map((r, i) => ({ seed: configs[i].seed, runDir: r.runDir ?? null, resumedFrom: r.resumedFrom, iterations: jsonRows(cmd as AnyCommand, r) }));
+    const runs = results.map((r, i) => ({ seed: configs[i].seed, runDir: r.runDir ?? null, resumedFrom: r.resumedFrom, iterations: jsonRows(cmd, r) }));
     console.log(JSON.stringify({ profile, command: cmd.name, strategy: config.strategy, seeds: configs.map((c) => c.seed), config, mean, runs }, null, 2));
     return 0;
   }

@@ -4,7 +4,8 @@ import { BACKEND_ENV_VAR, BACKEND_NAMES } from "../backend";
 import { packageRoot } from "../environment";
 import { formatSeconds } from "../progress";
 import { RunStore } from "../store/runStore";
-import { SWEEP_COMMANDS, type SweepCommand } from "../sweep/commands";
+import type { AnyModalitySpec } from "../collapse/spec";
+import { sweepModality } from "../sweep/commands";
 import { runSweepLocal } from "../sweep/local";
 import { arrayRanges, batchScriptText, haveCommand, schedulerStates, submitArray, writeBatchScript, type BatchScript } from "../sweep/slurm";
 import { SWEEP_EXAMPLE, type SweepEntry, type SweepSpec, describeValues, expandSweep, readSweepFile } from "../sweep/spec";
@@ -71,9 +72,9 @@ function parseSweepArgs(args: string[]) {
 }
 
 /** The table every mode ends with: index, grid values, state, the command's first metric. */
-function printTable(cmd: SweepCommand, spec: SweepSpec, statuses: SequenceStatus[]): void {
+function printTable(cmd: AnyModalitySpec, spec: SweepSpec, statuses: SequenceStatus[]): void {
   const fields = spec.grid.map(([f]) => f);
-  const metric = cmd.command.metrics[0];
+  const metric = cmd.metrics[0];
   const cell = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
   const rows = statuses.map((s) => [String(s.index), ...fields.map((f) => cell(s.values[f])), stateLabel(s), s.lastMetric === null ? "—" : s.lastMetric.toFixed(metric.digits)]);
   const header = ["#", ...fields, "status", `${metric.label} (last)`];
@@ -106,7 +107,7 @@ export async function sweepCommand(args: string[]): Promise<number> {
 
   const spec = readSweepFile(positionals[0]);
   const entries = expandSweep(spec); // every config checked before anything runs
-  const cmd = SWEEP_COMMANDS[spec.command];
+  const cmd = sweepModality(spec.command);
   const store = v["runs-dir"] ? new RunStore(path.resolve(v["runs-dir"])) : RunStore.fromEnv();
   const dir = sweepDirOf(store, spec, entries);
   const jobIds = () => [...new Set(readJobs(dir).map((j) => j.jobId))];
@@ -136,7 +137,7 @@ export async function sweepCommand(args: string[]): Promise<number> {
 }
 
 async function runLocal(
-  cmd: SweepCommand,
+  cmd: AnyModalitySpec,
   spec: SweepSpec,
   entries: SweepEntry[],
   store: RunStore,
@@ -150,11 +151,11 @@ async function runLocal(
     printTable(cmd, spec, before);
     return 0;
   }
-  if (cmd.command.tensors) await applyBackendFlag(o.backend);
+  if (cmd.tensors) await applyBackendFlag(o.backend);
   ensureSweepDir(dir, manifestOf(spec, entries));
   console.error(`sweep ${spec.name}: ${todo.length} of ${entries.length} sequences to run (${entries.length - todo.length} finished) · ${dir}`);
   const started = performance.now();
-  const metric = cmd.command.metrics[0];
+  const metric = cmd.metrics[0];
   const { failed } = await runSweepLocal(cmd, entries, store, dir, {
     parallel: o.parallel,
     onFinished: (entry, r) => console.error(`finished ${entry.index} (${describeValues(entry.values)}): ${metric.label} ${r.metrics[metric.key]?.toFixed(metric.digits)} after ${r.iteration} iterations`),
@@ -169,7 +170,7 @@ async function runLocal(
   return after.every((s) => s.state === "finished") ? 0 : 1;
 }
 
-function submitSlurm(cmd: SweepCommand, spec: SweepSpec, entries: SweepEntry[], store: RunStore, dir: string, o: { resubmit: boolean; dryRun: boolean; json: boolean; statusNow: () => SequenceStatus[] }): number {
+function submitSlurm(cmd: AnyModalitySpec, spec: SweepSpec, entries: SweepEntry[], store: RunStore, dir: string, o: { resubmit: boolean; dryRun: boolean; json: boolean; statusNow: () => SequenceStatus[] }): number {
   const statuses = o.statusNow();
   // Never twice: finished sequences are skipped, queued and running ones are left to their task, and
   // a plain run submits only sequences never submitted (--resubmit retries the failed ones).

@@ -5,7 +5,7 @@ import type { LinearSetting } from "../linear/problem";
 import { type LinearFigureOptions, linearErrorFigure } from "../linear/figures";
 import type { NotebookDisplay } from "../plots/notebook";
 import type { Figure } from "../plots/plotly";
-import type { Profile } from "./profiles";
+import type { Profile } from "../collapse/profiles";
 
 /** Section 2 (linear regression): the settings grid and figure layouts at each profile. */
 

@@ -9,8 +9,9 @@ import type { LmCurve } from "../lm/figures";
 import { frameToCsv } from "../store/export";
 import { danfo } from "../store/frames";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
-import { type LmSequenceConfig, type LmSequenceResult, lmBaseConfig, lmRunKey } from "./languageModels";
-import type { Profile } from "./profiles";
+import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../lm/sequence";
+import { lmBaseConfig } from "../lm/spec";
+import type { Profile } from "../collapse/profiles";
 
 /**
  * The §3.1 ablations of the paper's appendix: Figure 10 (sampling temperature), Figure 11 (how much

@@ -1,4 +1,5 @@
 import type { IterationRecord } from "../collapse/loop";
+import type { Profile } from "../collapse/profiles";
 import type { Strategy } from "../collapse/strategies";
 import { type SequenceCurve, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
@@ -10,6 +11,21 @@ import { type LmAppendixConfig, type SequenceResults, figure10Settings, figure11
  * One builder per figure of §3.1, §3.2, §3.3 and §5 (and the mean ± SE table the seeded figures share), used by
  * the notebooks and by `collapse reproduce` alike, so that a title, an axis or a unit is written once.
  */
+
+/**
+ * The models of Figure 3 at each profile: GPT-2 and Llama-2, as in the paper. The quick and smoke Llama-2
+ * sequences are the same models as Table 2's Llama-2 rows (at smoke the same runs; at quick the appendix trains on fewer tokens).
+ */
+export function lmFigure3Models(profile: Profile): string[] {
+  switch (profile) {
+    case "smoke":
+      return ["gpt2-smoke", "llama2-smoke"];
+    case "quick":
+      return ["gpt2-quick", "llama2-quick"];
+    case "paper":
+      return ["gpt2-9m", "llama2-12m", "llama2-42m", "llama2-126m"];
+  }
+}
 
 /** What the builders read of a sequence's result. */
 export interface StrategyRun {

@@ -3,19 +3,22 @@ import type { Progress } from "../progress";
 import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, figure2Name, figure2Sigma2s, section2Config } from "./linearRegression";
-import { type LmSequenceResult, lmBaseConfig, lmFigure3Models } from "./languageModels";
+import type { LmSequenceResult } from "../lm/sequence";
+import { LM, lmBaseConfig } from "../lm/spec";
 import { SequenceResults, appendixSequences, lmAppendixConfig, table2Display, table2Files, table2Frame } from "./lmAppendix";
-import { LM_SEQUENCES } from "./lmSequences";
 import { metricByIterationFigure } from "../plots/metricFigures";
 import { CONTROL_STRATEGIES, type Strategy } from "../collapse/strategies";
 import type { IterationRecord } from "../collapse/loop";
-import { runGaussianSequence } from "../gaussian/modality";
-import { gaussianBaseConfig } from "./gaussian";
-import { MOLECULE_SEQUENCES, defaultCoverageThreshold, moleculeBaseConfig } from "./molecules";
-import { figure3, figure4, figure10, figure11, lmControlsFigure, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
-import { type SequenceKind, runSequences, storedFits } from "./sequences";
-import { VAE_SEQUENCES, vaeBaseConfig } from "./vae";
-import { type Profile, defaultSeeds, withSeeds } from "./profiles";
+import { gaussianBaseConfig, runGaussianSequence } from "../gaussian/spec";
+import { defaultCoverageThreshold } from "../molecules/sequence";
+import { MOLECULES, moleculeBaseConfig } from "../molecules/spec";
+import { figure3, figure4, figure10, figure11, lmControlsFigure, lmFigure3Models, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
+import { runSequences, storedFits } from "../collapse/sequences";
+import { type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
+import { modalityNames, modalitySpec } from "../modalities";
+import { VAE, vaeBaseConfig } from "../vae/spec";
+import { type Profile, withSeeds } from "../collapse/profiles";
+import { defaultSeeds } from "./seeds";
 
 export interface ExperimentContext {
   store: RunStore | null;
@@ -67,7 +70,7 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
-      const results = await withProgress(LM_SEQUENCES, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
+      const results = await withProgress(LM, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
       const figures: Record<string, Figure> = { figure3: figure3(results) };
       for (const model of models) figures[`figure4-${model}`] = figure4(results, model, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
@@ -77,7 +80,7 @@ export const EXPERIMENTS = {
     description: "§3.1 appendix: Figure 10 (temperature), Figure 11 (first-model training), Table 2 (CSV and Markdown)",
     async run(profile, ctx) {
       const appendix = lmAppendixConfig(profile);
-      const results = new SequenceResults(await withProgress(LM_SEQUENCES, appendixSequences(appendix), ctx));
+      const results = new SequenceResults(await withProgress(LM, appendixSequences(appendix), ctx));
       const table2 = table2Frame(appendix, results);
       return {
         figures: {
@@ -94,7 +97,7 @@ export const EXPERIMENTS = {
     description: "§3.2 conformation diffusion: Figure 5 (test loss), COV and MAT per iteration",
     async run(profile, ctx) {
       const base = moleculeBaseConfig(profile);
-      const runs = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "molecules")), ctx);
+      const runs = await withProgress(MOLECULES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "molecules")), ctx);
       return {
         figures: {
           figure5: figure5(runs),
@@ -109,7 +112,7 @@ export const EXPERIMENTS = {
     description: "§3.3 VAEs on faces: Figure 6 (test −ELBO), attribute frequencies, feature Fréchet/precision/recall",
     async run(profile, ctx) {
       const base = vaeBaseConfig(profile);
-      const runs = await withProgress(VAE_SEQUENCES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "vae")), ctx);
+      const runs = await withProgress(VAE, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "vae")), ctx);
       return {
         figures: {
           figure6: figure6(runs),
@@ -129,7 +132,7 @@ export const EXPERIMENTS = {
       for (const strategy of strategies) {
         gaussian.push({ strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       }
-      const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(base, strategies, ctx.seeds ?? defaultSeeds(profile, "augmentation")), ctx);
+      const vae = await withProgress(VAE, strategyConfigs(base, strategies, ctx.seeds ?? defaultSeeds(profile, "augmentation")), ctx);
       return {
         figures: {
           "figure8-gaussian": figure8Gaussian(gaussian, gaussianBaseConfig(profile).dim),
@@ -144,8 +147,8 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const gaussian = [];
       for (const strategy of CONTROL_STRATEGIES) gaussian.push({ label: "Gaussian (2-D)", strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
-      const molecules = await withProgress(MOLECULE_SEQUENCES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
-      const vae = await withProgress(VAE_SEQUENCES, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
+      const molecules = await withProgress(MOLECULES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
+      const vae = await withProgress(VAE, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES), ctx);
       const json = (runs: readonly { config: { strategy: Strategy }; records: IterationRecord[] }[]) => runs.map((r) => ({ strategy: r.config.strategy, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, ...(x.trainingScale ? { trainingScale: x.trainingScale } : {}) })) }));
       return {
         figures: {
@@ -159,18 +162,49 @@ export const EXPERIMENTS = {
   },
 } satisfies Record<string, Experiment>;
 
+/**
+ * The experiment `collapse reproduce --only NAME` runs: a paper section's (EXPERIMENTS), else for any
+ * registered modality, its profile's base sequence under replace and accumulate with the figure of its
+ * first metric; undefined for neither.
+ */
+export function experimentNamed(name: string): Experiment | undefined {
+  if (Object.hasOwn(EXPERIMENTS, name)) return EXPERIMENTS[name as keyof typeof EXPERIMENTS];
+  const spec = modalitySpec(name);
+  return spec && modalityExperiment(spec);
+}
+
+/** The registered modalities `reproduce` runs only when named (the paper's sections run by default). */
+export function extraExperimentNames(): string[] {
+  return modalityNames().filter((n) => !Object.hasOwn(EXPERIMENTS, n));
+}
+
+function modalityExperiment<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>): Experiment {
+  const [metric] = spec.metrics;
+  return {
+    description: `${spec.name}: ${spec.brief}; replace vs accumulate at the profile's base config`,
+    async run(profile, ctx) {
+      const runs = await withProgress(spec, strategyConfigs(baseConfig(spec, profile), undefined, ctx.seeds ?? 1), ctx);
+      const curves = runs.map((r) => ({ label: spec.name, strategy: r.config.strategy, records: r.records }));
+      return {
+        figures: { [spec.name]: metricByIterationFigure(curves, { metric: metric.key, axisTitle: metric.label }, `${spec.name}: ${metric.label}`) },
+        json: runs.map((r) => ({ strategy: r.config.strategy, seed: r.config.seed, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })),
+      };
+    },
+  };
+}
+
 /** The base config once per strategy and seed (seeds base.seed, +1, ...). */
 function strategyConfigs<C extends { strategy: Strategy; seed: number }>(base: C, strategies: readonly Strategy[] = ["replace", "accumulate"], seeds = 1): C[] {
   return withSeeds(strategies.map((strategy) => ({ ...base, strategy })), seeds);
 }
 
 /** Sequences through runSequences (in parallel where a store allows it), counting model fits. */
-async function withProgress<C extends { iterations: number; strategy: Strategy }, R>(kind: SequenceKind<C, R>, configs: readonly C[], ctx: ExperimentContext): Promise<R[]> {
+async function withProgress<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, configs: readonly C[], ctx: ExperimentContext): Promise<R[]> {
   const bar = ctx.progress("model fits", configs.reduce((s, c) => s + c.iterations, 0));
-  let fits = storedFits(kind, configs, ctx.store);
-  const results = await runSequences(kind, configs, {
+  let fits = storedFits(spec, configs, ctx.store);
+  const results = await runSequences(spec, configs, {
     store: ctx.store,
-    onIteration: (i) => bar.update(++fits, kind.describe(configs[i])),
+    onIteration: (i) => bar.update(++fits, spec.label(configs[i])),
   });
   bar.finish();
   return results;
@@ -181,7 +215,7 @@ function lmResultJson(r: LmSequenceResult) {
     model: r.config.model,
     strategy: r.config.strategy,
     parameters: r.parameters,
-    backend: r.backend.backend,
+    backend: r.backend?.backend,
     iterations: r.records.map((x) => ({ iteration: x.iteration, testCrossEntropy: x.metrics.testCrossEntropy, trainTokens: x.metrics.trainTokens, seconds: x.seconds })),
   };
 }

@@ -1,5 +1,4 @@
 import { CholeskyDecomposition, Matrix } from "ml-matrix";
-import { type CollapseResult, runCollapse } from "../collapse/loop";
 import type { DataCodec, Modality } from "../collapse/modality";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
@@ -173,14 +172,4 @@ export function checkGaussianSequenceConfig(c: GaussianSequenceConfig): Gaussian
 /** The default truth: zero mean, diagonal covariance with variances 1, ½, ⅓, ... */
 export function defaultGaussianTruth(dim: number): GaussianTruth {
   return { mean: new Array(dim).fill(0), cov: Array.from({ length: dim * dim }, (_, k) => (Math.floor(k / dim) === k % dim ? 1 / (1 + (k % dim)) : 0)) };
-}
-
-/** Runs one Figure 8 sequence in memory (milliseconds per iteration). */
-export async function runGaussianSequence(c: GaussianSequenceConfig): Promise<CollapseResult> {
-  checkGaussianSequenceConfig(c);
-  return runCollapse({
-    modality: gaussianModality({ truth: c.truth ?? defaultGaussianTruth(c.dim), referenceSize: c.referenceSize }),
-    loop: { strategy: c.strategy, iterations: c.iterations, realSize: c.samples, freshRealSize: c.freshRealSamples ?? 0 },
-    seed: c.seed,
-  });
 }

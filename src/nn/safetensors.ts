@@ -161,19 +161,19 @@ export function readSafetensors(file: string): SafetensorsFile {
   return decodeSafetensors(bytes, file);
 }
 
-/** Saves model parameters (float32 variables) with string metadata, e.g. {config: JSON, tokenizer: JSON}. */
-export function saveParams(file: string, params: Params, metadata: Record<string, string> = {}): void {
+/** Model parameters (float32 variables) as safetensors bytes, with string metadata. */
+export function encodeParams(params: Params, metadata: Record<string, string> = {}): Uint8Array {
   const tensors: Record<string, HostTensor> = {};
   for (const [name, v] of Object.entries(params)) {
     if (v.dtype !== "float32" && v.dtype !== "int32") throw new TypeError(`param ${name}: cannot save dtype ${v.dtype}`);
     tensors[name] = { dtype: v.dtype === "float32" ? "F32" : "I32", shape: v.shape.slice(), data: v.dataSync() as Float32Array | Int32Array };
   }
-  writeSafetensors(file, tensors, metadata);
+  return encodeSafetensors(tensors, metadata);
 }
 
-/** Loads parameters saved by `saveParams` as fresh trainable variables, with the file's metadata. */
-export function loadParams(file: string): { params: Params; metadata: Record<string, string> } {
-  const { tensors, metadata } = readSafetensors(file);
+/** Parameters encoded by `encodeParams` as fresh trainable variables, with their metadata; `file` names them in errors. */
+export function decodeParams(bytes: Uint8Array, file: string): { params: Params; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, file);
   const params: Params = {};
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== "F32") {
@@ -184,3 +184,25 @@ export function loadParams(file: string): { params: Params; metadata: Record<str
   }
   return { params, metadata };
 }
+
+/** Saves model parameters (float32 variables) with string metadata, e.g. {config: JSON, tokenizer: JSON}. */
+export function saveParams(file: string, params: Params, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(file, encodeParams(params, metadata));
+}
+
+/** Loads parameters saved by `saveParams` as fresh trainable variables, with the file's metadata. */
+export function loadParams(file: string): { params: Params; metadata: Record<string, string> } {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new DataError(file, `cannot read: ${(e as Error).message}`);
+  }
+  return decodeParams(bytes, file);
+}
+
+/** Parameters and metadata as one artifact of a run (see Run.memo). */
+export const paramsCodec = {
+  encode: (p: { params: Params; metadata: Record<string, string> }): Uint8Array => encodeParams(p.params, p.metadata),
+  decode: (bytes: Uint8Array): { params: Params; metadata: Record<string, string> } => decodeParams(bytes, "parameters"),
+};

@@ -66,6 +66,22 @@ export class RunStore {
     fs.appendFileSync(path.join(dir, "sessions.jsonl"), JSON.stringify({ openedAt: new Date().toISOString(), records: run.records().length, env }) + "\n");
     return run;
   }
+
+  /**
+   * `open`, waiting while another live process holds the run (e.g. training a model this process would
+   * otherwise train again); `onWait` is told the owner once.
+   */
+  async openWhenFree(kind: string, config: unknown, onWait: (owner: number) => void = () => {}): Promise<Run> {
+    for (let waited = false; ; waited = true) {
+      try {
+        return this.open(kind, config);
+      } catch (e) {
+        if (!(e instanceof RunInUseError)) throw e;
+        if (!waited) onWait(e.owner);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
 }
 
 export class Run {
@@ -129,6 +145,25 @@ export class Run {
   readArtifact(name: string): Buffer | null {
     const p = this.artifactPath(name);
     return fs.existsSync(p) ? fs.readFileSync(p) : null;
+  }
+
+  /**
+   * The artifact `name`, decoded, if the run holds it; else `compute()`'s value, kept as that artifact
+   * first. What a run trains once and reads back on resume (a tokenizer, a classifier) goes through here.
+   */
+  async memo<T>(name: string, codec: Codec<T>, compute: () => T | Promise<T>): Promise<T> {
+    const file = this.artifactPath(name);
+    if (fs.existsSync(file)) {
+      try {
+        return codec.decode(fs.readFileSync(file));
+      } catch (e) {
+        if (e instanceof DataError) throw e;
+        throw new DataError(file, `does not decode: ${(e as Error).message}`);
+      }
+    }
+    const value = await compute();
+    writeFileAtomic(file, codec.encode(value));
+    return value;
   }
 
   /** Persists the synthetic set sampled from model `iteration` (before the record that finishes it). */
@@ -253,6 +288,11 @@ function sortKeys(value: unknown, where: string): unknown {
     return out;
   }
   return value;
+}
+
+/** `run.memo(name, codec, compute)`, or just `compute()` when there is no run to keep it in. */
+export function memo<T>(run: Run | null, name: string, codec: Codec<T>, compute: () => T | Promise<T>): Promise<T> {
+  return run ? run.memo(name, codec, compute) : Promise.resolve(compute());
 }
 
 /** What the store needs of a modality's codec to keep its synthetic sets. */

@@ -1,7 +1,7 @@
 import type { IterationRecord } from "../collapse/loop";
-import { SequencesFailedError, runSequences } from "../experiments/sequences";
+import { SequencesFailedError, runSequences } from "../collapse/sequences";
+import { type AnyModalitySpec, storedIterations } from "../collapse/spec";
 import type { RunStore } from "../store/runStore";
-import type { SweepCommand } from "./commands";
 import type { SweepEntry } from "./spec";
 import { recordTaskEvent } from "./sweepDir";
 
@@ -18,8 +18,8 @@ export interface LocalSweepOptions {
  * sequences skipped, partial ones resumed). A sequence that fails does not stop the others; its error
  * is recorded in the sweep directory (tasks/<i>.jsonl) and returned.
  */
-export async function runSweepLocal(cmd: SweepCommand, entries: readonly SweepEntry[], store: RunStore, sweepDir: string, opts: LocalSweepOptions = {}): Promise<{ ran: number; failed: { index: number; error: string }[] }> {
-  const unfinished = (e: SweepEntry) => cmd.kind.finishedIterations(store, e.config) < (e.config.iterations as number);
+export async function runSweepLocal(cmd: AnyModalitySpec, entries: readonly SweepEntry[], store: RunStore, sweepDir: string, opts: LocalSweepOptions = {}): Promise<{ ran: number; failed: { index: number; error: string }[] }> {
+  const unfinished = (e: SweepEntry) => storedIterations(cmd, store, e.config) < e.config.iterations;
   const pending = entries.filter(unfinished);
   if (pending.length === 0) return { ran: 0, failed: [] };
   const reported = new Set<number>();
@@ -36,21 +36,21 @@ export async function runSweepLocal(cmd: SweepCommand, entries: readonly SweepEn
     },
     onStatus: (i: number, message: string) => opts.onStatus?.(batch[i], message),
   });
-  const configs = (batch: readonly SweepEntry[]) => batch.map((e) => e.config as { iterations: number });
+  const configs = (batch: readonly SweepEntry[]) => batch.map((e) => e.config);
   const failed: { index: number; error: string }[] = [];
-  const parallel = opts.parallel ?? (cmd.command.tensors ? undefined : 1);
+  const parallel = opts.parallel ?? (cmd.tensors ? undefined : 1);
   if (parallel === 1) {
     // One at a time, here: each on its own, so that one failing does not stop the rest.
     for (const entry of pending) {
       try {
-        await runSequences(cmd.kind, configs([entry]), seqOpts([entry], 1));
+        await runSequences(cmd, configs([entry]), seqOpts([entry], 1));
       } catch (e) {
         failed.push({ index: entry.index, error: (e as Error).message });
       }
     }
   } else {
     try {
-      await runSequences(cmd.kind, configs(pending), seqOpts(pending, parallel));
+      await runSequences(cmd, configs(pending), seqOpts(pending, parallel));
     } catch (e) {
       // In workers, each failure comes as data, indexed by its position in `pending`.
       if (e instanceof SequencesFailedError) {

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { RunStore } from "../store/runStore";
-import { SWEEP_COMMANDS } from "./commands";
+import { sweepModality } from "./commands";
 import { expandSweep, readSweepFile } from "./spec";
 import { entryRecords } from "./status";
 import { SWEEP_FILE, type SweepManifest, loadManifest, manifestOf, sweepDirOf } from "./sweepDir";
@@ -47,10 +47,10 @@ export function readSweep(source: string, opts: { store?: RunStore } = {}): Swee
     dir = sweepDirOf(store, spec, entries);
     manifest = manifestOf(spec, entries);
   }
-  const cmd = SWEEP_COMMANDS[manifest.command];
+  const cmd = sweepModality(manifest.command);
   const sequences = manifest.entries.map((entry) => {
     const { runDir, records } = entryRecords(cmd, store, entry);
-    return { index: entry.index, values: entry.values, config: entry.config, records, finished: records.length >= (entry.config.iterations as number), runDir };
+    return { index: entry.index, values: entry.values, config: entry.config, records, finished: records.length >= entry.config.iterations, runDir };
   });
   return { name: manifest.name, command: manifest.command, profile: manifest.profile, dir, sequences };
 }

@@ -2,11 +2,13 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
+import { PROFILES, type Profile } from "../collapse/profiles";
+import type { AnyModalitySpec, SequenceConfig } from "../collapse/spec";
 import { mergeConfig } from "../commands/sequenceCommand";
 import { ConfigError, DataError } from "../errors";
-import { PROFILES, type Profile } from "../experiments/profiles";
+import { modalityNames } from "../modalities";
 import { canonicalJson } from "../store/runStore";
-import { SWEEP_COMMANDS, SWEEP_COMMAND_NAMES, type SweepCommand, type SweepCommandName } from "./commands";
+import { sweepModality } from "./commands";
 
 /**
  * A sweep file (YAML or JSON): a command, a profile, fields merged over the profile's config, and a grid
@@ -16,7 +18,8 @@ export interface SweepSpec {
   /** The file it was read from, as given (errors name it so). */
   file: string;
   name: string;
-  command: SweepCommandName;
+  /** A registered modality's name (see src/modalities.ts). */
+  command: string;
   profile: Profile;
   base: Record<string, unknown>;
   /** Field (dotted path) → the values it takes, in file order; `seeds: N` adds seed → 0..N-1. */
@@ -41,18 +44,21 @@ export interface SlurmOptions {
   extraArgs?: string[];
 }
 
+/** A sequence config as a sweep holds it: any modality's, by field. */
+export type SweepConfig = SequenceConfig & Record<string, unknown>;
+
 /** One sequence of a sweep: its position, the grid values that made it, and its full config. */
 export interface SweepEntry {
   index: number;
-  command: SweepCommandName;
+  command: string;
   /** Grid field → this sequence's value (the sweep's table columns). */
   values: Record<string, unknown>;
-  config: Record<string, unknown>;
+  config: SweepConfig;
 }
 
 export const SWEEP_EXAMPLE = `# 2 strategies × 2 seeds of smoke-sized VAEs, seconds each (sweeps/example-smoke.yaml is a shorter one)
 name: example-smoke          # the sweep's directory: <runs>/sweeps/<name>-<hash>/ (default: file name)
-command: vae                 # lm | molecules | vae | gaussian
+command: vae                 # ${modalityNames().join(" | ")}
 profile: smoke               # smoke | quick | paper: the base config
 base:                        # fields merged over the profile's config (as collapse vae --config)
   iterations: 2
@@ -107,8 +113,8 @@ export function parseSweep(text: string, file: string): SweepSpec {
   for (const key of Object.keys(raw)) if (!(TOP_KEYS as readonly string[]).includes(key)) throw fail(key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
 
   const command = raw.command;
-  if (typeof command !== "string" || !(SWEEP_COMMAND_NAMES as readonly string[]).includes(command)) {
-    throw fail("command", `expected one of ${SWEEP_COMMAND_NAMES.join(", ")}, got ${JSON.stringify(command)}`);
+  if (typeof command !== "string" || !modalityNames().includes(command)) {
+    throw fail("command", `expected one of ${modalityNames().join(", ")}, got ${JSON.stringify(command)}`);
   }
   const profile = raw.profile ?? "quick";
   if (typeof profile !== "string" || !(PROFILES as readonly string[]).includes(profile)) throw fail("profile", `expected one of ${PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
@@ -133,7 +139,7 @@ export function parseSweep(text: string, file: string): SweepSpec {
     if (grid.some(([f]) => f === "seed")) throw fail("seeds", "and grid.seed give the seeds two ways: use one");
     grid.push(["seed", Array.from({ length: seeds }, (_, k) => k)]);
   }
-  return { file, name, command: command as SweepCommandName, profile: profile as Profile, base, grid, seedsShorthand: raw.seeds !== undefined, slurm: parseSlurm(raw.slurm, fail) };
+  return { file, name, command, profile: profile as Profile, base, grid, seedsShorthand: raw.seeds !== undefined, slurm: parseSlurm(raw.slurm, fail) };
 }
 
 function parseSlurm(raw: unknown, fail: (field: string, detail: string) => Error): SlurmOptions {
@@ -202,7 +208,7 @@ function baseOverrides(base: Record<string, unknown>): { over: Record<string, un
  * file and the grid value or base field that caused it.
  */
 export function expandSweep(spec: SweepSpec): SweepEntry[] {
-  const cmd = SWEEP_COMMANDS[spec.command];
+  const cmd = sweepModality(spec.command);
   const { over: baseOver, fields: baseFields } = baseOverrides(spec.base);
   const combos: { values: Record<string, unknown>; at: Record<string, number> }[] = [{ values: {}, at: {} }];
   for (const [field, values] of spec.grid) {
@@ -211,13 +217,12 @@ export function expandSweep(spec: SweepSpec): SweepEntry[] {
     combos.splice(0, combos.length, ...next);
   }
   return combos.map((combo, index) => {
-    let config = mergeConfig(structuredClone(cmd.command.base(spec.profile)) as Record<string, unknown>, baseOver);
+    let config: SweepConfig = mergeConfig({ ...structuredClone(cmd.profiles[spec.profile]) }, baseOver);
     for (const [field, value] of Object.entries(combo.values)) config = mergeConfig(config, nest(field, value));
     const setBySweep = [...baseFields, ...Object.keys(combo.values)];
     config = applyFieldRules(cmd, config, setBySweep);
     try {
-      cmd.command.check(config);
-      cmd.kind.check(config);
+      cmd.check(config);
     } catch (e) {
       throw sweepError(spec, e, combo, baseFields, index);
     }
@@ -230,14 +235,14 @@ export function expandSweep(spec: SweepSpec): SweepEntry[] {
  * (lm's trainTokens vs trainDocuments), a data spec's path is made absolute (a relative one would key
  * the run by the directory it was started from), and the command's own adjustment (prepare).
  */
-function applyFieldRules(cmd: SweepCommand, config: Record<string, unknown>, setBySweep: string[]): Record<string, unknown> {
+function applyFieldRules(cmd: AnyModalitySpec, config: SweepConfig, setBySweep: string[]): SweepConfig {
   const set = new Set(setBySweep);
-  for (const f of cmd.command.flags) {
+  for (const f of cmd.flags) {
     if (f.clears && set.has(f.field) && !set.has(f.clears) && config[f.field] !== undefined) delete config[f.clears];
   }
-  if (cmd.command.data && typeof config.data === "string" && set.has("data")) config.data = cmd.command.data.normalize(config.data);
+  if (cmd.data && typeof config.data === "string" && set.has("data")) config.data = cmd.data.normalize(config.data);
   const topLevel = Object.fromEntries(setBySweep.map((f) => [f.split(".")[0], true]));
-  return cmd.command.prepare ? cmd.command.prepare(config, {}, topLevel) : config;
+  return cmd.prepare ? { ...cmd.prepare(config, {}, topLevel) } : config;
 }
 
 /** A config's ConfigError restated as the sweep file's field that set the culprit. */

@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { Run, type RunStore } from "../store/runStore";
-import { type SweepCommand, sweepRunDir } from "./commands";
+import type { AnyModalitySpec } from "../collapse/spec";
+import { sweepRunDir } from "./commands";
 import { ACTIVE_STATES, FAILED_STATES, type TaskStates } from "./slurm";
 import type { SweepEntry } from "./spec";
 import { type SweepJob, lastTaskEvent, readJobs } from "./sweepDir";
@@ -32,10 +33,10 @@ export interface SequenceStatus {
 }
 
 /** The records of a sequence's run, cut to its own iterations (a longer run may have extended it). */
-export function entryRecords(cmd: SweepCommand, store: RunStore, entry: SweepEntry): { runDir: string | null; records: IterationRecord[] } {
+export function entryRecords(cmd: AnyModalitySpec, store: RunStore, entry: SweepEntry): { runDir: string | null; records: IterationRecord[] } {
   const runDir = sweepRunDir(cmd, store, entry.config);
   if (!runDir) return { runDir, records: [] };
-  const iterations = entry.config.iterations as number;
+  const iterations = entry.config.iterations;
   return { runDir, records: new Run(runDir, path.basename(runDir)).records<IterationRecord>().slice(0, iterations) };
 }
 
@@ -52,12 +53,12 @@ export function latestTasks(jobs: readonly SweepJob[]): Map<number, string> {
  * `scheduler` null means Slurm could not be asked: a task that started and never reported an end is then
  * taken as still running.
  */
-export function sweepStatus(cmd: SweepCommand, entries: readonly SweepEntry[], store: RunStore, sweepDir: string | null, scheduler: TaskStates | null): SequenceStatus[] {
+export function sweepStatus(cmd: AnyModalitySpec, entries: readonly SweepEntry[], store: RunStore, sweepDir: string | null, scheduler: TaskStates | null): SequenceStatus[] {
   const tasks = sweepDir ? latestTasks(readJobs(sweepDir)) : new Map<number, string>();
-  const firstMetric = cmd.command.metrics[0].key;
+  const firstMetric = cmd.metrics[0].key;
   return entries.map((entry) => {
     const { runDir, records } = entryRecords(cmd, store, entry);
-    const iterations = entry.config.iterations as number;
+    const iterations = entry.config.iterations;
     const task = tasks.get(entry.index) ?? null;
     const schedulerState = task && scheduler ? (scheduler.get(task) ?? null) : null;
     const event = sweepDir ? lastTaskEvent(sweepDir, entry.index) : null;

@@ -1,8 +1,8 @@
 import * as os from "node:os";
 import { DataError } from "../errors";
-import { runSequences } from "../experiments/sequences";
+import { runSequences } from "../collapse/sequences";
 import type { RunStore } from "../store/runStore";
-import { SWEEP_COMMANDS } from "./commands";
+import { sweepModality } from "./commands";
 import { describeValues } from "./spec";
 import { loadManifest, recordTaskEvent } from "./sweepDir";
 
@@ -15,17 +15,17 @@ export async function runSweepTask(sweepDir: string, index: number, store: RunSt
   const manifest = loadManifest(sweepDir);
   const entry = manifest.entries[index];
   if (!entry || entry.index !== index) throw new DataError(sweepDir, `the sweep has no sequence ${index} (it has 0–${manifest.entries.length - 1})`);
-  const cmd = SWEEP_COMMANDS[entry.command];
+  const cmd = sweepModality(entry.command);
   const jobId = process.env.SLURM_ARRAY_JOB_ID;
   const at = () => new Date().toISOString();
   recordTaskEvent(sweepDir, index, { event: "start", at: at(), jobId, host: os.hostname() });
   log(`sweep ${manifest.name}: sequence ${index} (${describeValues(entry.values)}) → ${store.root}`);
   try {
-    await runSequences(cmd.kind, [entry.config as { iterations: number }], {
+    await runSequences(cmd, [entry.config], {
       store,
       parallel: 1,
       onStatus: (_, m) => log(m),
-      onIteration: (_, r) => log(`model ${r.iteration}/${entry.config.iterations}: ${cmd.command.metrics[0].label} ${r.metrics[cmd.command.metrics[0].key]}`),
+      onIteration: (_, r) => log(`model ${r.iteration}/${entry.config.iterations}: ${cmd.metrics[0].label} ${r.metrics[cmd.metrics[0].key]}`),
     });
   } catch (e) {
     recordTaskEvent(sweepDir, index, { event: "failed", at: at(), jobId, error: (e as Error).message.split("\n")[0] });

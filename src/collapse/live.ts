@@ -1,16 +1,11 @@
-import type { IterationRecord } from "../collapse/loop";
 import { InterruptedError } from "../interrupt";
-import { formatSeconds } from "../progress";
-import type { Figure } from "../plots/plotly";
-import { lmCrossEntropyFigure } from "../lm/figures";
 import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
 import type { NotebookDisplay } from "../plots/notebook";
+import { formatSeconds } from "../progress";
 import type { RunStore } from "../store/runStore";
-import type { LmSequenceConfig, LmSequenceResult } from "./languageModels";
-import { LM_SEQUENCES } from "./lmSequences";
-import { MOLECULE_SEQUENCES, type MoleculeSequenceConfig, type MoleculeSequenceResult } from "./molecules";
-import { type SequenceKind, runSequences, storedFits } from "./sequences";
-import { VAE_SEQUENCES, type VaeSequenceConfig, type VaeSequenceResult } from "./vae";
+import type { IterationRecord } from "./loop";
+import { runSequences, storedFits } from "./sequences";
+import type { ModalitySpec, SequenceConfig, SequenceResult } from "./spec";
 
 export interface LiveSequencesOptions<C> {
   store: RunStore | null;
@@ -28,25 +23,23 @@ export interface LiveSequencesOptions<C> {
   signal?: AbortSignal;
 }
 
-/** What the live figure draws for one kind of sequence. */
-type LiveFigureOf = (curves: readonly SequenceCurve[], title: string) => Figure;
-
 /**
  * runSequences with a notebook progress bar (model fits done, and what each worker is doing) and,
- * optionally, a live figure of the per-iteration metric. What a notebook cell calls to train its
- * sequences; runLmSequencesLive, runMoleculeSequencesLive and runVaeSequencesLive fix the kind.
+ * optionally, a live figure of the per-iteration metric (the spec's live figure, else its first metric
+ * by iteration). What a notebook cell calls to train its sequences.
  */
-export async function runSequencesLive<C extends { iterations: number; strategy: SequenceCurve["strategy"] }, R extends { records: readonly IterationRecord[] }>(
+export async function runSequencesLive<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(
   nb: NotebookDisplay,
-  kind: SequenceKind<C, R>,
-  figure: LiveFigureOf,
-  defaultLabel: (config: C) => string,
+  spec: ModalitySpec<C, R, L, F, X>,
   configs: readonly C[],
   opts: LiveSequencesOptions<C>,
 ): Promise<R[]> {
+  const [metric] = spec.metrics;
+  const defaultLabel = spec.live?.label ?? (() => metric.label);
+  const figure = spec.live?.figure ?? ((curves: readonly SequenceCurve[], title: string) => metricByIterationFigure(curves, { metric: metric.key, axisTitle: metric.label }, title));
   const label = opts.label ?? defaultLabel;
   const total = configs.reduce((s, c) => s + c.iterations, 0);
-  let done = storedFits(kind, configs, opts.store);
+  let done = storedFits(spec, configs, opts.store);
   const bar = nb.progress("model fits", total);
   const live = opts.liveFigure ? nb.live() : null;
   const curves: SequenceCurve[] = configs.map((c) => ({ label: label(c), strategy: c.strategy, records: [] as IterationRecord[] }));
@@ -58,7 +51,7 @@ export async function runSequencesLive<C extends { iterations: number; strategy:
   const started = performance.now();
   let results: R[];
   try {
-    results = await runSequences(kind, configs, {
+    results = await runSequences(spec, configs, {
       store: opts.store,
       parallel: opts.parallel,
       signal: opts.signal,
@@ -89,19 +82,4 @@ export async function runSequencesLive<C extends { iterations: number; strategy:
   bar.finish();
   live?.clear(`${opts.liveFigure}: ${configs.length} sequences finished in ${formatSeconds((performance.now() - started) / 1000)}; the figures follow.`);
   return results;
-}
-
-/** §3.1: runSequencesLive with a live Figure-3-style plot of test cross-entropy, labelled by model. */
-export function runLmSequencesLive(nb: NotebookDisplay, configs: readonly LmSequenceConfig[], opts: LiveSequencesOptions<LmSequenceConfig>): Promise<LmSequenceResult[]> {
-  return runSequencesLive(nb, LM_SEQUENCES, lmCrossEntropyFigure, (c) => c.model, configs, opts);
-}
-
-/** §3.2: runSequencesLive with a live plot of the test denoising loss. */
-export function runMoleculeSequencesLive(nb: NotebookDisplay, configs: readonly MoleculeSequenceConfig[], opts: LiveSequencesOptions<MoleculeSequenceConfig>): Promise<MoleculeSequenceResult[]> {
-  return runSequencesLive(nb, MOLECULE_SEQUENCES, (curves, title) => metricByIterationFigure(curves, { metric: "testLoss", axisTitle: "test loss" }, title), () => "test denoising loss", configs, opts);
-}
-
-/** §3.3 and §5: runSequencesLive with a live plot of the test −ELBO. */
-export function runVaeSequencesLive(nb: NotebookDisplay, configs: readonly VaeSequenceConfig[], opts: LiveSequencesOptions<VaeSequenceConfig>): Promise<VaeSequenceResult[]> {
-  return runSequencesLive(nb, VAE_SEQUENCES, (curves, title) => metricByIterationFigure(curves, { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)" }, title), () => "test −ELBO", configs, opts);
 }

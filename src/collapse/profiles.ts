@@ -5,6 +5,7 @@ import { ConfigError } from "../errors";
  * - smoke: seconds, for the test suite and CI;
  * - quick: minutes on a laptop CPU;
  * - paper: the paper's sizes (a GPU or native backend for the neural sections).
+ * Each modality's base config per profile is in its spec (`profiles`); `collapse profiles` prints them all.
  */
 export const PROFILES = ["smoke", "quick", "paper"] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -19,21 +20,6 @@ export function checkProfile(value: unknown, field = "profile"): Profile {
 /** The profile a notebook runs at: $COLLAPSE_PROFILE (set by the headless runner), else `fallback`. */
 export function profileFromEnv(fallback: Profile = "quick", env: NodeJS.ProcessEnv = process.env): Profile {
   return env.COLLAPSE_PROFILE ? checkProfile(env.COLLAPSE_PROFILE, "COLLAPSE_PROFILE") : fallback;
-}
-
-/** The experiments whose figures draw several seeds (mean ± SE), by their `collapse reproduce` names. */
-export type SeededExperiment = "lm" | "molecules" | "vae" | "augmentation";
-
-/**
- * Seeds per neural sequence of an experiment (the kit's choice; the paper reports single runs): three
- * at `paper`; at `quick` two for §3.1's Figure 3 and §3.3's Figure 6, where the spread between seeds
- * decides how the strategies compare, and one for §3.2 and §5 (the quick budget holds no more); one at
- * `smoke`.
- */
-export function defaultSeeds(profile: Profile, experiment: SeededExperiment): number {
-  if (profile === "paper") return 3;
-  if (profile === "quick") return experiment === "lm" || experiment === "vae" ? 2 : 1;
-  return 1;
 }
 
 /** `config` once per seed, seeds config.seed, config.seed + 1, ...: sequences that differ only in seed. */

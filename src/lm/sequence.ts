@@ -1,22 +1,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { CollapseResult } from "../collapse/loop";
+import { type SequenceResult, type SequenceSetup, type SetupContext, lazyField, sequenceSetup } from "../collapse/spec";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
-import { lmConfig } from "../lm/configs";
-import { type FittedLm, type LmData, concatDocuments, lmCodec, lmModality } from "../lm/modality";
-import { parameterCount } from "../lm/model";
-import { type SamplingConfig, checkSamplingConfig } from "../lm/sample";
-import { type TrainConfig, checkTrainConfig, windows } from "../lm/train";
-import type { LmConfig } from "../lm/types";
-import { Run, RunInUseError, type RunStore, modelArtifact, readStoredSynthetic } from "../store/runStore";
-import { vocabularyOf } from "../text/metrics";
+import { loadParams, paramsCodec } from "../nn/safetensors";
+import { type RunStore, memo, modelArtifact, readStoredSynthetic } from "../store/runStore";
 import { BpeTokenizer, EOT_ID, trainBpe } from "../text/bpe";
 import { embeddedStoriesFor, formatDataSpec, loadCorpus, parseDataSpec, prefixByBytes } from "../text/dataSpec";
-import type { Profile } from "./profiles";
-import { type SequenceRunOptions, collapseInRun } from "./sequences";
-import { loadParams, saveParams } from "../nn/safetensors";
+import { vocabularyOf } from "../text/metrics";
+import { lmConfig } from "./configs";
+import { type FittedLm, type LmData, concatDocuments, lmCodec, lmModality } from "./modality";
+import { parameterCount } from "./model";
+import { type SamplingConfig, checkSamplingConfig } from "./sample";
+import { type TrainConfig, checkTrainConfig, windows } from "./train";
+import type { LmConfig } from "./types";
 
 /** One §3.1 sequence of language models: everything that determines its results. */
 export interface LmSequenceConfig {
@@ -76,18 +73,13 @@ export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
   return c;
 }
 
-export type LmSequenceOptions = SequenceRunOptions;
-
-export interface LmSequenceResult extends CollapseResult {
-  config: LmSequenceConfig;
+export interface LmSequenceResult extends SequenceResult<LmSequenceConfig> {
   model: LmConfig;
   parameters: number;
-  backend: Record<string, unknown>;
+  /** The tokenizer the run trained (read from the run store on first use when the result was read back). */
   tokenizer: BpeTokenizer;
-  /** The run directory, when a store was used. */
-  runDir: string | null;
-  /** The held-out real validation windows every model was scored on. */
-  validWindows: readonly Int32Array[];
+  /** The held-out real validation windows every model was scored on (run here only: a read-back result loads no corpus). */
+  validWindows?: readonly Int32Array[];
   /** The real sets as used: documents and tokens (each document with its end-of-text token). */
   realData: {
     trainDocuments: number;
@@ -132,7 +124,7 @@ export function lmApproxTrainTokens(c: Pick<LmSequenceConfig, "trainTokens" | "t
   return c.trainTokens ?? (c.trainDocuments ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
 }
 
-/** Read limit of the loaders, per token asked for (see runLmSequence). */
+/** Read limit of the loaders, per token asked for (see loadLmCorpus). */
 const READ_BYTES_PER_TOKEN = 12;
 /** Bytes of real text the tokenizer learns from, per training token asked for (about one training set). */
 const TOKENIZER_BYTES_PER_TOKEN = 4;
@@ -169,29 +161,33 @@ function realTrainingSet(train: readonly string[], tokenizer: BpeTokenizer, conf
   return { docs: [...original, ...fresh], originalDocuments: original.length, originalTokens };
 }
 
-/**
- * Runs (or resumes, or reads back) one sequence: loads the real corpus, trains the tokenizer on the real
- * training documents, then fits `iterations` models through the shared collapse loop.
- */
-export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOptions = {}): Promise<LmSequenceResult> {
-  checkLmSequenceConfig(config);
-  const status = opts.onStatus ?? (() => {});
-  const backend = await selectBackend();
-  const fresh = config.freshRealDocuments ?? 0;
-  const freshDocs = fresh * (config.iterations - 1);
-  const spec = parseDataSpec(config.data);
+/** What `load` reads: the real documents (training, then validation), as text. */
+export interface LmCorpus {
+  train: readonly string[];
+  valid: readonly string[];
+}
+
+/** How many training and validation tokens or documents a config reads, and its fresh documents. */
+function sizing(config: LmSequenceConfig) {
+  const freshDocs = (config.freshRealDocuments ?? 0) * (config.iterations - 1);
   const T = config.trainTokens;
   const V = config.validTokens;
+  const trainCount = config.trainDocuments !== undefined ? config.trainDocuments + freshDocs : undefined;
+  return { freshDocs, T, V, trainCount };
+}
+
+/** Reads the real corpus a config needs (the prefix its sizes ask for), before any run is opened. */
+export async function loadLmCorpus(config: LmSequenceConfig, status: (m: string) => void): Promise<LmCorpus> {
+  const { freshDocs, T, V, trainCount } = sizing(config);
+  const spec = parseDataSpec(config.data);
   // Read limits only: no byte-level BPE on real text spends more bytes a token, and a fresh document
-  // is rarely longer than a few kilobytes; the sets themselves are cut by tokens below.
+  // is rarely longer than a few kilobytes; the sets themselves are cut by tokens in setup.
   const trainBytes = T !== undefined ? T * READ_BYTES_PER_TOKEN + freshDocs * 4096 : undefined;
   const validBytes = V !== undefined ? V * READ_BYTES_PER_TOKEN : undefined;
-  const trainCount = config.trainDocuments !== undefined ? config.trainDocuments + freshDocs : undefined;
   // The validation share of a text file's split, by (estimated) tokens.
   const trainShare = T ?? (trainCount ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
   const validShare = V ?? (config.validDocuments ?? 0) * ESTIMATED_TOKENS_PER_DOCUMENT;
   status(`loading ${formatDataSpec(spec)} (${T !== undefined ? `${T.toLocaleString("en-US")} training tokens` : `${trainCount} training documents`}, ${V !== undefined ? `${V.toLocaleString("en-US")} validation tokens` : `${config.validDocuments} validation documents`})`);
-  // Load before opening the run, so bad data leaves no run directory behind.
   const corpus = await loadCorpus(spec, {
     seed: config.seed,
     embeddedDocuments:
@@ -206,73 +202,109 @@ export async function runLmSequence(config: LmSequenceConfig, opts: LmSequenceOp
     throw new ConfigError("trainDocuments", `needs ${trainCount} real training documents, the corpus has ${corpus.train.length}`);
   }
   if (corpus.valid.length === 0) throw new ConfigError(V !== undefined ? "validTokens" : "validDocuments", "the corpus has no validation documents");
-  const key = lmRunKey(config);
-  const run = opts.store?.open("lm", key, { backend: backendInfo() }) ?? null;
-  try {
-    // By tokens, the tokenizer learns from about as much text as the training set will hold.
-    const tokenizerDocs = T !== undefined ? prefixByBytes(corpus.train, T * TOKENIZER_BYTES_PER_TOKEN) : corpus.train.slice(0, config.trainDocuments);
-    const tokenizer = loadOrTrainTokenizer(run, tokenizerDocs, config.vocabSize, status);
-    const real = realTrainingSet(corpus.train, tokenizer, config, freshDocs);
-    const trainDocuments = real.originalDocuments;
-    const model = lmConfig(config.model, tokenizer.vocabSize);
-    const train = checkTrainConfig(config.train ?? {}, model);
-    const sampling = checkSamplingConfig({ maxTokens: model.contextLength - 1, ...config.sampling }, model);
-    const realDocs = real.docs;
-    const { docs: validDocs, tokens: validTokens } = takeTokens(corpus.valid, tokenizer, V, config.validDocuments);
-    if (V !== undefined && validTokens < V) throw new ConfigError("validTokens", `needs ${V.toLocaleString("en-US")} real validation tokens, the corpus holds ${validTokens.toLocaleString("en-US")}; ask for fewer (--valid-tokens, or validTokens in a config)`);
-    const validWindows = windows(concatDocuments(validDocs, tokenizer.eotId), train.sequenceLength);
-    if (validWindows.length === 0) throw new ConfigError(V !== undefined ? "validTokens" : "validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
-    status(
-      `real data: ${trainDocuments.toLocaleString("en-US")} training documents (${real.originalTokens.toLocaleString("en-US")} tokens), ${validDocs.length.toLocaleString("en-US")} validation documents (${validTokens.toLocaleString("en-US")} tokens)`,
-    );
-    status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${backend.name}`);
-    const store = opts.store;
-    const shareFirstModel =
-      store ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(key), model, tokenizer, status, fit) : undefined;
-    const result = await collapseInRun({
-      modality: lmModality({
-        model,
-        tokenizer,
-        realDocs,
-        originalDocs: trainDocuments,
-        validWindows,
-        train,
-        sampling,
-        firstIterationEpochs: config.firstIterationEpochs,
-        shareFirstModel,
-        textMetrics: {
-          documents: config.textMetricDocuments ?? TEXT_METRIC_DOCUMENTS,
-          vocabulary: vocabularyOf(corpus.train.slice(0, trainDocuments)),
-          // On resume, model 1 is read back from its checkpoint to score the later models' text.
-          loadFirstModel: () => {
-            const file = run?.artifactPath(modelArtifact(1));
-            return file && fs.existsSync(file) ? loadParams(file).params : null;
-          },
+  return corpus;
+}
+
+/** What a §3.1 run records about itself (read back with its records). */
+export interface LmFacts {
+  model: LmConfig;
+  parameters: number;
+  /** The real sets as used: documents and tokens (each document with its end-of-text token). */
+  realData: LmSequenceResult["realData"];
+}
+
+/** What a result holds besides its facts: the tokenizer (read from the run on demand) and, when run here, the validation windows. */
+export interface LmExtras {
+  tokenizer: BpeTokenizer;
+  validWindows?: readonly Int32Array[];
+}
+
+/**
+ * One sequence on its loaded corpus, in its open run: the tokenizer (trained on the real training
+ * documents once, kept in the run), the real sets cut to size, model 1 shared with the sequences that
+ * train the same one, and the LM modality.
+ */
+export async function setupLmSequence(config: LmSequenceConfig, corpus: LmCorpus, ctx: SetupContext): Promise<SequenceSetup<LmFacts, LmExtras>> {
+  const { run, status } = ctx;
+  const { freshDocs, T, V } = sizing(config);
+  // By tokens, the tokenizer learns from about as much text as the training set will hold.
+  const tokenizerDocs = T !== undefined ? prefixByBytes(corpus.train, T * TOKENIZER_BYTES_PER_TOKEN) : corpus.train.slice(0, config.trainDocuments);
+  const tokenizer = await memo(run, "tokenizer.json", tokenizerCodec, () => {
+    status(`training a byte-level BPE tokenizer (vocabulary ${config.vocabSize}) on ${tokenizerDocs.length} documents`);
+    return trainBpe(tokenizerDocs, { vocabSize: config.vocabSize });
+  });
+  const real = realTrainingSet(corpus.train, tokenizer, config, freshDocs);
+  const trainDocuments = real.originalDocuments;
+  const model = lmConfig(config.model, tokenizer.vocabSize);
+  const train = checkTrainConfig(config.train ?? {}, model);
+  const sampling = checkSamplingConfig({ maxTokens: model.contextLength - 1, ...config.sampling }, model);
+  const { docs: validDocs, tokens: validTokens } = takeTokens(corpus.valid, tokenizer, V, config.validDocuments);
+  if (V !== undefined && validTokens < V) throw new ConfigError("validTokens", `needs ${V.toLocaleString("en-US")} real validation tokens, the corpus holds ${validTokens.toLocaleString("en-US")}; ask for fewer (--valid-tokens, or validTokens in a config)`);
+  const validWindows = windows(concatDocuments(validDocs, tokenizer.eotId), train.sequenceLength);
+  if (validWindows.length === 0) throw new ConfigError(V !== undefined ? "validTokens" : "validDocuments", `the validation text is shorter than one sequence of ${train.sequenceLength} tokens`);
+  status(
+    `real data: ${trainDocuments.toLocaleString("en-US")} training documents (${real.originalTokens.toLocaleString("en-US")} tokens), ${validDocs.length.toLocaleString("en-US")} validation documents (${validTokens.toLocaleString("en-US")} tokens)`,
+  );
+  status(`${model.name}: ${parameterCount(model).toLocaleString("en-US")} parameters, vocabulary ${tokenizer.vocabSize}, backend ${ctx.backendName}`);
+  const store = ctx.store;
+  const checkpointMetadata = { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()) };
+  const shareFirstModel = store ? (fit: () => Promise<FittedLm>) => sharedFirstModel(store, firstModelKey(lmRunKey(config)), checkpointMetadata, status, fit) : undefined;
+  return sequenceSetup({
+    modality: lmModality({
+      model,
+      tokenizer,
+      realDocs: real.docs,
+      originalDocs: trainDocuments,
+      validWindows,
+      train,
+      sampling,
+      firstIterationEpochs: config.firstIterationEpochs,
+      shareFirstModel,
+      textMetrics: {
+        documents: config.textMetricDocuments ?? TEXT_METRIC_DOCUMENTS,
+        vocabulary: vocabularyOf(corpus.train.slice(0, trainDocuments)),
+        // On resume, model 1 is read back from its checkpoint to score the later models' text.
+        loadFirstModel: () => {
+          const file = run?.artifactPath(modelArtifact(1));
+          return file && fs.existsSync(file) ? loadParams(file).params : null;
         },
-      }),
-      loop: { strategy: config.strategy, iterations: config.iterations, realSize: trainDocuments, freshRealSize: fresh },
-      seed: config.seed,
-      run,
-      opts,
-      checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()) } }),
-      fromCheckpoint: (params) => ({ params, trainTokens: 0 }),
-      summaryMetric: "testCrossEntropy",
-    });
-    return {
-      ...result,
-      config,
+      },
+    }),
+    loop: { strategy: config.strategy, iterations: config.iterations, realSize: trainDocuments, freshRealSize: config.freshRealDocuments ?? 0 },
+    checkpoint: (m) => ({ params: m.params, metadata: checkpointMetadata }),
+    fromCheckpoint: (params) => ({ params, trainTokens: 0 }),
+    facts: {
       model,
       parameters: parameterCount(model),
-      backend: backendInfo(),
-      tokenizer,
-      runDir: run?.dir ?? null,
-      validWindows,
-      realData: { trainDocuments, trainTokens: real.originalTokens, validDocuments: validDocs.length, validTokens, unigramCrossEntropy: unigramCrossEntropy(realDocs.slice(0, trainDocuments), validDocs, tokenizer.vocabSize) },
-    };
-  } finally {
-    run?.close();
-  }
+      realData: { trainDocuments, trainTokens: real.originalTokens, validDocuments: validDocs.length, validTokens, unigramCrossEntropy: unigramCrossEntropy(real.docs.slice(0, trainDocuments), validDocs, tokenizer.vocabSize) },
+    },
+    extras: { tokenizer, validWindows },
+  });
 }
+
+/** A result from the loop's, the run's facts and (run here) the tokenizer in memory, else read from the run. */
+export function lmResult(base: SequenceResult<LmSequenceConfig>, facts: LmFacts, extras: LmExtras | null): LmSequenceResult {
+  const result = { ...base, ...facts };
+  if (extras) return { ...result, ...extras };
+  return lazyField(result, "tokenizer", () => storedTokenizer(base.runDir!));
+}
+
+/** The tokenizer a stored run trained. */
+export function storedTokenizer(runDir: string): BpeTokenizer {
+  const file = path.join(runDir, "artifacts", "tokenizer.json");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new DataError(file, `cannot read the run's tokenizer (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return BpeTokenizer.fromJSON(JSON.parse(text), file);
+}
+
+const tokenizerCodec = {
+  encode: (t: BpeTokenizer) => Buffer.from(JSON.stringify(t.toJSON())),
+  decode: (bytes: Uint8Array) => BpeTokenizer.fromJSON(JSON.parse(Buffer.from(bytes).toString("utf8"))),
+};
 
 /**
  * The run-store key of a sequence. Keyed without `iterations`: asking for more iterations continues the
@@ -293,11 +325,6 @@ export function lmRunKey(config: LmSequenceConfig): Record<string, unknown> {
   return { ...sequence, dataFile: { size: file.size, mtimeMs: file.mtimeMs } };
 }
 
-/** Iterations a stored sequence has finished (0 when it has no run yet). */
-export function lmFinishedIterations(store: RunStore, config: LmSequenceConfig): number {
-  return store.recordCount("lm", lmRunKey(config));
-}
-
 /** What determines model 1 of a sequence: everything but the strategy and the sampling (iterations are never keyed). */
 export function firstModelKey(runKey: object): Record<string, unknown> {
   const { strategy: _strategy, sampling: _sampling, iterations: _iterations, ...rest } = runKey as Record<string, unknown>;
@@ -312,44 +339,30 @@ export function firstModelKey(runKey: object): Record<string, unknown> {
 async function sharedFirstModel(
   store: RunStore,
   key: Record<string, unknown>,
-  model: LmConfig,
-  tokenizer: BpeTokenizer,
+  metadata: Record<string, string>,
   status: (m: string) => void,
   fit: () => Promise<FittedLm>,
 ): Promise<FittedLm & { cached: boolean }> {
-  let run: Run | null = null;
-  for (let waited = false; run === null; ) {
-    try {
-      run = store.open("lm-first-model", key);
-    } catch (e) {
-      if (!(e instanceof RunInUseError)) throw e;
-      if (!waited) status(`waiting for process ${e.owner}, which is training the same first model`);
-      waited = true;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
+  const run = await store.openWhenFree("lm-first-model", key, (owner) => status(`waiting for process ${owner}, which is training the same first model`));
   try {
-    const [record] = run.records<{ trainTokens: number; curve: FittedLm["curve"] }>();
-    const file = run.artifactPath("model.safetensors");
-    if (record && fs.existsSync(file)) return { params: loadParams(file).params, trainTokens: record.trainTokens, curve: record.curve, cached: true };
-    const fitted = await fit();
-    saveParams(file, fitted.params, { config: JSON.stringify(model), tokenizer: JSON.stringify(tokenizer.toJSON()), iteration: "1" });
-    run.append({ trainTokens: fitted.trainTokens, curve: fitted.curve });
-    run.finish({ trainTokens: fitted.trainTokens });
-    return { ...fitted, cached: false };
+    const trained: { model?: FittedLm } = {};
+    // The record goes in before the model file, so a stored model always has its record.
+    const { params } = await run.memo("model.safetensors", paramsCodec, async () => {
+      const fitted = await fit();
+      trained.model = fitted;
+      run.append({ trainTokens: fitted.trainTokens, curve: fitted.curve });
+      return { params: fitted.params, metadata: { ...metadata, iteration: "1" } };
+    });
+    if (trained.model) {
+      run.finish({ trainTokens: trained.model.trainTokens });
+      return { ...trained.model, cached: false };
+    }
+    const record = run.records<{ trainTokens: number; curve: FittedLm["curve"] }>().at(-1);
+    if (!record) throw new DataError(run.dir, "holds a first model without its record (trainTokens, curve); move the directory away to train it again");
+    return { params, trainTokens: record.trainTokens, curve: record.curve, cached: true };
   } finally {
     run.close();
   }
-}
-
-/** The tokenizer is part of a run's results: trained once, then read back on resume. */
-function loadOrTrainTokenizer(run: Run | null, docs: readonly string[], vocabSize: number, status: (m: string) => void): BpeTokenizer {
-  const saved = run?.readArtifact("tokenizer.json");
-  if (saved) return BpeTokenizer.fromJSON(JSON.parse(saved.toString("utf8")), run!.artifactPath("tokenizer.json"));
-  status(`training a byte-level BPE tokenizer (vocabulary ${vocabSize}) on ${docs.length} documents`);
-  const tokenizer = trainBpe(docs, { vocabSize });
-  run?.writeArtifact("tokenizer.json", JSON.stringify(tokenizer.toJSON()));
-  return tokenizer;
 }
 
 /** Decoded synthetic documents sampled from model `iteration` of a stored run (Table 1). */
@@ -357,69 +370,4 @@ export function storedSamples(runDir: string, tokenizer: BpeTokenizer, iteration
   const data: LmData | null = readStoredSynthetic(runDir, iteration, lmCodec);
   if (!data) return [];
   return data.docs.slice(0, count).map((d) => tokenizer.decode(d, { skipSpecial: true }));
-}
-
-/**
- * The models of Figure 3 at each profile: GPT-2 and Llama-2, as in the paper. The quick and smoke Llama-2
- * sequences are the same models as Table 2's Llama-2 rows (at smoke the same runs; at quick the appendix trains on fewer tokens).
- */
-export function lmFigure3Models(profile: Profile): string[] {
-  switch (profile) {
-    case "smoke":
-      return ["gpt2-smoke", "llama2-smoke"];
-    case "quick":
-      return ["gpt2-quick", "llama2-quick"];
-    case "paper":
-      return ["gpt2-9m", "llama2-12m", "llama2-42m", "llama2-126m"];
-  }
-}
-
-/** The base sequence of each profile (GPT-2; the notebooks vary model, strategy and temperature). */
-export function lmBaseConfig(profile: Profile): LmSequenceConfig {
-  switch (profile) {
-    case "smoke":
-      return {
-        model: "gpt2-smoke",
-        vocabSize: 512,
-        data: "embedded",
-        trainDocuments: 120,
-        validDocuments: 30,
-        strategy: "replace",
-        iterations: 3,
-        seed: 0,
-        train: { batchSize: 8, sequenceLength: 64, learningRate: 3e-3, minLearningRate: 3e-4, evalEvery: 8, evalSequences: 4 },
-        sampling: { batchSize: 60 },
-        textMetricDocuments: 12,
-      };
-    case "quick":
-      // Sized by tokens, so that every corpus gets the same budget (ours; the paper trains on all of
-      // TinyStories), and so that the first models write readable stories on a 2-core CPU: see the
-      // README's "What quick shows" for what these sizes give and lm/configs.ts for the models. Three
-      // iterations, each with two seeds in the notebooks (defaultSeeds), fit the quick budget.
-      return {
-        model: "gpt2-quick",
-        vocabSize: 2048,
-        data: "embedded",
-        trainTokens: 300_000,
-        validTokens: 12_000,
-        strategy: "replace",
-        iterations: 3,
-        seed: 0,
-        train: { epochs: 2, batchSize: 8, sequenceLength: 128, learningRate: 1e-2, minLearningRate: 1e-3, warmupFraction: 0.1, evalEvery: 50, evalSequences: 24 },
-        sampling: { batchSize: 100 },
-      };
-    case "paper":
-      return {
-        model: "gpt2-9m",
-        vocabSize: 8000,
-        data: "tinystories",
-        trainDocuments: 2_119_719,
-        validDocuments: 21_990,
-        strategy: "replace",
-        iterations: 10,
-        seed: 0,
-        train: { batchSize: 64, sequenceLength: 512, learningRate: 5e-4, minLearningRate: 5e-5, warmupFraction: 0.01, evalEvery: 500, evalSequences: 512 },
-        sampling: { batchSize: 256, maxTokens: 1023 },
-      };
-  }
 }

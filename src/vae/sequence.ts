@@ -1,22 +1,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { CollapseResult } from "../collapse/loop";
+import { type SequenceResult, type SequenceSetup, type SetupContext, lazyField, sequenceSetup } from "../collapse/spec";
 import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { backendInfo, selectBackend } from "../backend";
 import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
 import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { Rng, deriveSeed } from "../random";
-import { Run, modelArtifact, readStoredSynthetic } from "../store/runStore";
-import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "../vae/classifier";
-import { vaeModality } from "../vae/modality";
-import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "../vae/model";
-import { type VaeTrainConfig, checkVaeTrainConfig } from "../vae/train";
-import type { Profile } from "./profiles";
-import { type SequenceKind, type SequenceRunOptions, type SequencesOptions, collapseInRun, growingSetCost, runSequences, storedIterations } from "./sequences";
-import { loadParams, saveParams } from "../nn/safetensors";
+import { loadParams, paramsCodec } from "../nn/safetensors";
+import { memo, modelArtifact, readStoredSynthetic } from "../store/runStore";
+import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "./classifier";
+import { vaeModality } from "./modality";
+import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "./model";
+import { type VaeTrainConfig, checkVaeTrainConfig } from "./train";
 
 /** Where the §3.3 images come from. */
 export type ImageDataSpec = { kind: "embedded" } | { kind: "celeba"; dir?: string } | { kind: "folder"; path: string };
@@ -194,20 +191,20 @@ export function vaeDataSource(c: VaeSequenceConfig, split?: FolderSplit): Record
   }
 }
 
-export type VaeSequenceOptions = SequenceRunOptions;
+export type VaeSequenceResult = SequenceResult<VaeSequenceConfig> &
+  VaeFacts & {
+    /** The first held-out real test images (up to 16), for reconstructions (Figure 12); read from the run on first use when the result was read back. */
+    testPreview: ImageSet;
+  };
 
-export interface VaeSequenceResult extends CollapseResult {
-  config: VaeSequenceConfig;
+/** What a §3.3 run records about itself (read back with its records). */
+export interface VaeFacts {
   model: VaeConfig;
   parameters: number;
-  backend: Record<string, unknown>;
-  runDir: string | null;
   /** The attribute classifier's accuracy on the held-out real test images, per attribute. */
   classifierAccuracy: Record<string, number>;
   /** Attribute frequencies among the real test images (the reference for freq_* metrics). */
   realFrequencies: Record<string, number>;
-  /** The first held-out real test images (up to 16), for reconstructions (Figure 12). */
-  testPreview: ImageSet;
 }
 
 /** The classifier of a sequence's metrics; its attributes are those every labelled real image has. */
@@ -217,40 +214,63 @@ function classifierFor(c: VaeSequenceConfig, data: VaeData): Classifier {
   return classifierInit({ imageSize: c.imageSize, channels: channels.slice(0, Math.log2(c.imageSize) - 1), featureDim: 64, attributes }, Rng.derive(c.seed, "classifier-init"));
 }
 
+const TEST_PREVIEW = "test-preview.bin";
+
 /**
- * Runs (or resumes, or reads back) one sequence of VAEs through the shared collapse loop: loads the real
- * images, trains the attribute classifier once (kept in the run store), then fits `iterations` VAEs.
+ * One sequence on its real images, in its open run: the attribute classifier (trained once, kept in
+ * the run), then the VAE modality.
  */
-export async function runVaeSequence(config: VaeSequenceConfig, opts: VaeSequenceOptions = {}): Promise<VaeSequenceResult> {
-  checkVaeSequenceConfig(config);
-  const status = opts.onStatus ?? (() => {});
-  const backend = await selectBackend();
+export async function setupVaeSequence(config: VaeSequenceConfig, data: VaeData, ctx: SetupContext): Promise<SequenceSetup<VaeFacts, { testPreview: ImageSet }>> {
+  const { run, status } = ctx;
   const model: VaeConfig = { ...config.model, imageSize: config.imageSize };
   const train = checkVaeTrainConfig(config.train ?? {});
-  // Load before opening the run, so missing data leaves no run directory behind.
-  const data = await loadVaeData(config, status);
-  const run = opts.store?.open("vae", vaeRunKey(config, data.source), { backend: backendInfo() }) ?? null;
   const classifier = classifierFor(config, data);
   try {
-    await loadOrTrainClassifier(run, classifier, data, config, status);
-    const accuracy = classifierAccuracy(classifier, data.test);
-    const realFrequencies = Object.fromEntries(classifier.config.attributes.map((a) => [a, mean(data.test.attributes![a])]));
-    status(`VAE: ${vaeParameterCount(model).toLocaleString("en-US")} parameters, ${config.imageSize}×${config.imageSize} images, backend ${backend.name}`);
-    const result = await collapseInRun({
-      modality: vaeModality({ model, train, realTrain: data.train, originalImages: config.trainImages, test: data.test, classifier, metricSamples: config.metricSamples, evalSeed: deriveSeed(config.seed, "vae-eval") }),
-      loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainImages, syntheticSizes: config.samplesPerIteration, freshRealSize: config.freshRealImages ?? 0 },
-      seed: config.seed,
-      run,
-      opts,
-      checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model) } }),
-      fromCheckpoint: (params) => ({ params, trainImages: 0 }),
-      summaryMetric: "testNegElbo",
+    const stored = await memo(run, "classifier.safetensors", paramsCodec, async () => {
+      if (classifier.config.attributes.length > 0 && config.classifierEpochs > 0 && data.classifierSet.n > 0) {
+        status(`training the attribute classifier (${classifier.config.attributes.join(", ")}) on ${data.classifierSet.n} real images`);
+        await trainClassifier(classifier, data.classifierSet, { epochs: config.classifierEpochs, batchSize: 64, learningRate: 2e-3 }, Rng.derive(config.seed, "classifier-train"));
+      }
+      return { params: classifier.params, metadata: { config: JSON.stringify(classifier.config) } };
     });
-    return { ...result, config, model, parameters: vaeParameterCount(model), backend: backendInfo(), runDir: run?.dir ?? null, classifierAccuracy: accuracy, realFrequencies, testPreview: selectImages(data.test, Int32Array.from({ length: Math.min(16, data.test.n) }, (_, i) => i)) };
-  } finally {
+    if (stored.params !== classifier.params) {
+      for (const [name, v] of Object.entries(stored.params)) {
+        classifier.params[name].assign(v);
+        v.dispose();
+      }
+    }
+  } catch (e) {
     disposeClassifier(classifier);
-    run?.close();
+    throw e;
   }
+  const testPreview = selectImages(data.test, Int32Array.from({ length: Math.min(16, data.test.n) }, (_, i) => i));
+  run?.writeArtifact(TEST_PREVIEW, imageCodec.encode(testPreview));
+  status(`VAE: ${vaeParameterCount(model).toLocaleString("en-US")} parameters, ${config.imageSize}×${config.imageSize} images, backend ${ctx.backendName}`);
+  return sequenceSetup({
+    modality: vaeModality({ model, train, realTrain: data.train, originalImages: config.trainImages, test: data.test, classifier, metricSamples: config.metricSamples, evalSeed: deriveSeed(config.seed, "vae-eval") }),
+    loop: { strategy: config.strategy, iterations: config.iterations, realSize: config.trainImages, syntheticSizes: config.samplesPerIteration, freshRealSize: config.freshRealImages ?? 0 },
+    checkpoint: (m) => ({ params: m.params, metadata: { config: JSON.stringify(model) } }),
+    fromCheckpoint: (params) => ({ params, trainImages: 0 }),
+    facts: {
+      model,
+      parameters: vaeParameterCount(model),
+      classifierAccuracy: classifierAccuracy(classifier, data.test),
+      realFrequencies: Object.fromEntries(classifier.config.attributes.map((a) => [a, mean(data.test.attributes![a])])),
+    },
+    extras: { testPreview },
+    dispose: () => disposeClassifier(classifier),
+  });
+}
+
+/** A result from the loop's, the run's facts and (run here) the preview images in memory, else read from the run. */
+export function vaeResult(base: SequenceResult<VaeSequenceConfig>, facts: VaeFacts, extras: { testPreview: ImageSet } | null): VaeSequenceResult {
+  const result = { ...base, ...facts };
+  if (extras) return { ...result, ...extras };
+  return lazyField(result, "testPreview", () => {
+    const file = path.join(base.runDir!, "artifacts", TEST_PREVIEW);
+    if (!fs.existsSync(file)) throw new DataError(file, "missing: the run holds no preview of its test images");
+    return imageCodec.decode(fs.readFileSync(file));
+  });
 }
 
 /** The run-store key of a sequence: the config without `iterations`, and where non-embedded images come from. */
@@ -259,100 +279,7 @@ export function vaeRunKey(config: VaeSequenceConfig, source: Record<string, unkn
   return source.kind === "embedded" ? sequence : { ...sequence, source };
 }
 
-/** §3.3 sequences for runSequences (what the §3.3 and §5 notebooks and `collapse reproduce` call). */
-export const VAE_SEQUENCES: SequenceKind<VaeSequenceConfig, VaeSequenceResult> = {
-  entry: { module: __filename, exportName: "VAE_SEQUENCES" },
-  check: checkVaeSequenceConfig,
-  run: runVaeSequence,
-  finishedIterations: (store, config) => storedIterations(store, "vae", () => vaeRunKey(config)),
-  cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, (n) => (n === 1 ? c.trainImages : c.samplesPerIteration) * (c.train.epochs ?? 1)),
-  describe: (c) => `${c.data} · ${c.strategy} · ${c.imageSize}×${c.imageSize}`,
-};
-
-/** runSequences for §3.3 and §5: the sequences side by side in worker processes (see runSequences). */
-export function runVaeSequences(configs: readonly VaeSequenceConfig[], opts: SequencesOptions): Promise<VaeSequenceResult[]> {
-  return runSequences(VAE_SEQUENCES, configs, opts);
-}
-
 const mean = (labels: Uint8Array) => labels.reduce((s, v) => s + v, 0) / Math.max(1, labels.length);
-
-/** The classifier is part of a run's results: trained once, then read back on resume. */
-async function loadOrTrainClassifier(run: Run | null, clf: Classifier, data: VaeData, c: VaeSequenceConfig, status: (m: string) => void): Promise<void> {
-  const file = run?.artifactPath("classifier.safetensors");
-  if (file && fs.existsSync(file)) {
-    const { params } = loadParams(file);
-    for (const [name, v] of Object.entries(params)) {
-      clf.params[name].assign(v);
-      v.dispose();
-    }
-    return;
-  }
-  if (clf.config.attributes.length > 0 && c.classifierEpochs > 0 && data.classifierSet.n > 0) {
-    status(`training the attribute classifier (${clf.config.attributes.join(", ")}) on ${data.classifierSet.n} real images`);
-    await trainClassifier(clf, data.classifierSet, { epochs: c.classifierEpochs, batchSize: 64, learningRate: 2e-3 }, Rng.derive(c.seed, "classifier-train"));
-  }
-  if (file) saveParams(file, clf.params, { config: JSON.stringify(clf.config) });
-}
-
-/** The base sequence of each profile (the notebooks vary the strategy). */
-export function vaeBaseConfig(profile: Profile): VaeSequenceConfig {
-  switch (profile) {
-    case "smoke":
-      return {
-        data: "embedded",
-        imageSize: 16,
-        trainImages: 64,
-        testImages: 32,
-        strategy: "replace",
-        iterations: 3,
-        seed: 0,
-        model: { channels: [8, 16], latentDim: 8, likelihood: "bernoulli" },
-        train: { epochs: 2, batchSize: 32, learningRate: 2e-3, reportEvery: 2 },
-        samplesPerIteration: 64,
-        metricSamples: 32,
-        classifierImages: 64,
-        classifierEpochs: 1,
-      };
-    case "quick":
-      // Measured on a 2-core CPU (wasm): one fit of 5 epochs over 1000 32×32 faces takes ~20 s at batch 16
-      // (315 steps) against ~15 s at batch 64 (80 steps), and the first model is far better for it:
-      // test −ELBO 1933 vs 2016 nats/image, feature Fréchet distance 208 vs 403, recall 0.19 vs 0.04, and
-      // feminine faces 44% vs 16% of its samples (52% of real ones). Learning rates 1e-3 and 3e-3 did worse.
-      return {
-        data: "embedded",
-        imageSize: 32,
-        trainImages: 1000,
-        testImages: 300,
-        strategy: "replace",
-        iterations: 5,
-        seed: 0,
-        model: { channels: [16, 32, 64], latentDim: 32, likelihood: "bernoulli" },
-        train: { epochs: 5, batchSize: 16, learningRate: 2e-3, reportEvery: 25 },
-        samplesPerIteration: 1000,
-        metricSamples: 300,
-        classifierImages: 1500,
-        classifierEpochs: 10,
-      };
-    case "paper":
-      // §3.3 and its appendix: CelebA at 64×64, convs of 32…512 channels, a 128-d latent, 100 epochs per
-      // iteration and 163K generated images per iteration (the size of CelebA's training split).
-      return {
-        data: "celeba",
-        imageSize: 64,
-        trainImages: 162_770,
-        testImages: 19_962,
-        strategy: "replace",
-        iterations: 10,
-        seed: 0,
-        model: { channels: [32, 64, 128, 256, 512], latentDim: 128, likelihood: "bernoulli" },
-        train: { epochs: 100, batchSize: 64, learningRate: 1e-3, reportEvery: 500 },
-        samplesPerIteration: 162_770,
-        metricSamples: 5000,
-        classifierImages: 19_867,
-        classifierEpochs: 5,
-      };
-  }
-}
 
 /** Images sampled from model `iteration` of a stored run (null if the run holds none). */
 export function storedImages(runDir: string, iteration: number): ImageSet | null {

@@ -6,13 +6,13 @@
 import { serializeError } from "../errors";
 import { RunStore } from "../store/runStore";
 import type { SequenceJob, SequenceMessage } from "./sequenceProtocol";
-import type { SequenceKind } from "./sequences";
+import { type AnyModalitySpec, type SequenceConfig, runSequence } from "./spec";
 
-/** The kind a job names, loaded from its module: any module that exports a SequenceKind. */
-function kindOf(job: SequenceJob): SequenceKind<{ iterations: number }, unknown> {
-  const kind = require(job.entry.module)[job.entry.exportName] as SequenceKind<{ iterations: number }, unknown> | undefined;
-  if (!kind || typeof kind.run !== "function") throw new Error(`${job.entry.module} exports no sequence kind named ${job.entry.exportName}`);
-  return kind;
+/** The spec a job names, loaded from its module: any module that exports a ModalitySpec. */
+function specOf(job: SequenceJob): AnyModalitySpec {
+  const spec: unknown = require(job.entry.module)[job.entry.exportName];
+  if (typeof spec !== "object" || spec === null || typeof (spec as { setup?: unknown }).setup !== "function") throw new Error(`${job.entry.module} exports no modality spec named ${job.entry.exportName}`);
+  return spec as AnyModalitySpec;
 }
 
 function send(message: SequenceMessage): void {
@@ -31,7 +31,7 @@ process.on("disconnect", () => process.exit(130));
 process.once("message", (job: SequenceJob) => {
   Promise.resolve()
     .then(() =>
-      kindOf(job).run(job.config as { iterations: number }, {
+      runSequence(specOf(job), job.config as SequenceConfig, {
         store: RunStore.fromEnv(),
         checkpoints: job.checkpoints,
         onStatus: (message) => send({ type: "status", message }),

@@ -1,0 +1,374 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { backendInfo, selectBackend } from "../backend";
+import type { ConfigError } from "../errors";
+import type { Params } from "../nn/params";
+import { loadParams, saveParams } from "../nn/safetensors";
+import type { SequenceCurve } from "../plots/metricFigures";
+import type { Figure } from "../plots/plotly";
+import { Run, type RunStore, modelArtifact } from "../store/runStore";
+import { type CollapseResult, type IterationRecord, runCollapse } from "./loop";
+import type { Modality } from "./modality";
+import type { Profile } from "./profiles";
+import type { SequenceEntry } from "./sequenceProtocol";
+import type { LoopConfig, Strategy } from "./strategies";
+
+// A modality plugs into the kit through one ModalitySpec: its config (profiles, flags, checks), how a
+// sequence loads its data and builds the collapse loop, and how its results are reported. The CLI,
+// sweeps, `collapse reproduce`, the notebooks' live runner and the worker processes take a spec and
+// nothing else, so a new modality is its own folder plus one line in src/modalities.ts.
+
+/** The fields every sequence config has. */
+export interface SequenceConfig {
+  strategy: Strategy;
+  iterations: number;
+  seed: number;
+}
+
+/** What every sequence returns: its records, and where the store keeps them. */
+export interface SequenceResult<C extends SequenceConfig = SequenceConfig> extends CollapseResult {
+  config: C;
+  /** The run directory, when a store was used. */
+  runDir: string | null;
+  /** The backend of this session (absent for modalities that run no tensors). */
+  backend?: Record<string, unknown>;
+  /** Model parameters, where the modality counts them. */
+  parameters?: number;
+}
+
+/** A flag that sets one config field. */
+export interface FieldFlag<C> {
+  flag: string;
+  /** Dotted path into the config, e.g. "train.epochs"; a ConfigError naming it is reported as the flag. */
+  field: string;
+  type: "int" | "real" | "string";
+  /** Help text, one string per line (the first after the flag name). */
+  help: string[];
+  choices?(): readonly string[];
+  /** The value the field has when the config leaves it out; a flag restating it leaves the config (and its run key) unchanged. */
+  fallback?(c: C): unknown;
+  /** A field the flag replaces (the other way of giving the same size), removed when the flag is given. */
+  clears?: string;
+  /** Turns the flag's text into the field's value (e.g. makes a path absolute, so the run key does not depend on the cwd). */
+  normalize?(text: string): string;
+}
+
+/** --epochs, --batch and --lr: the training fields every neural modality has. */
+export function trainFlags<C extends { train: object }>(defaults: { epochs: number; batchSize: number; learningRate: number }, unit: string): FieldFlag<C>[] {
+  return [
+    { flag: "epochs", field: "train.epochs", type: "real", help: ["E", `passes over each model's training ${unit} (default: the profile's)`], fallback: () => defaults.epochs },
+    { flag: "batch", field: "train.batchSize", type: "int", help: ["B", "training batch size (default: the profile's)"], fallback: () => defaults.batchSize },
+    { flag: "lr", field: "train.learningRate", type: "real", help: ["LR", "peak learning rate (default: the profile's)"], fallback: () => defaults.learningRate },
+  ];
+}
+
+/** "prefix:PATH" data specs with the path made absolute (a relative one would key the run by the cwd). */
+export function absolutePaths(prefixes: readonly string[]): (text: string) => string {
+  return (text) => {
+    const colon = text.indexOf(":");
+    return colon > 0 && prefixes.includes(text.slice(0, colon)) ? `${text.slice(0, colon)}:${path.resolve(text.slice(colon + 1))}` : text;
+  };
+}
+
+/** A per-iteration metric in the CLI's status line, table and JSON, and in sweep tables. */
+export interface MetricColumn {
+  key: string;
+  /** Name in the status line. */
+  label: string;
+  /** Column header of the table (default: label). */
+  header?: string;
+  digits: number;
+}
+
+/** What a sequence runner takes besides its config. */
+export interface SequenceRunOptions {
+  store?: RunStore | null;
+  onIteration?: (record: IterationRecord) => void;
+  onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
+  /** Short status lines (loading or generating data, training a tokenizer, ...). */
+  onStatus?: (message: string) => void;
+  /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
+  checkpoints?: boolean;
+  /** Stops the sequence after its last finished iteration (an InterruptedError; see runCollapse). */
+  signal?: AbortSignal;
+}
+
+/** What a spec's `setup` is given: the open run (null without a store) and a status line. */
+export interface SetupContext {
+  run: Run | null;
+  store: RunStore | null;
+  status: (message: string) => void;
+  /** The backend in use ("tensorflow", "wasm", ...), for status lines. */
+  backendName: string | null;
+}
+
+/**
+ * One sequence, ready to run: the modality and loop, how models are checkpointed, the facts the run
+ * records about itself (JSON, kept with its summary and read back without loading any data), and the
+ * in-memory values a result carries besides them. Built with `sequenceSetup`.
+ */
+export interface SequenceSetup<F, X> {
+  facts: F;
+  extras: X;
+  collapse(run: Run | null, seed: number, opts: SequenceRunOptions): Promise<CollapseResult>;
+  dispose(): void;
+}
+
+/** A SequenceSetup from a modality, its loop and its checkpoint codec. */
+export function sequenceSetup<D, M, F, X>(o: {
+  modality: Modality<D, M>;
+  loop: LoopConfig;
+  /** A model's parameters and the metadata its checkpoint needs to be loaded on its own. */
+  checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
+  /**
+   * A model from its checkpoint's parameters, enough to sample from. With checkpoints kept, a run's
+   * last model draws only a preview of its synthetic set (the modality's previewSize), and the rest is
+   * drawn from the model read back if the run is continued.
+   */
+  fromCheckpoint?: (params: Params) => M;
+  facts: F;
+  extras: X;
+  dispose?: () => void;
+}): SequenceSetup<F, X> {
+  return {
+    facts: o.facts,
+    extras: o.extras,
+    collapse: (run, seed, opts) => collapseInRun({ ...o, seed, run, opts }),
+    dispose: () => o.dispose?.(),
+  };
+}
+
+/**
+ * Everything the kit knows about one modality. `C` is its sequence config, `R` its result, `L` the
+ * real data a sequence loads, `F` the JSON facts a run records (sizes, parameter counts), `X` what a
+ * result holds in memory besides them (a tokenizer, preview images), read back lazily from the run.
+ */
+export interface ModalitySpec<C extends SequenceConfig, R extends SequenceResult<C>, L = unknown, F = unknown, X = unknown> {
+  /** The CLI command, the run-store kind and a sweep's `command:`. */
+  name: string;
+  /** What `collapse --help` says of the command, e.g. "§3.1: one sequence of transformer language models". */
+  brief: string;
+  /** The first line of the command's own help. */
+  summary: string;
+  /** Where a worker process loads this spec from: the module (its `__filename`) and the export. */
+  entry: SequenceEntry;
+
+  /** The base config of each profile. */
+  profiles: Readonly<Record<Profile, C>>;
+  /** A config in one line (help, titles). */
+  describe(c: C): string;
+  /** A short name of one sequence, for progress lines and sweep messages. */
+  label(c: C): string;
+  /** --data: its help lines and how a spec is normalized; absent for problems with no data to choose. */
+  data?: { help: string[]; normalize(text: string): string };
+  /** The modality's own flags, in help order. */
+  flags: FieldFlag<C>[];
+  /** Throws a ConfigError or DataError for a config that cannot run, before any work starts. */
+  check(c: C): void;
+  /**
+   * Adjusts the config once flags and file are applied, before it is checked: `given` are the flags,
+   * `file` the fields the config file set (e.g. to size a run to its data when no size was given).
+   */
+  prepare?(c: C, given: Readonly<Record<string, string>>, file: Readonly<Record<string, unknown>>): C;
+  /** A hint for a ConfigError no flag explains (e.g. a profile's size that does not fit the chosen model). */
+  explain?(e: ConfigError, given: Readonly<Record<string, string>>, profile: Profile): Error | null;
+
+  /** Whether sequences run tensors (select a backend, take --backend). */
+  tensors: boolean;
+  /** Whether `collapse <name>` keeps its runs in the store (sweeps always do). */
+  stored: boolean;
+  /** The key a config's run is stored under; `loaded`: the data as loaded, when there. */
+  runKey(c: C, loaded?: L): Record<string, unknown>;
+  /** Loads (or generates) the real data; done before a run is opened, so bad data leaves no run behind. */
+  load(c: C, ctx: { status: (message: string) => void }): Promise<L>;
+  /** Builds the sequence on its loaded data, in its open run (e.g. a tokenizer trained once, kept in the run). */
+  setup(c: C, loaded: L, ctx: SetupContext): Promise<SequenceSetup<F, X>>;
+  /** The result from the loop's, the run's facts and the in-memory extras (null: read back from `base.runDir`). */
+  result(base: SequenceResult<C>, facts: F, extras: X | null): R;
+  /** Relative work of the iterations still to run (the parallel runner starts the longest first). */
+  cost(c: C, finishedIterations: number): number;
+  /**
+   * Sequences with the same key train the same first model and share it through the store: they are
+   * not started together, so the second reads the first's model instead of training a copy.
+   */
+  firstModelKey?(c: C): string;
+  /** Work done once, before any worker starts (e.g. generating a data set every worker reads). */
+  beforeWorkers?(configs: readonly C[], opts: { onStatus?: (message: string) => void }): Promise<void>;
+
+  /** Per-iteration metrics; the first is the run's summary metric and gets a Δ vs t=1 column. */
+  metrics: MetricColumn[];
+  /** More metric names --help lists for --json (beyond the table's columns). */
+  jsonMetricsHelp?: string;
+  /** What the trained-on size counts ("documents", "images", ...). */
+  sizeUnit: string;
+  /** Extra top-level JSON fields and a title line of `collapse <name>`, from the result. */
+  summarize?(result: R, config: C): { json: Record<string, unknown>; title: string };
+  /** The notebooks' live figure: its curves' label (default: the first metric's) and figure (default: the first metric by iteration). */
+  live?: { label?(c: C): string; figure?(curves: readonly SequenceCurve[], title: string): Figure };
+}
+
+/** A fresh copy of a spec's base config at `profile` (the table itself is never handed out to be changed). */
+export function baseConfig<C>(spec: { profiles: Readonly<Record<Profile, C>> }, profile: Profile): C {
+  return structuredClone(spec.profiles[profile]);
+}
+
+/** A spec with its types erased, as registries and generic commands hold it. */
+export type AnyModalitySpec = ModalitySpec<SequenceConfig, SequenceResult<SequenceConfig>, unknown, unknown, unknown>;
+
+/** What a finished run's done.json holds. */
+interface StoredSummary {
+  iterations: number;
+  facts?: unknown;
+  [metric: string]: unknown;
+}
+
+/**
+ * Runs (or resumes, or reads back) one sequence: check → (read back if the store holds it) → load →
+ * open run → set up → collapse loop → finish. Everything a modality does differently is in its spec.
+ */
+export async function runSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, config: C, opts: SequenceRunOptions = {}): Promise<R> {
+  spec.check(config);
+  const backend = spec.tensors ? await selectBackend() : null;
+  const stored = opts.store ? readSequence(spec, opts.store, config) : null;
+  if (stored) return stored;
+  const status = opts.onStatus ?? (() => {});
+  const loaded = await spec.load(config, { status });
+  const run = opts.store?.open(spec.name, spec.runKey(config, loaded), backend ? { backend: backendInfo() } : {}) ?? null;
+  let setup: SequenceSetup<F, X> | null = null;
+  try {
+    setup = await spec.setup(config, loaded, { run, store: opts.store ?? null, status, backendName: backend?.name ?? null });
+    const result = await setup.collapse(run, config.seed, opts);
+    const facts = setup.facts;
+    if (run) {
+      // The summary metric per iteration, and the facts a read-back result needs (see readSequence).
+      const metric = spec.metrics[0].key;
+      const stored = run.records<IterationRecord>();
+      run.finish({ iterations: stored.length, [metric]: stored.map((r) => r.metrics[metric]), facts } satisfies StoredSummary);
+    }
+    return spec.result({ ...result, config, runDir: run?.dir ?? null, ...(backend ? { backend: backendInfo() } : {}) }, facts, setup.extras);
+  } finally {
+    setup?.dispose();
+    run?.close();
+  }
+}
+
+/**
+ * The stored result of a finished sequence, read from the run store alone (records and the facts its
+ * run recorded; the rest lazily, when asked for), or null when the store does not hold all of its
+ * iterations or the run predates recorded facts. Loads no data and trains nothing.
+ */
+export function readSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, store: RunStore, config: C): R | null {
+  let dir: string | null;
+  try {
+    dir = store.find(spec.name, spec.runKey(config));
+  } catch {
+    return null; // the key cannot be computed (e.g. data not downloaded yet): no run holds it
+  }
+  if (dir === null) return null;
+  const run = new Run(dir, "");
+  const summary = run.summary<StoredSummary>();
+  if (summary?.facts === undefined) return null;
+  const records = run.records<IterationRecord>();
+  if (records.length < config.iterations) return null;
+  const backend = spec.tensors ? { backend: backendInfo() } : {};
+  return spec.result({ records: records.slice(0, config.iterations), resumedFrom: config.iterations, config, runDir: dir, ...backend }, summary.facts as F, null);
+}
+
+/** Where a spec's runs are kept: its kind and key. */
+export type StoreKeyed<C> = { name: string; runKey(c: C): Record<string, unknown> };
+
+/** Iterations `store` holds for `config`'s run, 0 when it has none (or its key cannot be computed yet: its data is not there). */
+export function storedIterations<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): number {
+  let key: Record<string, unknown>;
+  try {
+    key = spec.runKey(config);
+  } catch {
+    return 0;
+  }
+  return store.recordCount(spec.name, key);
+}
+
+/**
+ * The collapse loop persisted in `run` (so it resumes, and extends to more iterations), each model's
+ * checkpoint saved in the run (unless `opts.checkpoints` is false) with its iteration.
+ */
+async function collapseInRun<D, M>(o: {
+  modality: Modality<D, M>;
+  loop: LoopConfig;
+  seed: number;
+  run: Run | null;
+  opts: SequenceRunOptions;
+  checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
+  fromCheckpoint?: (params: Params) => M;
+}): Promise<CollapseResult> {
+  const { run, opts } = o;
+  const checkpoints = run !== null && opts.checkpoints !== false && o.checkpoint !== undefined;
+  return runCollapse({
+    modality: o.modality,
+    loop: o.loop,
+    seed: o.seed,
+    run: run ?? undefined,
+    extendable: run !== null,
+    onIteration: opts.onIteration,
+    onFitProgress: opts.onFitProgress,
+    signal: opts.signal,
+    restore:
+      checkpoints && o.fromCheckpoint
+        ? (n) => {
+            const file = run!.artifactPath(modelArtifact(n));
+            return fs.existsSync(file) ? o.fromCheckpoint!(loadParams(file).params) : null;
+          }
+        : undefined,
+    onModel: checkpoints
+      ? (n, m) => {
+          const { params, metadata } = o.checkpoint!(m);
+          saveParams(run.artifactPath(modelArtifact(n)), params, { ...metadata, iteration: String(n) });
+        }
+      : undefined,
+  });
+}
+
+/**
+ * Σ over the iterations still to run of (training-set size in units of the real set) × `perUnit(n)`:
+ * accumulate and replace-multiple train on n units at iteration n (replace-matched-compute trains on 1
+ * for as long as on n), augment on 2, the others on 1.
+ */
+export function growingSetCost(strategy: string, iterations: number, finishedIterations: number, perUnit: (iteration: number) => number): number {
+  const growing = strategy === "accumulate" || strategy === "replace-multiple" || strategy === "replace-matched-compute";
+  let total = 0;
+  for (let n = finishedIterations + 1; n <= iterations; n++) total += (growing ? n : strategy === "augment" && n > 1 ? 2 : 1) * perUnit(n);
+  return total;
+}
+
+/**
+ * A property of `target` computed on first read and kept (e.g. a tokenizer read from the run store
+ * only when a table asks for it).
+ */
+export function lazyField<T extends object, K extends string, V>(target: T, key: K, get: () => V): T & Record<K, V> {
+  let value: V | undefined;
+  let done = false;
+  Object.defineProperty(target, key, {
+    enumerable: false,
+    configurable: true,
+    get: () => {
+      if (!done) {
+        value = get();
+        done = true;
+      }
+      return value;
+    },
+  });
+  return target as T & Record<K, V>;
+}
+
+/**
+ * A spec's base configs side by side: one row per field (nested fields as dotted paths), one column
+ * per profile, values as JSON ("" where a profile leaves the field out).
+ */
+export function profileRows(spec: { profiles: Readonly<Record<Profile, object>> }): Record<string, string>[] {
+  const flat = (o: object, prefix = ""): [string, unknown][] =>
+    Object.entries(o).flatMap(([k, v]) => (typeof v === "object" && v !== null && !Array.isArray(v) ? flat(v, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]]));
+  const columns = Object.entries(spec.profiles).map(([p, c]) => [p, new Map(flat(c))] as const);
+  const fields = [...new Set(columns.flatMap(([, m]) => [...m.keys()]))];
+  return fields.map((field) => ({ field, ...Object.fromEntries(columns.map(([p, m]) => [p, m.has(field) ? JSON.stringify(m.get(field)) : ""])) }));
+}
