@@ -83,6 +83,14 @@ export function checkOneOf<T extends string>(field: string, value: unknown, allo
 }
 
 /** Rejects keys the config type does not know: a typo must not silently fall back to a default. */
+/**
+ * The field names of a config type, from a map that must name every one of them (the compiler checks
+ * it against the type, so a field added to the interface cannot be missing from checkKnownKeys' list).
+ */
+export function fieldNames<C>(fields: { readonly [K in keyof Required<C>]: true }): readonly string[] {
+  return Object.keys(fields);
+}
+
 export function checkKnownKeys(field: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {

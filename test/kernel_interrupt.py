@@ -102,7 +102,7 @@ try:
     msg_id = kc.execute(
         'const vaeBase = ck.vaeBaseConfig("smoke");\n'
         'const store = new ck.RunStore(process.env.COLLAPSE_RUNS_DIR!);\n'
-        'const runs = await ck.runVaeSequencesLive(nb, ["replace", "accumulate"].map((strategy) => ({ ...vaeBase, strategy, iterations: 300 } as ck.VaeSequenceConfig)), { store, parallel: 2, liveFigure: "Figure 6" });'
+        'const runs = await ck.runSequencesLive(nb, ck.VAE, ["replace", "accumulate"].map((strategy) => ({ ...vaeBase, strategy, iterations: 300 } as ck.VaeSequenceConfig)), { store, parallel: 2, liveFigure: "Figure 6" });'
     )
     # While it runs, another request (as JupyterLab sends on focus or completion) is answered...
     time.sleep(6)

@@ -4,9 +4,8 @@ import * as path from "node:path";
 import { test } from "node:test";
 import type { IterationRecord } from "../src/collapse/loop";
 import type { Strategy } from "../src/collapse/strategies";
-import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../src/index";
+import { type LmSequenceConfig, lmRunKey } from "../src/index";
 import {
-  SequenceResults,
   appendixSequences,
   figure10Settings,
   figure11Settings,
@@ -18,6 +17,7 @@ import {
   table2Frame,
   table2Rows,
 } from "../src/experiments/lmAppendix";
+import { runsFrame } from "../src/store/frames";
 import { canonicalJson } from "../src/store/runStore";
 import { configErrorField, parseCsv, pythonCsvRows, tempDir } from "./helpers";
 
@@ -72,22 +72,25 @@ test("appendixSequences rejects a bad appendix config naming the field", () => {
   assert.equal(configErrorField(() => appendixSequences({ ...QUICK, figure10Iterations: QUICK.longIterations + 1 })), "figure10Iterations");
 });
 
-/** A finished sequence with made-up cross-entropies (only what the table reads). */
-function fakeResult(config: LmSequenceConfig, ce: number[]): LmSequenceResult {
-  const records = ce.map((v, i) => ({ iteration: i + 1, trainSize: 1, realInTrain: 1, metrics: { testCrossEntropy: v }, seconds: 0 }) as IterationRecord);
-  return { config, records, parameters: 182016 } as unknown as LmSequenceResult;
+/** A finished sequence with made-up cross-entropies (only what the table reads: config, records, facts). */
+function fakeResult(config: LmSequenceConfig, ce: number[]): { config: LmSequenceConfig; records: IterationRecord[]; facts: { parameters: number } } {
+  const records = ce.map((v, i): IterationRecord => ({ iteration: i + 1, trainSize: 1, realInTrain: 1, metrics: { testCrossEntropy: v }, seconds: 0 }));
+  return { config, records, facts: { parameters: 182016 } };
 }
 
 test("table2Frame, table2Display, markdown and CSV: the paper's layout, n/a where a row does not run a column", () => {
   const c = { ...QUICK, shortIterations: 4, longIterations: 10, llamaModels: [] };
   const [gpt2, lowT] = table2Rows(c);
-  const results = new SequenceResults([
-    fakeResult({ ...gpt2.setting, strategy: "replace", iterations: 10 }, [2, 2.2, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.25]),
-    fakeResult({ ...gpt2.setting, strategy: "accumulate", iterations: 4 }, [2, 1.98, 1.95, 1.9]),
-    fakeResult({ ...gpt2.setting, strategy: "replace-multiple", iterations: 4 }, [2, 2.1, 2.2, 2.3]),
-    fakeResult({ ...lowT.setting, strategy: "replace", iterations: 10 }, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
-  ]);
-  const frame = table2Frame(c, results);
+  // Built from the runs frame of the results, as the notebook and `collapse reproduce` do.
+  const frame = table2Frame(
+    c,
+    runsFrame([
+      fakeResult({ ...gpt2.setting, strategy: "replace", iterations: 10 }, [2, 2.2, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.25]),
+      fakeResult({ ...gpt2.setting, strategy: "accumulate", iterations: 4 }, [2, 1.98, 1.95, 1.9]),
+      fakeResult({ ...gpt2.setting, strategy: "replace-multiple", iterations: 4 }, [2, 2.1, 2.2, 2.3]),
+      fakeResult({ ...lowT.setting, strategy: "replace", iterations: 10 }, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+    ]),
+  );
   assert.deepEqual(frame.columns, ["model", "t=1", "t=4 acc", "t=4 acc Δ", "t=4 repl", "t=4 repl Δ", "t=10 repl", "t=10 repl Δ", "t=4 repl-multiple", "t=4 repl-multiple Δ"]);
   assert.equal(frame.shape[0], 4);
   const first = (frame.values as unknown as unknown[][])[0];

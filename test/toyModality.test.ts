@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { main } from "../src/cli";
 import { runSequencesLive } from "../src/collapse/live";
-import { runSequence } from "../src/collapse/spec";
+import { runSequence } from "../src/collapse/runSequence";
 import { registerModality } from "../src/modalities";
 import type { NotebookDisplay } from "../src/plots/notebook";
 import { RunStore } from "../src/store/runStore";

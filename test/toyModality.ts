@@ -1,5 +1,6 @@
 import type { DataCodec, Modality } from "../src/collapse/modality";
-import { type ModalitySpec, type SequenceResult, growingSetCost, sequenceSetup } from "../src/collapse/spec";
+import { type ModalitySpec, type SequenceResult, growingSetCost } from "../src/collapse/spec";
+import { sequenceSetup } from "../src/collapse/runSequence";
 import { STRATEGIES, type Strategy } from "../src/collapse/strategies";
 import { ConfigError, checkInt, checkKnownKeys, checkOneOf } from "../src/errors";
 

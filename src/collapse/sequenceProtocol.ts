@@ -6,7 +6,7 @@ import type { SerializedError } from "../errors";
  * one module that both import, so neither imports the other.
  */
 
-/** Where a worker finds a sequence kind: a module file (the kind's own `__filename`) and its export. */
+/** Where a worker finds a modality spec: a module file (the spec's own `__filename`) and its export. */
 export interface SequenceEntry {
   module: string;
   exportName: string;

@@ -6,7 +6,8 @@
 import { serializeError } from "../errors";
 import { RunStore } from "../store/runStore";
 import type { SequenceJob, SequenceMessage } from "./sequenceProtocol";
-import { type AnyModalitySpec, type SequenceConfig, runSequence } from "./spec";
+import { type AnyModalitySpec, type SequenceConfig } from "./spec";
+import { runSequence } from "./runSequence";
 
 /** The spec a job names, loaded from its module: any module that exports a ModalitySpec. */
 function specOf(job: SequenceJob): AnyModalitySpec {

@@ -2,11 +2,12 @@ import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, DataError, deserializeError } from "../errors";
-import { interruptible, throwIfInterrupted } from "../interrupt";
+import { InterruptedError, interruptible, throwIfInterrupted } from "../interrupt";
 import type { RunStore } from "../store/runStore";
 import type { IterationRecord } from "./loop";
 import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
-import { type ModalitySpec, type SequenceConfig, type SequenceResult, type StoreKeyed, readSequence, runSequence, storedIterations } from "./spec";
+import { type ModalitySpec, type SequenceConfig, type SequenceResult } from "./spec";
+import { type StoreKeyed, readSequence, runSequence, storedIterations } from "./runSequence";
 
 export interface SequencesOptions {
   /** Where the sequences are kept; running in parallel needs one (the workers write their results there). */
@@ -37,9 +38,9 @@ export function storedFits<C extends SequenceConfig>(spec: StoreKeyed<C>, config
 
 /**
  * The default number of sequences trained at once: one per core, each process single-threaded (wasm
- * always is; the kit runs TensorFlow with one intra-op thread, see backend.ts). Measured on 2 cores
- * (llama2-quick, native): two 1-thread processes trained 26k tokens/s and sampled 15k together, one
- * 2-thread process 21k and 8.7k. On a GPU one at a time: TensorFlow gives each process all its memory.
+ * always is; the kit runs TensorFlow with one intra-op thread, see backend.ts), which does more work
+ * than one process on every core (the README's Benchmarks). On a GPU one at a time: TensorFlow gives
+ * each process all its memory.
  */
 export function defaultParallelism(backend: { name: string; gpu?: boolean }): number {
   return backend.gpu ? 1 : Math.max(1, os.availableParallelism());
@@ -86,7 +87,17 @@ async function sequencesIn<C extends SequenceConfig, R extends SequenceResult<C>
   const finished = (i: number) => finishedAtStart[i];
   const pending = configs.map((_, i) => i).filter((i) => !store || finished(i) < configs[i].iterations);
   if (!store || parallel === 1 || pending.length <= 1) {
-    for (let i = 0; i < configs.length; i++) await runHere(i);
+    // One after another; a failure does not stop the others (one sequence alone fails as itself).
+    const failures: SequenceFailure[] = [];
+    for (let i = 0; i < configs.length; i++) {
+      try {
+        await runHere(i);
+      } catch (e) {
+        if (configs.length === 1 || e instanceof InterruptedError) throw e;
+        failures.push({ index: i, description: spec.label(configs[i]), error: e as Error });
+      }
+    }
+    if (failures.length > 0) throw new SequencesFailedError(failures, configs.length);
     return results as R[];
   }
 

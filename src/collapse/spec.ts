@@ -1,17 +1,12 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { backendInfo, selectBackend } from "../backend";
-import type { ConfigError } from "../errors";
-import type { Params } from "../nn/params";
-import { loadParams, saveParams } from "../nn/safetensors";
+import { type ConfigError, checkInt, checkOneOf } from "../errors";
 import type { SequenceCurve } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
-import { Run, type RunStore, modelArtifact } from "../store/runStore";
-import { type CollapseResult, type IterationRecord, runCollapse } from "./loop";
-import type { Modality } from "./modality";
+import type { Run, RunStore } from "../store/runStore";
+import type { CollapseResult, IterationRecord } from "./loop";
 import type { Profile } from "./profiles";
 import type { SequenceEntry } from "./sequenceProtocol";
-import type { LoopConfig, Strategy } from "./strategies";
+import { STRATEGIES, type Strategy } from "./strategies";
 
 // A modality plugs into the kit through one ModalitySpec: its config (profiles, flags, checks), how a
 // sequence loads its data and builds the collapse loop, and how its results are reported. The CLI,
@@ -25,9 +20,20 @@ export interface SequenceConfig {
   seed: number;
 }
 
+/** Checks the fields every sequence config has (strategy, iterations, seed), naming the bad one. */
+export function checkSequenceFields(c: SequenceConfig): void {
+  checkOneOf("strategy", c.strategy, STRATEGIES);
+  checkInt("iterations", c.iterations, { min: 1 });
+  checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+}
+
 /** What every sequence returns: its records, and where the store keeps them. */
 export interface SequenceResult<C extends SequenceConfig = SequenceConfig> extends CollapseResult {
+  /** The modality's name (its spec's), which is also the run-store kind. */
+  kind: string;
   config: C;
+  /** What the run recorded about itself (its spec's facts: sizes, parameter counts), as the store keeps it. */
+  facts: unknown;
   /** The run directory, when a store was used. */
   runDir: string | null;
   /** The backend of this session (absent for modalities that run no tensors). */
@@ -114,30 +120,6 @@ export interface SequenceSetup<F, X> {
   dispose(): void;
 }
 
-/** A SequenceSetup from a modality, its loop and its checkpoint codec. */
-export function sequenceSetup<D, M, F, X>(o: {
-  modality: Modality<D, M>;
-  loop: LoopConfig;
-  /** A model's parameters and the metadata its checkpoint needs to be loaded on its own. */
-  checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
-  /**
-   * A model from its checkpoint's parameters, enough to sample from. With checkpoints kept, a run's
-   * last model draws only a preview of its synthetic set (the modality's previewSize), and the rest is
-   * drawn from the model read back if the run is continued.
-   */
-  fromCheckpoint?: (params: Params) => M;
-  facts: F;
-  extras: X;
-  dispose?: () => void;
-}): SequenceSetup<F, X> {
-  return {
-    facts: o.facts,
-    extras: o.extras,
-    collapse: (run, seed, opts) => collapseInRun({ ...o, seed, run, opts }),
-    dispose: () => o.dispose?.(),
-  };
-}
-
 /**
  * Everything the kit knows about one modality. `C` is its sequence config, `R` its result, `L` the
  * real data a sequence loads, `F` the JSON facts a run records (sizes, parameter counts), `X` what a
@@ -215,119 +197,6 @@ export function baseConfig<C>(spec: { profiles: Readonly<Record<Profile, C>> }, 
 /** A spec with its types erased, as registries and generic commands hold it. */
 export type AnyModalitySpec = ModalitySpec<SequenceConfig, SequenceResult<SequenceConfig>, unknown, unknown, unknown>;
 
-/** What a finished run's done.json holds. */
-interface StoredSummary {
-  iterations: number;
-  facts?: unknown;
-  [metric: string]: unknown;
-}
-
-/**
- * Runs (or resumes, or reads back) one sequence: check → (read back if the store holds it) → load →
- * open run → set up → collapse loop → finish. Everything a modality does differently is in its spec.
- */
-export async function runSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, config: C, opts: SequenceRunOptions = {}): Promise<R> {
-  spec.check(config);
-  const backend = spec.tensors ? await selectBackend() : null;
-  const stored = opts.store ? readSequence(spec, opts.store, config) : null;
-  if (stored) return stored;
-  const status = opts.onStatus ?? (() => {});
-  const loaded = await spec.load(config, { status });
-  const run = opts.store?.open(spec.name, spec.runKey(config, loaded), backend ? { backend: backendInfo() } : {}) ?? null;
-  let setup: SequenceSetup<F, X> | null = null;
-  try {
-    setup = await spec.setup(config, loaded, { run, store: opts.store ?? null, status, backendName: backend?.name ?? null });
-    const result = await setup.collapse(run, config.seed, opts);
-    const facts = setup.facts;
-    if (run) {
-      // The summary metric per iteration, and the facts a read-back result needs (see readSequence).
-      const metric = spec.metrics[0].key;
-      const stored = run.records<IterationRecord>();
-      run.finish({ iterations: stored.length, [metric]: stored.map((r) => r.metrics[metric]), facts } satisfies StoredSummary);
-    }
-    return spec.result({ ...result, config, runDir: run?.dir ?? null, ...(backend ? { backend: backendInfo() } : {}) }, facts, setup.extras);
-  } finally {
-    setup?.dispose();
-    run?.close();
-  }
-}
-
-/**
- * The stored result of a finished sequence, read from the run store alone (records and the facts its
- * run recorded; the rest lazily, when asked for), or null when the store does not hold all of its
- * iterations or the run predates recorded facts. Loads no data and trains nothing.
- */
-export function readSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, store: RunStore, config: C): R | null {
-  let dir: string | null;
-  try {
-    dir = store.find(spec.name, spec.runKey(config));
-  } catch {
-    return null; // the key cannot be computed (e.g. data not downloaded yet): no run holds it
-  }
-  if (dir === null) return null;
-  const run = new Run(dir, "");
-  const summary = run.summary<StoredSummary>();
-  if (summary?.facts === undefined) return null;
-  const records = run.records<IterationRecord>();
-  if (records.length < config.iterations) return null;
-  const backend = spec.tensors ? { backend: backendInfo() } : {};
-  return spec.result({ records: records.slice(0, config.iterations), resumedFrom: config.iterations, config, runDir: dir, ...backend }, summary.facts as F, null);
-}
-
-/** Where a spec's runs are kept: its kind and key. */
-export type StoreKeyed<C> = { name: string; runKey(c: C): Record<string, unknown> };
-
-/** Iterations `store` holds for `config`'s run, 0 when it has none (or its key cannot be computed yet: its data is not there). */
-export function storedIterations<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): number {
-  let key: Record<string, unknown>;
-  try {
-    key = spec.runKey(config);
-  } catch {
-    return 0;
-  }
-  return store.recordCount(spec.name, key);
-}
-
-/**
- * The collapse loop persisted in `run` (so it resumes, and extends to more iterations), each model's
- * checkpoint saved in the run (unless `opts.checkpoints` is false) with its iteration.
- */
-async function collapseInRun<D, M>(o: {
-  modality: Modality<D, M>;
-  loop: LoopConfig;
-  seed: number;
-  run: Run | null;
-  opts: SequenceRunOptions;
-  checkpoint?: (model: M) => { params: Params; metadata: Record<string, string> };
-  fromCheckpoint?: (params: Params) => M;
-}): Promise<CollapseResult> {
-  const { run, opts } = o;
-  const checkpoints = run !== null && opts.checkpoints !== false && o.checkpoint !== undefined;
-  return runCollapse({
-    modality: o.modality,
-    loop: o.loop,
-    seed: o.seed,
-    run: run ?? undefined,
-    extendable: run !== null,
-    onIteration: opts.onIteration,
-    onFitProgress: opts.onFitProgress,
-    signal: opts.signal,
-    restore:
-      checkpoints && o.fromCheckpoint
-        ? (n) => {
-            const file = run!.artifactPath(modelArtifact(n));
-            return fs.existsSync(file) ? o.fromCheckpoint!(loadParams(file).params) : null;
-          }
-        : undefined,
-    onModel: checkpoints
-      ? (n, m) => {
-          const { params, metadata } = o.checkpoint!(m);
-          saveParams(run.artifactPath(modelArtifact(n)), params, { ...metadata, iteration: String(n) });
-        }
-      : undefined,
-  });
-}
-
 /**
  * Σ over the iterations still to run of (training-set size in units of the real set) × `perUnit(n)`:
  * accumulate and replace-multiple train on n units at iteration n (replace-matched-compute trains on 1
@@ -338,27 +207,6 @@ export function growingSetCost(strategy: string, iterations: number, finishedIte
   let total = 0;
   for (let n = finishedIterations + 1; n <= iterations; n++) total += (growing ? n : strategy === "augment" && n > 1 ? 2 : 1) * perUnit(n);
   return total;
-}
-
-/**
- * A property of `target` computed on first read and kept (e.g. a tokenizer read from the run store
- * only when a table asks for it).
- */
-export function lazyField<T extends object, K extends string, V>(target: T, key: K, get: () => V): T & Record<K, V> {
-  let value: V | undefined;
-  let done = false;
-  Object.defineProperty(target, key, {
-    enumerable: false,
-    configurable: true,
-    get: () => {
-      if (!done) {
-        value = get();
-        done = true;
-      }
-      return value;
-    },
-  });
-  return target as T & Record<K, V>;
 }
 
 /**

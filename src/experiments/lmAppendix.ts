@@ -7,7 +7,7 @@ import { ConfigError, checkInt, checkNumber } from "../errors";
 import { packageRoot } from "../environment";
 import type { LmCurve } from "../lm/figures";
 import { frameToCsv } from "../store/export";
-import { danfo } from "../store/frames";
+import { danfo, frameRows, rowsOfConfig } from "../store/frames";
 import { canonicalJson, writeFileAtomic } from "../store/runStore";
 import { type LmSequenceConfig, type LmSequenceResult, lmRunKey } from "../lm/sequence";
 import { lmBaseConfig } from "../lm/spec";
@@ -206,18 +206,27 @@ export interface Table2Values {
   replMultipleShort: number;
 }
 
+/** Fields of a config a run is not keyed by as they are written (iterations) or that only its key holds (a text file's size and time). */
+const NOT_IN_BOTH = ["iterations", "dataFile"];
+
 /**
- * Table 2 as a danfojs DataFrame: one row per setting; columns t1, then for each of accumulate at t=4,
- * replace at t=4, replace at t=10 and replace-multiple at t=4 the cross-entropy and its change from t=1
- * (NaN where the row does not run that column, as in the paper).
+ * Table 2 as a danfojs DataFrame, read off the runs frame of its sequences (runsFrame of the results,
+ * a store or a sweep): one row per setting; columns t1, then for each of accumulate at t=4, replace
+ * at t=4, replace at t=10 and replace-multiple at t=4 the cross-entropy and its change from t=1 (NaN
+ * where the row does not run that column, as in the paper).
  */
-export function table2Frame(c: LmAppendixConfig, results: SequenceResults): DataFrame {
+export function table2Frame(c: LmAppendixConfig, runs: DataFrame): DataFrame {
+  const all = frameRows(runs);
   const rows = table2Rows(c).map((row) => {
-    const ce = (strategy: Strategy, t: number, wanted = true) => (wanted ? (results.records(row.setting, strategy)[t - 1]?.metrics.testCrossEntropy ?? NaN) : NaN);
-    const any = results.get(row.setting, "replace") ?? results.get(row.setting, "accumulate");
+    const of = (strategy: Strategy) => rowsOfConfig(all, { ...row.setting, strategy }, NOT_IN_BOTH);
+    const ce = (strategy: Strategy, t: number, wanted = true) => {
+      const v = wanted ? of(strategy).find((r) => r.iteration === t)?.["metrics.testCrossEntropy"] : NaN;
+      return typeof v === "number" ? v : NaN;
+    };
+    const parameters = [...of("replace"), ...of("accumulate")][0]?.["facts.parameters"];
     const t1 = ce("replace", 1);
     const v: Table2Values = {
-      model: `${row.architecture} (${any ? formatParameters(any.parameters) : "?"})${row.variant ? `, ${row.variant}` : ""}`,
+      model: `${row.architecture} (${typeof parameters === "number" ? formatParameters(parameters) : "?"})${row.variant ? `, ${row.variant}` : ""}`,
       t1,
       accShort: ce("accumulate", c.shortIterations),
       replShort: ce("replace", c.shortIterations),

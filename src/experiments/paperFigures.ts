@@ -3,7 +3,10 @@ import type { Profile } from "../collapse/profiles";
 import type { Strategy } from "../collapse/strategies";
 import { type SequenceCurve, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
-import { type LearningCurveAxis, lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure } from "../lm/figures";
+import type { DataFrame } from "danfojs-node";
+import type { TidyRow } from "../store/export";
+import { frameRows } from "../store/frames";
+import { type LearningCurveAxis, firstModelPerplexityFigure, lmCrossEntropyByStrategyFigure, lmCrossEntropyFigure, lmLearningCurvesFigure, lmTextMeasuresFigure } from "../lm/figures";
 import { attributeFrequencyFigure } from "../vae/figures";
 import { type LmAppendixConfig, type SequenceResults, figure10Settings, figure11Settings } from "./lmAppendix";
 
@@ -50,6 +53,36 @@ function lmCurves(runs: readonly LmRun[], model?: string): SequenceCurve[] {
 /** Figure 3: replace and accumulate side by side, one line per model, test cross-entropy on real text. */
 export function figure3(runs: readonly LmRun[]): Figure {
   return lmCrossEntropyByStrategyFigure(lmCurves(runs), "Figure 3: replace vs accumulate (test cross-entropy on real stories)");
+}
+
+/** §3.1's text measures (beyond the paper): valid-word rate and distinct-n of each model's generated documents. */
+export function lmTextMeasures(runs: readonly LmRun[]): Figure {
+  return lmTextMeasuresFigure(lmCurves(runs), "Text measures of each model's generated documents");
+}
+
+/** §3.1's tails (beyond the paper): perplexity under model 1 of each model's documents, median and quantile bands. */
+export function lmTails(runs: readonly LmRun[]): Figure {
+  return firstModelPerplexityFigure(lmCurves(runs), "Perplexity under model 1 of each model's documents (median, 25–75%, 5–95%)");
+}
+
+/** The text measures at t=1 and at the last iteration, one row per sequence. */
+export function lmTextMeasuresTable(runs: readonly LmRun[]): Record<string, string | undefined>[] {
+  return runs.map((r) => {
+    const first = r.records[0].metrics;
+    const last = r.records[r.records.length - 1].metrics;
+    const t = r.records.length;
+    const ppl = (m: Readonly<Record<string, number>>) => `${m.firstModelPerplexityQ05?.toFixed(1)}–${m.firstModelPerplexityQ95?.toFixed(1)}`;
+    return {
+      model: r.config.model,
+      strategy: r.config.strategy,
+      "valid words t=1": first.validWordRate?.toFixed(3),
+      [`valid words t=${t}`]: last.validWordRate?.toFixed(3),
+      "distinct-2 t=1": first.distinct2?.toFixed(3),
+      [`distinct-2 t=${t}`]: last.distinct2?.toFixed(3),
+      "ppl₁ 5–95% t=1": ppl(first),
+      [`ppl₁ 5–95% t=${t}`]: ppl(last),
+    };
+  });
 }
 
 /** Figure 4: the learning curves of every fit of `model`'s sequences (x: epochs, as the paper's, or tokens). */
@@ -133,30 +166,35 @@ export function figure8Vae(runs: readonly StrategyRun[]): Figure {
 }
 
 /**
- * One row per group of runs (runs that differ only in seed): `metric` at t=1 and at the last
- * iteration, and the change, each as mean ± SE over the group's seeds (the plain value for one),
- * after the group's `columns` and before `extra(first run of the group)`.
+ * One row per group of runs of a runs frame (runsFrame: runs that differ only in seed): `metric` at
+ * t=1 and at the last iteration, and the change, each as mean ± SE over the group's runs (the plain
+ * value for one). `by`: header → the column that groups (e.g. { strategy: "config.strategy" });
+ * `extra(row)`: more cells from the group's first row (facts.*, ...).
  */
-export function meanSeTable<R extends StrategyRun>(
-  runs: readonly R[],
+export function meanSeTable(
+  runs: DataFrame,
   metric: string,
-  o: { columns: (r: R) => Record<string, string | number>; extra?: (r: R) => Record<string, string | number>; digits?: number },
-): Record<string, string | number>[] {
-  const groups = new Map<string, R[]>();
-  for (const r of runs) {
-    const key = JSON.stringify(o.columns(r));
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key)!.push(r);
+  o: { by: Record<string, string>; extra?: (row: TidyRow) => TidyRow; digits?: number },
+): TidyRow[] {
+  const groups = new Map<string, Map<string, TidyRow[]>>();
+  for (const row of frameRows(runs)) {
+    const key = JSON.stringify(Object.values(o.by).map((c) => row[c]));
+    if (!groups.has(key)) groups.set(key, new Map());
+    const byRun = groups.get(key)!;
+    const run = String(row.run);
+    if (!byRun.has(run)) byRun.set(run, []);
+    byRun.get(run)!.push(row);
   }
-  return [...groups.values()].map((mine) => {
-    const values = (f: (x: number[]) => number) => mine.map((r) => f(r.records.map((x) => x.metrics[metric])));
-    const last = mine[0].records.length;
+  return [...groups.values()].map((byRun) => {
+    const series = [...byRun.values()].map((rows) => rows.sort((a, b) => Number(a.iteration) - Number(b.iteration)).map((r) => Number(r[`metrics.${metric}`])));
+    const first = [...byRun.values()][0][0];
+    const values = (f: (x: number[]) => number) => series.map(f);
     return {
-      ...o.columns(mine[0]),
+      ...Object.fromEntries(Object.entries(o.by).map(([header, column]) => [header, first[column]])),
       "t=1": formatMeanSe(values((x) => x[0]), o.digits),
-      [`t=${last}`]: formatMeanSe(values((x) => x[x.length - 1]), o.digits),
+      [`t=${series[0].length}`]: formatMeanSe(values((x) => x[x.length - 1]), o.digits),
       "Δ": formatMeanSe(values((x) => x[x.length - 1] - x[0]), o.digits),
-      ...(o.extra?.(mine[0]) ?? {}),
+      ...(o.extra?.(first) ?? {}),
     };
   });
 }

@@ -12,11 +12,12 @@ import type { IterationRecord } from "../collapse/loop";
 import { gaussianBaseConfig, runGaussianSequence } from "../gaussian/spec";
 import { defaultCoverageThreshold } from "../molecules/sequence";
 import { MOLECULES, moleculeBaseConfig } from "../molecules/spec";
-import { figure3, figure4, figure10, figure11, lmControlsFigure, lmFigure3Models, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
+import { figure3, figure4, lmTails, lmTextMeasures, figure10, figure11, lmControlsFigure, lmFigure3Models, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
 import { runSequences, storedFits } from "../collapse/sequences";
 import { type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
 import { modalityNames, modalitySpec } from "../modalities";
 import { VAE, vaeBaseConfig } from "../vae/spec";
+import { runsFrame } from "../store/frames";
 import { type Profile, withSeeds } from "../collapse/profiles";
 import { defaultSeeds } from "./seeds";
 
@@ -71,7 +72,7 @@ export const EXPERIMENTS = {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
       const results = await withProgress(LM, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
-      const figures: Record<string, Figure> = { figure3: figure3(results) };
+      const figures: Record<string, Figure> = { figure3: figure3(results), "section3_1-text-measures": lmTextMeasures(results), "section3_1-tails": lmTails(results) };
       for (const model of models) figures[`figure4-${model}`] = figure4(results, model, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
     },
@@ -80,8 +81,9 @@ export const EXPERIMENTS = {
     description: "§3.1 appendix: Figure 10 (temperature), Figure 11 (first-model training), Table 2 (CSV and Markdown)",
     async run(profile, ctx) {
       const appendix = lmAppendixConfig(profile);
-      const results = new SequenceResults(await withProgress(LM, appendixSequences(appendix), ctx));
-      const table2 = table2Frame(appendix, results);
+      const runs = await withProgress(LM, appendixSequences(appendix), ctx);
+      const results = new SequenceResults(runs);
+      const table2 = table2Frame(appendix, runsFrame(runs));
       return {
         figures: {
           figure10: figure10(appendix, results),

@@ -1,7 +1,8 @@
 import { CholeskyDecomposition, Matrix } from "ml-matrix";
 import type { DataCodec, Modality } from "../collapse/modality";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { checkSequenceFields } from "../collapse/spec";
+import type { Strategy } from "../collapse/strategies";
+import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import type { Rng } from "../random";
 import { frechetDistance, precisionRecall } from "../metrics/features";
 
@@ -157,12 +158,10 @@ export interface GaussianSequenceConfig {
 }
 
 export function checkGaussianSequenceConfig(c: GaussianSequenceConfig): GaussianSequenceConfig {
-  checkKnownKeys("", c, ["dim", "samples", "strategy", "iterations", "seed", "referenceSize", "freshRealSamples", "truth"]);
+  checkKnownKeys("", c, fieldNames<GaussianSequenceConfig>({ dim: true, samples: true, strategy: true, iterations: true, seed: true, referenceSize: true, freshRealSamples: true, truth: true }));
   const dim = checkInt("dim", c.dim, { min: 1, max: 64 });
   checkInt("samples", c.samples, { min: 2 });
-  checkOneOf("strategy", c.strategy, STRATEGIES);
-  checkInt("iterations", c.iterations, { min: 1 });
-  checkInt("seed", c.seed, { min: 0 });
+  checkSequenceFields(c);
   checkInt("referenceSize", c.referenceSize, { min: 0 });
   checkInt("freshRealSamples", c.freshRealSamples ?? 0, { min: 0 });
   if (c.truth && (c.truth.mean.length !== dim || c.truth.cov.length !== dim * dim)) throw new ConfigError("truth", `must have dimension ${dim}`);

@@ -1,4 +1,5 @@
-import { type ModalitySpec, type SequenceResult, baseConfig, runSequence, sequenceSetup } from "../collapse/spec";
+import { type ModalitySpec, type SequenceResult, baseConfig } from "../collapse/spec";
+import { runSequence, sequenceSetup } from "../collapse/runSequence";
 import type { Profile } from "../collapse/profiles";
 import type { Strategy } from "../collapse/strategies";
 import { type GaussianSequenceConfig, checkGaussianSequenceConfig, defaultGaussianTruth, gaussianModality } from "./modality";

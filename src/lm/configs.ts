@@ -1,4 +1,4 @@
-import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf, fieldNames } from "../errors";
 import type { LmConfig } from "./types";
 
 /**
@@ -82,7 +82,7 @@ export function lmConfig(name: string, vocabSize?: number): LmConfig {
   return validateLmConfig(config);
 }
 
-const KNOWN_KEYS = ["name", "arch", "vocabSize", "contextLength", "dModel", "nLayers", "nHeads", "dHidden", "normEps", "ropeTheta", "positionInitStd"];
+const KNOWN_KEYS = fieldNames<LmConfig>({ name: true, arch: true, vocabSize: true, contextLength: true, dModel: true, nLayers: true, nHeads: true, dHidden: true, normEps: true, ropeTheta: true, positionInitStd: true });
 
 /** Checks every field of a model config (e.g. one read back from a checkpoint); returns a copy. */
 export function validateLmConfig(value: unknown, field = "model"): LmConfig {

@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type SequenceResult, type SequenceSetup, type SetupContext, lazyField, sequenceSetup } from "../collapse/spec";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { lazyField, sequenceSetup } from "../collapse/runSequence";
+import type { Strategy } from "../collapse/strategies";
+import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import { loadParams, paramsCodec } from "../nn/safetensors";
 import { type RunStore, memo, modelArtifact, readStoredSynthetic } from "../store/runStore";
 import { BpeTokenizer, EOT_ID, trainBpe } from "../text/bpe";
@@ -49,7 +50,23 @@ export interface LmSequenceConfig {
 /** Documents generated per iteration for the text measures, unless the config says otherwise (ours). */
 export const TEXT_METRIC_DOCUMENTS = 64;
 
-const KEYS = ["model", "vocabSize", "data", "trainTokens", "trainDocuments", "validTokens", "validDocuments", "strategy", "iterations", "seed", "train", "sampling", "firstIterationEpochs", "freshRealDocuments", "textMetricDocuments"];
+const KEYS = fieldNames<LmSequenceConfig>({
+  model: true,
+  vocabSize: true,
+  data: true,
+  trainTokens: true,
+  trainDocuments: true,
+  validTokens: true,
+  validDocuments: true,
+  strategy: true,
+  iterations: true,
+  seed: true,
+  train: true,
+  sampling: true,
+  firstIterationEpochs: true,
+  freshRealDocuments: true,
+  textMetricDocuments: true,
+});
 
 /** Rejects bad fields before any work starts. The model config is checked again once the vocabulary is known. */
 export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
@@ -62,9 +79,7 @@ export function checkLmSequenceConfig(c: LmSequenceConfig): LmSequenceConfig {
     if (c[tokens] !== undefined) checkInt(tokens, c[tokens], { min: 1 });
     else checkInt(documents, c[documents], { min: 1 });
   }
-  checkOneOf("strategy", c.strategy, STRATEGIES);
-  checkInt("iterations", c.iterations, { min: 1 });
-  checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+  checkSequenceFields(c);
   checkTrainConfig(c.train ?? {}, probe);
   checkSamplingConfig({ maxTokens: probe.contextLength - 1, ...c.sampling }, probe);
   if (c.firstIterationEpochs !== undefined && !(c.firstIterationEpochs > 0)) throw new ConfigError("firstIterationEpochs", "must be > 0");

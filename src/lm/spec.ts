@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { Profile } from "../collapse/profiles";
-import { type ModalitySpec, baseConfig, growingSetCost, runSequence, trainFlags } from "../collapse/spec";
+import { type ModalitySpec, baseConfig, growingSetCost, trainFlags } from "../collapse/spec";
+import { runSequence } from "../collapse/runSequence";
 import { ConfigError } from "../errors";
 import { canonicalJson } from "../store/runStore";
 import { wrap } from "../progress";

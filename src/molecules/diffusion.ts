@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf, fieldNames } from "../errors";
 import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
 import type { Rng } from "../random";
 import { BATCH_TENSOR_COUNT, type BatchTensors, type EgnnConfig, type GraphBatch, batchTensorList, batchTensors, batchTensorsFromList, buildGraphBatch, disposeBatchTensors, egnnForward, padGraphBatch } from "./egnn";
@@ -39,7 +39,7 @@ export function rescaledDrugsSchedule(steps: number, samplingSteps: number): Dif
   return { schedule: "sigmoid", steps, betaStart: GEODIFF_DRUGS_DIFFUSION.betaStart * f, betaEnd: GEODIFF_DRUGS_DIFFUSION.betaEnd * f, samplingSteps };
 }
 
-const KEYS = ["schedule", "steps", "betaStart", "betaEnd", "samplingSteps"];
+const KEYS = fieldNames<DiffusionConfig>({ schedule: true, steps: true, betaStart: true, betaEnd: true, samplingSteps: true });
 
 export function checkDiffusionConfig(partial: Partial<DiffusionConfig>, field = "diffusion"): DiffusionConfig {
   if (typeof partial !== "object" || partial === null) throw new ConfigError(field, "expected an object");

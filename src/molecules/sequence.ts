@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type SequenceResult, type SequenceSetup, type SetupContext, sequenceSetup } from "../collapse/spec";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { sequenceSetup } from "../collapse/runSequence";
+import type { Strategy } from "../collapse/strategies";
+import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import { Rng } from "../random";
 import { type DiffusionConfig, type MoleculeTrainConfig, checkDiffusionConfig, checkMoleculeTrainConfig } from "./diffusion";
 import { type EgnnConfig, checkEgnnConfig, egnnParameterCount } from "./egnn";
@@ -39,7 +40,21 @@ export interface MoleculeSequenceConfig {
   evaluation: Partial<MoleculeEvaluationConfig>;
 }
 
-const KEYS = ["data", "trainMolecules", "testMolecules", "conformersPerMolecule", "freshRealMolecules", "maxAtoms", "strategy", "iterations", "seed", "model", "diffusion", "train", "evaluation"];
+const KEYS = fieldNames<MoleculeSequenceConfig>({
+  data: true,
+  trainMolecules: true,
+  testMolecules: true,
+  conformersPerMolecule: true,
+  freshRealMolecules: true,
+  maxAtoms: true,
+  strategy: true,
+  iterations: true,
+  seed: true,
+  model: true,
+  diffusion: true,
+  train: true,
+  evaluation: true,
+});
 
 export interface CheckedMoleculeSequence {
   config: MoleculeSequenceConfig;
@@ -59,9 +74,7 @@ export function checkMoleculeSequenceConfig(c: MoleculeSequenceConfig): CheckedM
   checkInt("conformersPerMolecule", c.conformersPerMolecule, { min: 1 });
   checkInt("freshRealMolecules", c.freshRealMolecules ?? 0, { min: 0 });
   checkInt("maxAtoms", c.maxAtoms, { min: 2 });
-  checkOneOf("strategy", c.strategy, STRATEGIES);
-  checkInt("iterations", c.iterations, { min: 1 });
-  checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+  checkSequenceFields(c);
   return {
     config: c,
     model: checkEgnnConfig(c.model ?? {}),

@@ -1,5 +1,6 @@
 import type { Profile } from "../collapse/profiles";
-import { type ModalitySpec, absolutePaths, baseConfig, growingSetCost, runSequence, trainFlags } from "../collapse/spec";
+import { type ModalitySpec, absolutePaths, baseConfig, growingSetCost, trainFlags } from "../collapse/spec";
+import { runSequence } from "../collapse/runSequence";
 import { metricByIterationFigure } from "../plots/metricFigures";
 import { GEODIFF_DRUGS_DIFFUSION, MOLECULE_TRAIN_DEFAULTS, rescaledDrugsSchedule } from "./diffusion";
 import { geomFile, parseMoleculeDataSpec } from "./geom";

@@ -152,13 +152,15 @@ export function writeSafetensors(file: string, tensors: Record<string, HostTenso
 
 /** Reads and validates a safetensors file; problems are DataErrors naming the file. */
 export function readSafetensors(file: string): SafetensorsFile {
-  let bytes: Buffer;
+  return decodeSafetensors(readBytes(file), file);
+}
+
+function readBytes(file: string): Buffer {
   try {
-    bytes = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (e) {
     throw new DataError(file, `cannot read: ${(e as Error).message}`);
   }
-  return decodeSafetensors(bytes, file);
 }
 
 /** Model parameters (float32 variables) as safetensors bytes, with string metadata. */
@@ -192,13 +194,7 @@ export function saveParams(file: string, params: Params, metadata: Record<string
 
 /** Loads parameters saved by `saveParams` as fresh trainable variables, with the file's metadata. */
 export function loadParams(file: string): { params: Params; metadata: Record<string, string> } {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new DataError(file, `cannot read: ${(e as Error).message}`);
-  }
-  return decodeParams(bytes, file);
+  return decodeParams(readBytes(file), file);
 }
 
 /** Parameters and metadata as one artifact of a run (see Run.memo). */

@@ -12,6 +12,8 @@ import { Run, RunStore, writeFileAtomic } from "./runStore";
  *                                    created, whether done.json is there
  *   config.<path>                    every field of the run's config, nested objects flattened into
  *                                    dotted paths (config.train.learningRate), sorted
+ *   facts.<path>                     what a finished sequence recorded about itself (parameters,
+ *                                    real-data sizes, the model's config), flattened the same way
  *   iteration                        the record's own fields, flattened the same way and unprefixed:
  *   metrics.<name>                   iteration first, then metrics.* sorted, then the rest sorted
  *   <other record fields>            (trainSize, realInTrain, seconds, ...)
@@ -21,7 +23,7 @@ import { Run, RunStore, writeFileAtomic } from "./runStore";
  * testError), element (its position in the array, from 0), step (the element's own step, where it
  * has one), value. So every cell of both is a scalar; arrays in a config (a few parameters) stay
  * whole as JSON strings. A record field that would clash with a run column (kind, run, createdAt,
- * finished, config.*) is written as record.<path>. The columns are the union over the exported runs;
+ * finished, config.*, facts.*) is written as record.<path>. The columns are the union over the exported runs;
  * a run without some column has it missing (empty in CSV, null in JSON Lines).
  *
  * Export only reads: it takes no lock and writes nothing into the store, so it can run beside a live
@@ -147,25 +149,65 @@ function readRun(dir: string, kind: string, key: string): { createdAt: string | 
   }
   if (!isObject(stored) || !isObject(stored.config)) throw new DataError(configPath, "holds no config object; the run directory is corrupt");
   const createdAt = typeof stored.createdAt === "string" ? stored.createdAt : null;
-  const finished = fs.existsSync(path.join(dir, "done.json"));
+  const run = new Run(dir, key);
+  const finished = run.done;
+  const summary = finished ? run.summary<{ facts?: unknown }>() : null;
+  const records = run.records(); // a DataError naming metrics.jsonl if a line is not JSON
+  return { createdAt, finished, ...runRows({ kind, run: key, createdAt, finished }, stored.config, summary?.facts, records, metricsPath) };
+}
 
-  const runCells: TidyRow = { kind, run: key, createdAt, finished };
-  flatten(stored.config, "config", runCells);
+/**
+ * A run's rows and series from its parts: `cells` (kind, run, createdAt, finished), its config, the
+ * facts it recorded (facts.* columns: sizes, parameter counts) and its records; `source` names the
+ * records in errors.
+ */
+function runRows(cells: TidyRow, config: unknown, facts: unknown, records: readonly unknown[], source: string): { rows: TidyRow[]; series: TidyRow[] } {
+  const runCells: TidyRow = { ...cells };
+  flatten(config, "config", runCells);
+  if (facts !== undefined) flatten(facts, "facts", runCells);
   const series: TidyRow[] = [];
-
-  const records = new Run(dir, key).records(); // a DataError naming metrics.jsonl if a line is not JSON
   const rows = records.map((record, i) => {
-    if (!isObject(record)) throw new DataError(metricsPath, `line ${i + 1} is not a JSON object; the run directory is corrupt`);
+    if (!isObject(record)) throw new DataError(source, `line ${i + 1} is not a JSON object; the run directory is corrupt`);
     const recordCells: TidyRow = {};
     const arrays: Record<string, unknown[]> = {};
     flatten(record, "", recordCells, arrays);
     const row: TidyRow = { ...runCells };
     for (const [column, value] of Object.entries(recordCells)) row[clashes(column) ? `record.${column}` : column] = value;
-    const at: TidyRow = { kind, run: key, record: i + 1, iteration: typeof record.iteration === "number" ? record.iteration : null };
+    const at: TidyRow = { kind: cells.kind, run: cells.run, record: i + 1, iteration: typeof record.iteration === "number" ? record.iteration : null };
     for (const [field, items] of Object.entries(arrays)) series.push(...seriesRows(at, field, items));
     return row;
   });
-  return { createdAt, finished, rows, series };
+  return { rows, series };
+}
+
+/** A config's cells as the tables hold them: config.<path>, arrays as JSON strings. */
+export function configCells(config: object): TidyRow {
+  const out: TidyRow = {};
+  flatten(config, "config", out);
+  return out;
+}
+
+/** What resultRows reads of a sequence's result (see runSequence). */
+export interface ResultLike {
+  config: object;
+  records: readonly object[];
+  runDir?: string | null;
+  kind?: string;
+  facts?: unknown;
+}
+
+/**
+ * Sequence results held in memory (run with or without a store) as the same tidy table as a store's:
+ * one row per record, config.* and facts.* columns; `run` is the run directory's key where there is
+ * one, else result-<n> (its position in `results`, from 1).
+ */
+export function resultRows(results: readonly ResultLike[]): TidyTable {
+  const perRun = results.map((r, i) => {
+    const cells: TidyRow = { kind: r.kind ?? (r.runDir ? path.basename(path.dirname(r.runDir)) : null), run: r.runDir ? path.basename(r.runDir) : `result-${i + 1}`, createdAt: null, finished: null };
+    return runRows(cells, r.config, r.facts, r.records, r.runDir ?? "a sequence's records");
+  });
+  const rows = perRun.flatMap((r) => r.rows);
+  return { columns: columnOrder(rows), rows, series: { columns: [...SERIES_COLUMNS], rows: perRun.flatMap((r) => r.series) }, runs: [], skipped: [] };
 }
 
 /**
@@ -194,7 +236,7 @@ function isScalar(value: unknown): value is TidyCell {
 }
 
 function clashes(recordColumn: string): boolean {
-  return (RUN_COLUMNS as readonly string[]).includes(recordColumn) || recordColumn === "config" || recordColumn.startsWith("config.");
+  return (RUN_COLUMNS as readonly string[]).includes(recordColumn) || ["config", "facts"].some((p) => recordColumn === p || recordColumn.startsWith(`${p}.`));
 }
 
 /**
@@ -212,17 +254,18 @@ function flatten(value: unknown, prefix: string, out: TidyRow, arrays?: Record<s
   }
 }
 
-/** Run columns, then config.* sorted, then iteration, metrics.* sorted, and the other record columns sorted. */
+/** Run columns, then config.* and facts.* sorted, then iteration, metrics.* sorted, and the other record columns sorted. */
 function columnOrder(rows: TidyRow[]): string[] {
   const seen = new Set<string>();
   for (const row of rows) for (const c of Object.keys(row)) seen.add(c);
   for (const c of RUN_COLUMNS) seen.delete(c);
   const rest = [...seen].sort(compare);
   const config = rest.filter((c) => c.startsWith("config."));
+  const facts = rest.filter((c) => c.startsWith("facts."));
   const iteration = rest.filter((c) => c === "iteration");
   const metrics = rest.filter((c) => c.startsWith("metrics."));
-  const other = rest.filter((c) => !c.startsWith("config.") && c !== "iteration" && !c.startsWith("metrics."));
-  return [...RUN_COLUMNS, ...config, ...iteration, ...metrics, ...other];
+  const other = rest.filter((c) => !c.startsWith("config.") && !c.startsWith("facts.") && c !== "iteration" && !c.startsWith("metrics."));
+  return [...RUN_COLUMNS, ...config, ...facts, ...iteration, ...metrics, ...other];
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { type SequenceResult, type SequenceSetup, type SetupContext, lazyField, sequenceSetup } from "../collapse/spec";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
-import { ConfigError, DataError, checkInt, checkKnownKeys, checkOneOf } from "../errors";
+import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { lazyField, sequenceSetup } from "../collapse/runSequence";
+import type { Strategy } from "../collapse/strategies";
+import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import { CELEBA_CLASSIFIER_ATTRIBUTES, type FolderSplit, celebaDir, celebaPartition, folderSplit, loadCelebA, loadImageFiles } from "../images/celeba";
 import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces";
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
@@ -61,7 +62,23 @@ export interface VaeSequenceConfig {
   faces?: Partial<FaceConfig>;
 }
 
-const KEYS = ["data", "imageSize", "trainImages", "testImages", "strategy", "iterations", "seed", "model", "train", "samplesPerIteration", "freshRealImages", "metricSamples", "classifierImages", "classifierEpochs", "faces"];
+const KEYS = fieldNames<VaeSequenceConfig>({
+  data: true,
+  imageSize: true,
+  trainImages: true,
+  testImages: true,
+  strategy: true,
+  iterations: true,
+  seed: true,
+  model: true,
+  train: true,
+  samplesPerIteration: true,
+  freshRealImages: true,
+  metricSamples: true,
+  classifierImages: true,
+  classifierEpochs: true,
+  faces: true,
+});
 
 /** Rejects bad fields before any work starts, naming the field. */
 export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig {
@@ -72,9 +89,7 @@ export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig 
   checkInt("trainImages", c.trainImages, { min: 1 });
   checkInt("freshRealImages", c.freshRealImages ?? 0, { min: 0 });
   checkInt("testImages", c.testImages, { min: 2 });
-  checkOneOf("strategy", c.strategy, STRATEGIES);
-  checkInt("iterations", c.iterations, { min: 1 });
-  checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+  checkSequenceFields(c);
   if (typeof c.model !== "object" || c.model === null) throw new ConfigError("model", "expected an object");
   if ("imageSize" in c.model) throw new ConfigError("model.imageSize", "set imageSize at the top level of the sequence config");
   checkVaeConfig({ ...c.model, imageSize: size });

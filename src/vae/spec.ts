@@ -1,5 +1,6 @@
 import type { Profile } from "../collapse/profiles";
-import { type ModalitySpec, absolutePaths, baseConfig, growingSetCost, runSequence, trainFlags } from "../collapse/spec";
+import { type ModalitySpec, absolutePaths, baseConfig, growingSetCost, trainFlags } from "../collapse/spec";
+import { runSequence } from "../collapse/runSequence";
 import { metricByIterationFigure } from "../plots/metricFigures";
 import { type VaeData, type VaeFacts, type VaeSequenceConfig, type VaeSequenceResult, checkVaeSequenceConfig, fitVaeSizesToData, loadVaeData, setupVaeSequence, vaeResult, vaeRunKey } from "./sequence";
 import type { ImageSet } from "../images/types";

@@ -53,7 +53,7 @@ SPECS = {
     },
     "section3_1_language_models.ipynb": {
         "config": "ck.lmBaseConfig(profile)",
-        "run": "runLmSequencesLive",
+        "run": "runSequencesLive(nb, ck.LM",
         "edit": None,
         # Smoke trains 3 models per sequence in seconds each; 60 iterations take many minutes.
         "long": ("// iterations: 6,", "iterations: 60,"),
