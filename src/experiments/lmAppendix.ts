@@ -256,20 +256,16 @@ export function table2Frame(c: LmAppendixConfig, runs: DataFrame): DataFrame {
 /** Rows for display: the paper's layout, "value (Δ)" per cell, n/a where a row does not run a column. */
 export function table2Display(frame: DataFrame): Record<string, string>[] {
   const cols = frame.columns as string[];
-  const values = frame.values as unknown as (string | number)[][];
-  return values.map((row) => {
+  return frameRows(frame).map((row) => {
     const out: Record<string, string> = {};
-    cols.forEach((col, k) => {
-      if (col.endsWith(" Δ")) return;
-      const v = row[k];
+    for (const col of cols) {
+      if (col.endsWith(" Δ")) continue;
+      const v = row[col];
+      const dv = row[`${col} Δ`];
       if (typeof v === "string") out[col] = v;
-      else if (!Number.isFinite(v)) out[col] = "n/a";
-      else {
-        const d = cols.indexOf(`${col} Δ`);
-        const dv = d >= 0 ? (row[d] as number) : NaN;
-        out[col] = Number.isFinite(dv) ? `${v.toFixed(2)} (${dv >= 0 ? "+" : "−"}${Math.abs(dv).toFixed(2)})` : v.toFixed(2);
-      }
-    });
+      else if (typeof v !== "number" || !Number.isFinite(v)) out[col] = "n/a";
+      else out[col] = typeof dv === "number" && Number.isFinite(dv) ? `${v.toFixed(2)} (${dv >= 0 ? "+" : "−"}${Math.abs(dv).toFixed(2)})` : v.toFixed(2);
+    }
     return out;
   });
 }
