@@ -10,7 +10,7 @@ import * as prand from "pure-rand";
 export class Rng {
   private spare: number | null = null;
 
-  private constructor(private readonly gen: prand.RandomGenerator) {}
+  private constructor(private gen: prand.RandomGenerator) {}
 
   /** A generator seeded with a 32-bit integer. */
   static fromSeed(seed: number): Rng {
@@ -22,6 +22,25 @@ export class Rng {
   static derive(seed: number, ...path: readonly (string | number)[]): Rng {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
     return new Rng(prand.xoroshiro128plus(hashPath([seed, ...path])));
+  }
+
+  /** The generator's whole state, as JSON can hold it (a mid-fit checkpoint keeps it; see `fromState`). */
+  state(): { gen: number[]; spare: number | null } {
+    return { gen: [...(this.gen.getState?.() ?? [])], spare: this.spare };
+  }
+
+  /** The generator `state()` described, drawing exactly what it would have drawn next. */
+  static fromState(state: { gen: readonly number[]; spare: number | null }): Rng {
+    const rng = new Rng(prand.xoroshiro128plus.fromState(state.gen));
+    rng.spare = state.spare;
+    return rng;
+  }
+
+  /** Puts this generator back to `state()` (in place, for holders of a reference to it). */
+  restore(state: { gen: readonly number[]; spare: number | null }): void {
+    const from = Rng.fromState(state);
+    this.gen = from.gen;
+    this.spare = state.spare;
   }
 
   /** A child stream of this one, for handing to a callee that draws an unknown amount. */

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { DataError } from "../errors";
 import { throwIfInterrupted } from "../interrupt";
 import { Rng } from "../random";
@@ -46,10 +47,27 @@ export interface CollapseOptions<D, M> {
   onModel?: (iteration: number, model: M) => void | Promise<void>;
   onFitProgress?: (iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
   /**
+   * Mid-fit checkpoints in the run (fit-<n>.ckpt): a fit writes one every so many steps or seconds,
+   * and a fit of the same iteration started again (the run resumed after a kill) continues from it.
+   * Pruned once the iteration's record is stored. None without a run.
+   */
+  fitCheckpoints?: FitCheckpointInterval;
+  /**
    * Stops the sequence with an InterruptedError: checked between iterations and whenever the fit
    * reports progress, so an iteration in progress is dropped and every finished one is kept.
    */
   signal?: AbortSignal;
+}
+
+/** How often a fit writes a mid-fit checkpoint: every so many steps, and/or seconds. */
+export interface FitCheckpointInterval {
+  everySteps?: number;
+  everySeconds?: number;
+}
+
+/** The artifact name of model `iteration`'s mid-fit checkpoint. */
+export function fitCheckpointArtifact(iteration: number): string {
+  return `fit-${iteration}.ckpt`;
 }
 
 export interface CollapseResult {
@@ -119,15 +137,32 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) });
     const curve: { step: number; metrics: Record<string, number> }[] = [];
     const scale = trainingScale(cfg.strategy, n, pool, (d) => modality.size(d));
+    const checkpointName = fitCheckpointArtifact(n);
+    // A fit that keeps checkpoints (it reads one first) stops itself at a step boundary, after saving.
+    let checkpointed = false;
     const model = await modality.fit(parts, {
       iteration: n,
       rng: Rng.derive(seed, "fit", n),
       trainingScale: scale,
       report: (step, metrics) => {
-        throwIfInterrupted(opts.signal);
+        if (!checkpointed) throwIfInterrupted(opts.signal);
         curve.push({ step, metrics: { ...metrics } });
         opts.onFitProgress?.(n, step, metrics);
       },
+      checkpoint:
+        run && opts.fitCheckpoints
+          ? {
+              ...opts.fitCheckpoints,
+              read: () => {
+                checkpointed = true;
+                return run.readArtifact(checkpointName);
+              },
+              write: (bytes) => void run.writeArtifact(checkpointName, bytes),
+              stopRequested: () => opts.signal?.aborted === true,
+              // The loop's learning curve so far is kept with it.
+              outer: { save: () => curve, restore: (c) => curve.splice(0, curve.length, ...(c as typeof curve)) },
+            }
+          : undefined,
     });
     let metrics: Readonly<Record<string, number>>;
     try {
@@ -155,6 +190,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       seconds: (performance.now() - started) / 1000,
     };
     run?.append(record);
+    if (run) fs.rmSync(run.artifactPath(checkpointName), { force: true });
     records.push(record);
     opts.onIteration?.(record);
   }

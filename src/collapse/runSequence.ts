@@ -132,6 +132,7 @@ async function collapseInRun<D, M>(o: {
     onIteration: opts.onIteration,
     onFitProgress: opts.onFitProgress,
     signal: opts.signal,
+    fitCheckpoints: opts.fitCheckpoints ?? DEFAULT_FIT_CHECKPOINTS,
     restore:
       checkpoints && o.fromCheckpoint
         ? (n) => {
@@ -147,6 +148,9 @@ async function collapseInRun<D, M>(o: {
       : undefined,
   });
 }
+
+/** Mid-fit checkpoints unless asked otherwise: every 10 minutes of a fit (so none in short fits). */
+export const DEFAULT_FIT_CHECKPOINTS = { everySeconds: 600 } as const;
 
 /**
  * A property of `target` computed on first read and kept (e.g. a tokenizer read from the run store

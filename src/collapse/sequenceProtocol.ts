@@ -1,4 +1,4 @@
-import type { IterationRecord } from "../collapse/loop";
+import type { FitCheckpointInterval, IterationRecord } from "../collapse/loop";
 import type { SerializedError } from "../errors";
 
 /**
@@ -17,6 +17,7 @@ export interface SequenceJob {
   entry: SequenceEntry;
   config: unknown;
   checkpoints?: boolean;
+  fitCheckpoints?: FitCheckpointInterval;
 }
 
 /** Worker → parent. */

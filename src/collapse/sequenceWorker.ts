@@ -35,6 +35,7 @@ process.once("message", (job: SequenceJob) => {
       runSequence(specOf(job), job.config as SequenceConfig, {
         store: RunStore.fromEnv(),
         checkpoints: job.checkpoints,
+        fitCheckpoints: job.fitCheckpoints,
         onStatus: (message) => send({ type: "status", message }),
         onFitProgress: (iteration, step, metrics) => send({ type: "fit", iteration, step, metrics: { ...metrics } }),
         onIteration: (record) => send({ type: "iteration", record }),

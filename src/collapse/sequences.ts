@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { ConfigError, DataError, deserializeError } from "../errors";
 import { InterruptedError, interruptible, throwIfInterrupted } from "../interrupt";
 import type { RunStore } from "../store/runStore";
-import type { IterationRecord } from "./loop";
+import type { FitCheckpointInterval, IterationRecord } from "./loop";
 import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
 import { type ModalitySpec, type SequenceConfig, type SequenceResult } from "./spec";
 import { type StoreKeyed, readSequence, runSequence, storedIterations } from "./runSequence";
@@ -23,6 +23,8 @@ export interface SequencesOptions {
   onFitProgress?: (index: number, iteration: number, step: number, metrics: Readonly<Record<string, number>>) => void;
   onStatus?: (index: number, message: string) => void;
   checkpoints?: boolean;
+  /** How often fits write mid-fit checkpoints (see SequenceRunOptions). */
+  fitCheckpoints?: FitCheckpointInterval;
   /**
    * Stops every sequence (workers are killed, none is started after it) and rejects with an
    * InterruptedError; finished iterations stay in the store, so the same call resumes. Kernel >
@@ -75,6 +77,7 @@ async function sequencesIn<C extends SequenceConfig, R extends SequenceResult<C>
     results[i] = await runSequence(spec, configs[i], {
       store,
       checkpoints: opts.checkpoints,
+      fitCheckpoints: opts.fitCheckpoints,
       signal,
       onIteration: (r) => opts.onIteration?.(i, r),
       onFitProgress: (n, step, m) => opts.onFitProgress?.(i, n, step, m),
@@ -222,8 +225,9 @@ function runInWorker(entry: SequenceEntry, index: number, config: unknown, store
       const o = outcome as SequenceMessage | null;
       if (o?.type === "done" && code === 0) return resolve();
       if (o?.type === "error") return reject(deserializeError(o.error));
-      reject(new Error(`worker process stopped (${signal ?? `exit code ${code}`}) without a result${stderr ? `; its last output:\n${stderr.trim()}` : ""}`));
+      const killed = signal === "SIGKILL" ? ", killed; on Linux most often by the kernel's out-of-memory killer" : "";
+      reject(new Error(`worker process stopped (${signal ?? `exit code ${code}`}${killed}) without a result${stderr ? `; its last output:\n${stderr.trim()}` : ""}`));
     });
-    child.send({ entry, config, checkpoints: opts.checkpoints } satisfies SequenceJob);
+    child.send({ entry, config, checkpoints: opts.checkpoints, fitCheckpoints: opts.fitCheckpoints } satisfies SequenceJob);
   });
 }

@@ -3,7 +3,7 @@ import { type ConfigError, checkInt, checkOneOf } from "../errors";
 import type { SequenceCurve } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 import type { Run, RunStore } from "../store/runStore";
-import type { CollapseResult, IterationRecord } from "./loop";
+import type { CollapseResult, FitCheckpointInterval, IterationRecord } from "./loop";
 import type { Profile } from "./profiles";
 import type { SequenceEntry } from "./sequenceProtocol";
 import { STRATEGIES, type Strategy } from "./strategies";
@@ -95,6 +95,11 @@ export interface SequenceRunOptions {
   onStatus?: (message: string) => void;
   /** Keep a safetensors checkpoint of every iteration's model in the run store (default true). */
   checkpoints?: boolean;
+  /**
+   * How often a fit writes a mid-fit checkpoint into the run, so that a killed fit resumes where it
+   * stood (default: every 10 minutes of wall time; a fit shorter than that writes none).
+   */
+  fitCheckpoints?: FitCheckpointInterval;
   /** Stops the sequence after its last finished iteration (an InterruptedError; see runCollapse). */
   signal?: AbortSignal;
 }

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { IterationRecord } from "../collapse/loop";
+import type { FitCheckpointInterval, IterationRecord } from "../collapse/loop";
 import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
 import { runSequences } from "../collapse/sequences";
 import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalitySpec, type SequenceConfig, type SequenceResult } from "../collapse/spec";
@@ -30,7 +30,7 @@ function optionsOf(cmd: AnyModalitySpec): FlagOptions {
   const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, seeds: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
   for (const f of fieldFlags(cmd)) options[f.flag] = { type: "string" };
   if (cmd.tensors) options.backend = { type: "string" };
-  if (cmd.stored) Object.assign(options, { "no-cache": COMMON_FLAGS["no-cache"], "runs-dir": COMMON_FLAGS["runs-dir"] });
+  if (cmd.stored) Object.assign(options, { "no-cache": COMMON_FLAGS["no-cache"], "runs-dir": COMMON_FLAGS["runs-dir"], "checkpoint-every": { type: "string" } });
   return options;
 }
 
@@ -60,8 +60,21 @@ ${flagLine("--config FILE.json", ["fields merged over the profile's config (obje
 ${flags.join("\n")}
 ${flagLine("--seeds K", ["K sequences, seeds S, S+1, ..., S+K-1 (S: --seed), trained side by side", `(${cmd.stored ? "a worker process per core" : "one after another"}); the table gives mean ± SE over them`])}
 ${cmd.tensors ? `${backendHelp(23)}\n` : ""}${flagLine("--json", json)}
-${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
+${cmd.stored ? `${flagLine("--no-cache", ["do not read or write the run store (no checkpoints either)"])}\n${flagLine("--runs-dir DIR", ["run store location (default $COLLAPSE_RUNS_DIR or runs/); a run keeps", "its synthetic sets and one safetensors checkpoint per model"])}\n${flagLine("--checkpoint-every T", ["a mid-fit checkpoint every T of a fit: 10m, 90s, 2h, or 500steps", "(default 10m): a killed fit resumes from its last one"])}\n` : ""}${flagLine("-h, --help", ["this help"])}
 ${cmd.stored ? "\nAn interrupted run resumes from its last finished model when the same command is run again; a\nfinished one is read back." : ""}`;
+}
+
+/** --checkpoint-every: "10m", "90s", "2h" or "500steps" (undefined: the default interval). */
+export function checkpointInterval(text: string | undefined): FitCheckpointInterval | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|steps)$/.exec(text.trim());
+  if (!m || !(Number(m[1]) > 0)) throw new UsageError(`--checkpoint-every: expected a time (90s, 10m, 2h) or a step count (500steps), got ${JSON.stringify(text)}`);
+  const n = Number(m[1]);
+  if (m[2] === "steps") {
+    if (!Number.isInteger(n)) throw new UsageError(`--checkpoint-every: a step count must be an integer, got ${JSON.stringify(text)}`);
+    return { everySteps: n };
+  }
+  return { everySeconds: n * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"] };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -187,6 +200,7 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
     // stale lock is taken over by the next run.
     result = await runSequence(cmd, config, {
       store: cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null,
+      fitCheckpoints: checkpointInterval(text["checkpoint-every"]),
       onStatus: status,
       onFitProgress: (n, step, metrics) => {
         if (lastIteration === 0 && n > 1) status(`resuming at model ${n} (models 1–${n - 1} read back from the run store)`);
@@ -254,7 +268,7 @@ async function runSeeds(
   let results: SequenceResult[];
   try {
     if (store) {
-      results = await runSequences(cmd, configs, { store, onIteration: (i, r) => line(configs[i].seed, r), onStatus: (i, m) => status(`seed ${configs[i].seed}: ${m}`) });
+      results = await runSequences(cmd, configs, { store, fitCheckpoints: checkpointInterval(text["checkpoint-every"]), onIteration: (i, r) => line(configs[i].seed, r), onStatus: (i, m) => status(`seed ${configs[i].seed}: ${m}`) });
     } else {
       results = [];
       for (const c of configs) results.push(await runSequence(cmd, c, { onStatus: (m) => status(`seed ${c.seed}: ${m}`), onIteration: (r) => line(c.seed, r) }));

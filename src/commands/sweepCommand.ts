@@ -13,6 +13,7 @@ import { type SequenceStatus, stateLabel, sweepStatus } from "../sweep/status";
 import { ensureSweepDir, manifestOf, readJobs, recordJob, sweepDirOf } from "../sweep/sweepDir";
 import { runSweepTask } from "../sweep/task";
 import { UsageError, applyBackendFlag, backendHelp, num } from "./args";
+import { EXIT } from "./exitCodes";
 
 export const SWEEP_HELP = `collapse sweep — run a grid of sequences (any sequence command) here or as one Slurm job array
 
@@ -220,6 +221,6 @@ function submitSlurm(cmd: AnyModalitySpec, spec: SweepSpec, entries: SweepEntry[
 export async function sweepTaskCommand(args: string[]): Promise<number> {
   const [dir, indexText, ...rest] = args;
   if (dir === undefined || indexText === undefined || rest.length > 0) throw new UsageError("usage: collapse sweep-task SWEEP_DIR INDEX (run by the batch script of collapse sweep --executor slurm)");
-  await runSweepTask(path.resolve(dir), num("index", indexText, true), RunStore.fromEnv());
-  return 0;
+  const outcome = await runSweepTask(path.resolve(dir), num("index", indexText, true), RunStore.fromEnv());
+  return outcome === "preempted" ? EXIT.interrupted : EXIT.ok;
 }

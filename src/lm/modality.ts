@@ -1,4 +1,4 @@
-import type { DataCodec, Modality } from "../collapse/modality";
+import { type DataCodec, type Modality, holdingAlso } from "../collapse/modality";
 import { DataError } from "../errors";
 import type { BpeTokenizer } from "../text/bpe";
 import { initParams } from "./model";
@@ -83,7 +83,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
     if (iteration === 1 && first === null) first = cloneParams(model.params);
     if (first === null) first = t.loadFirstModel?.() ?? null;
     if (first !== null) {
-      const ppl = documentCrossEntropies(o.model, first, docs, eot, o.train.batchSize).map(Math.exp);
+      const ppl = documentCrossEntropies(o.model, first, docs, eot, o.train.microBatchSize ?? o.train.batchSize).map(Math.exp);
       for (const q of PERPLEXITY_QUANTILES) out[perplexityQuantileKey(q)] = quantile(ppl, q);
     }
     return out;
@@ -106,12 +106,23 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
         const params = initParams(o.model, ctx.rng.fork("init"));
         const curve: { step: number; metrics: Record<string, number> }[] = [];
         try {
-          const result = await train(o.model, params, trainWindows, o.validWindows, { ...o.train, epochs }, ctx.rng.fork("batches"), (p) => {
-            const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
-            if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
-            curve.push({ step: p.step, metrics });
-            report(p.step, metrics);
-          });
+          // The curve so far is kept with a mid-fit checkpoint, so a resumed fit's is the whole one.
+          const checkpoint = holdingAlso(ctx.checkpoint, { save: () => curve, restore: (c) => curve.splice(0, curve.length, ...(c as typeof curve)) });
+          const result = await train(
+            o.model,
+            params,
+            trainWindows,
+            o.validWindows,
+            { ...o.train, epochs },
+            ctx.rng.fork("batches"),
+            (p) => {
+              const metrics: Record<string, number> = { trainLoss: p.trainLoss, tokens: p.tokens, learningRate: p.learningRate };
+              if (p.testCrossEntropy !== undefined) metrics.testCrossEntropy = p.testCrossEntropy;
+              curve.push({ step: p.step, metrics });
+              report(p.step, metrics);
+            },
+            checkpoint,
+          );
           return { params, trainTokens: result.tokens, curve, testCrossEntropy: result.finalTestCrossEntropy };
         } catch (e) {
           disposeParams(params);
@@ -128,7 +139,7 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
     sample: async (model, size, rng) => ({ docs: await sampleDocuments(o.model, model.params, eot, size, o.sampling, rng) }),
     evaluate: async (model, rng) => ({
       // The fit's last evaluation is this very computation; a shared first model read back has none.
-      testCrossEntropy: model.testCrossEntropy ?? evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.batchSize),
+      testCrossEntropy: model.testCrossEntropy ?? evaluateCrossEntropy(o.model, model.params, o.validWindows, o.train.microBatchSize ?? o.train.batchSize),
       trainTokens: model.trainTokens,
       ...(await textMeasuresOf(model, model.iteration ?? 0, rng.fork("text-metrics"))),
     }),

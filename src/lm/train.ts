@@ -6,6 +6,7 @@ import type { LmConfig } from "./types";
 import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt } from "../nn/fit";
 import { compiledWithParams } from "../nn/compiled";
 import type { Params } from "../nn/params";
+import type { FitCheckpoint } from "../collapse/modality";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
 export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
@@ -16,6 +17,12 @@ export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   epochs: number;
   /** Optional cap on optimizer steps (e.g. for smoke runs). */
   maxSteps?: number;
+  /**
+   * Sequences per forward/backward pass (gradient accumulation: the batch's gradient is summed over
+   * micro-batches of this size, the same update up to float rounding); also the evaluation batch.
+   * Default: the whole batch at once. What bounds a fit's memory at the paper's batch of 64 × 512.
+   */
+  microBatchSize?: number;
   weightDecay: number;
   /** Evaluate test cross-entropy every this many steps (learning curves); 0 = only at the end. */
   evalEvery: number;
@@ -38,7 +45,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   evalSequences: 0,
 };
 
-const KEYS = Object.keys(TRAIN_DEFAULTS).concat("maxSteps");
+const KEYS = Object.keys(TRAIN_DEFAULTS).concat("maxSteps", "microBatchSize");
 
 export function checkTrainConfig(partial: Partial<TrainConfig>, model: LmConfig, field = "train"): TrainConfig {
   checkKnownKeys(field, partial, KEYS);
@@ -47,6 +54,7 @@ export function checkTrainConfig(partial: Partial<TrainConfig>, model: LmConfig,
   checkInt(`${field}.sequenceLength`, c.sequenceLength, { min: 2, max: model.contextLength });
   checkNumber(`${field}.epochs`, c.epochs, { exclusiveMin: 0 });
   if (c.maxSteps !== undefined) checkInt(`${field}.maxSteps`, c.maxSteps, { min: 1 });
+  if (c.microBatchSize !== undefined) checkInt(`${field}.microBatchSize`, c.microBatchSize, { min: 1, max: c.batchSize });
   checkOptimizerConfig(field, c);
   checkInt(`${field}.evalEvery`, c.evalEvery, { min: 0 });
   checkInt(`${field}.evalSequences`, c.evalSequences, { min: 0 });
@@ -156,6 +164,7 @@ export async function train(
   c: TrainConfig,
   rng: Rng,
   onProgress?: (p: TrainProgress) => void,
+  checkpoint?: FitCheckpoint,
 ): Promise<TrainResult> {
   if (trainWindows.length === 0) throw new ConfigError("train", "the training text is shorter than one sequence");
   const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
@@ -163,6 +172,9 @@ export async function train(
   // Decay matrices only: not norms, biases or learned positions.
   const decays = (n: string) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n);
   const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;
+  const evalBatch = c.microBatchSize ?? c.batchSize;
+  // The generator's state before each epoch's order is drawn: what a checkpoint keeps to draw it again.
+  let orderDrawnFrom = rng.state();
   let order = rng.permutation(trainWindows.length);
   let cursor = 0;
   let tokens = 0;
@@ -175,6 +187,7 @@ export async function train(
     learningRate: (step) => learningRateAt(c, step, total),
     batch: () => {
       if (cursor >= order.length) {
+        orderDrawnFrom = rng.state();
         order = rng.permutation(trainWindows.length);
         cursor = 0;
       }
@@ -186,12 +199,30 @@ export async function train(
       const batch = stack(rows);
       return { inputs: [batch], value: () => crossEntropy(config, params, batch) };
     },
+    microBatches: (rows) => {
+      const size = c.microBatchSize ?? rows.length;
+      const parts: { part: Int32Array[]; share: number }[] = [];
+      for (let i = 0; i < rows.length; i += size) parts.push({ part: rows.slice(i, i + size), share: Math.min(size, rows.length - i) / rows.length });
+      return parts;
+    },
+    checkpoint,
+    hostState: {
+      save: () => ({ orderDrawnFrom, cursor, tokens }),
+      restore(state) {
+        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; tokens: number };
+        rng.restore(s.orderDrawnFrom);
+        orderDrawnFrom = s.orderDrawnFrom;
+        order = rng.permutation(trainWindows.length);
+        cursor = s.cursor;
+        tokens = s.tokens;
+      },
+    },
     afterStep: (step, v, rows) => {
       tokens += rows.length * (rows[0].length - 1);
       const evaluate = (c.evalEvery > 0 && (step + 1) % c.evalEvery === 0) || step === total - 1;
       const progress: TrainProgress = { step: step + 1, steps: total, tokens, trainLoss: v.loss, learningRate: v.learningRate };
       // The curve ends at the full test cross-entropy, the value the iteration records.
-      if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, step === total - 1 ? valid : evalSet, c.batchSize);
+      if (evaluate && onProgress) progress.testCrossEntropy = evaluateCrossEntropy(config, params, step === total - 1 ? valid : evalSet, evalBatch);
       if (step === total - 1) finalTestCrossEntropy = progress.testCrossEntropy;
       onProgress?.(progress);
     },

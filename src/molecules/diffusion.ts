@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf, fieldNames } from "../errors";
 import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
+import type { FitCheckpoint } from "../collapse/modality";
 import type { Rng } from "../random";
 import { BATCH_TENSOR_COUNT, type BatchTensors, type EgnnConfig, type GraphBatch, batchTensorList, batchTensors, batchTensorsFromList, buildGraphBatch, disposeBatchTensors, egnnForward, padGraphBatch } from "./egnn";
 import { compiledWithParams } from "../nn/compiled";
@@ -328,11 +329,14 @@ export async function trainDiffusion(
   c: MoleculeTrainConfig,
   rng: Rng,
   onProgress?: (p: MoleculeTrainProgress) => void,
+  checkpoint?: FitCheckpoint,
 ): Promise<number> {
   if (set.conformers.length === 0) throw new ConfigError("train", "no training conformers");
   const alphaBar = alphaBars(betaSchedule(diffusion));
   const order = rng.fork("order");
   const draws = rng.fork("noise");
+  // The generator's state before each pass's order is drawn: what a checkpoint keeps to draw it again.
+  let orderDrawnFrom = order.state();
   let perm = order.permutation(set.conformers.length);
   let cursor = 0;
   let windowSum = 0;
@@ -349,6 +353,7 @@ export async function trainDiffusion(
       const idx: number[] = [];
       while (idx.length < Math.min(c.batchSize, set.conformers.length)) {
         if (cursor >= perm.length) {
+          orderDrawnFrom = order.state();
           perm = order.permutation(set.conformers.length);
           cursor = 0;
         }
@@ -360,6 +365,21 @@ export async function trainDiffusion(
     loss: (batch) => {
       const prepared = prepareBatch(model, diffusion, batch);
       return { inputs: preparedTensors(prepared), value: () => denoisingLoss(model, params, prepared) };
+    },
+    checkpoint,
+    hostState: {
+      save: () => ({ orderDrawnFrom, cursor, draws: draws.state(), windowSum, windowCount, last }),
+      restore(state) {
+        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; draws: ReturnType<Rng["state"]>; windowSum: number; windowCount: number; last: number | null };
+        order.restore(s.orderDrawnFrom);
+        orderDrawnFrom = s.orderDrawnFrom;
+        perm = order.permutation(set.conformers.length);
+        cursor = s.cursor;
+        draws.restore(s.draws);
+        windowSum = s.windowSum;
+        windowCount = s.windowCount;
+        last = s.last ?? NaN;
+      },
     },
     afterStep: (step, v) => {
       windowSum += v.loss;

@@ -92,8 +92,15 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
       const params = initEgnn(o.model, ctx.rng.fork("init"));
       const train = scaledMoleculeTraining(o.train, ctx.trainingScale);
       try {
-        const finalTrainLoss = await trainDiffusion(o.model, o.diffusion, params, data, train, ctx.rng.fork("train"), (p) =>
-          ctx.report(p.step, { trainLoss: p.trainLoss, learningRate: p.learningRate }),
+        const finalTrainLoss = await trainDiffusion(
+          o.model,
+          o.diffusion,
+          params,
+          data,
+          train,
+          ctx.rng.fork("train"),
+          (p) => ctx.report(p.step, { trainLoss: p.trainLoss, learningRate: p.learningRate }),
+          ctx.checkpoint,
         );
         return { params, finalTrainLoss, trainSteps: trainingSteps(train, data.conformers.length) };
       } catch (e) {

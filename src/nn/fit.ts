@@ -2,7 +2,11 @@ import * as tf from "@tensorflow/tfjs";
 import { type AdamWConfig, adamWDispose, adamWInit, adamWScalars, adamWUpdate } from "./adamw";
 import { compileStep } from "../backend/compile";
 import { checkNumber } from "../errors";
+import type { FitCheckpoint, HeldState } from "../collapse/modality";
+import { DataError } from "../errors";
+import { InterruptedError } from "../interrupt";
 import type { Params } from "./params";
+import { type HostTensor, decodeSafetensors, encodeSafetensors } from "./safetensors";
 
 /**
  * The kit's one training loop (`fit`) and what it is made of: the learning-rate schedule, the
@@ -76,6 +80,12 @@ export function yieldToEventLoop(): Promise<void> {
 export interface FitStep<B> {
   batch(step: number): B;
   loss(batch: B): { inputs: tf.Tensor[]; value: () => tf.Scalar; extras?: () => Record<string, tf.Scalar> };
+  /**
+   * Gradient accumulation: the step's batch cut into micro-batches, each with its share of the batch
+   * (their losses are means, so the step's gradient is the share-weighted sum of theirs: the same
+   * update up to float rounding, with the memory of one micro-batch). Absent, or one part: one pass.
+   */
+  microBatches?(batch: B): { part: B; share: number }[];
 }
 
 export interface FitOptions<B> extends FitStep<B> {
@@ -90,6 +100,14 @@ export interface FitOptions<B> extends FitStep<B> {
   what?: string;
   /** After every step, with its loss, learning rate and extras; a model's evaluation and curves go here. */
   afterStep?(step: number, values: Readonly<{ loss: number; learningRate: number } & Record<string, number>>, batch: B): void;
+  /**
+   * Mid-fit checkpoints: the fit resumes from the last one (parameters, AdamW moments, step, and
+   * `hostState`) and writes the next ones as it goes, so that a killed fit continues where it stood
+   * with the same updates it would have made.
+   */
+  checkpoint?: FitCheckpoint;
+  /** The caller's state between steps (its data order and cursor, its generators, counters), as JSON. */
+  hostState?: HeldState;
 }
 
 export interface FitResult {
@@ -128,15 +146,70 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const next = adamWUpdate(inputs.slice(0, n), inputs.slice(n, 2 * n), inputs.slice(2 * n, 3 * n), vars.map((v) => grads[v.name]), inputs.slice(3 * n, 3 * n + 4) as tf.Scalar[], o.optimizer, decays);
     return [loss, ...extraKeys.map((k) => ex[k]), ...next.params, ...next.m, ...next.v];
   });
+  // With micro-batches: [parameters, micro-batch inputs, share] → [share × loss, extras, share ×
+  // gradients], summed over the micro-batches; then [parameters, moments, AdamW scalars, gradients] →
+  // the update.
+  const microStep = compileStep(`fit_micro_${o.what ?? "training"}`, (inputs) => {
+    const { value, extras } = current!;
+    const share = inputs[inputs.length - 1];
+    const { value: loss, grads } = tf.variableGrads(value, vars);
+    const ex = extras?.() ?? {};
+    extraKeys = Object.keys(ex).sort();
+    return [tf.mul(loss, share), ...extraKeys.map((k) => ex[k]), ...vars.map((v) => tf.mul(grads[v.name], share))];
+  });
+  const applyStep = compileStep(`fit_apply_${o.what ?? "training"}`, (inputs) => {
+    const next = adamWUpdate(inputs.slice(0, n), inputs.slice(n, 2 * n), inputs.slice(2 * n, 3 * n), inputs.slice(3 * n + 4), inputs.slice(3 * n, 3 * n + 4) as tf.Scalar[], o.optimizer, decays);
+    return [...next.params, ...next.m, ...next.v];
+  });
+  /** One step over micro-batches: the share-weighted sums of their losses, extras and gradients, then one update. */
+  const accumulatedStep = (parts: { part: B; share: number }[], s: number, lr: number): { loss: number; learningRate: number } & Record<string, number> => {
+    let sums: tf.Tensor[] | null = null; // [loss, ...gradients]
+    const read: Record<string, number> = { loss: 0, learningRate: lr };
+    try {
+      for (const { part, share } of parts) {
+        const out = tf.tidy(() => {
+          current = o.loss(part);
+          const r = microStep([...vars, ...current.inputs, tf.scalar(share, "float32")]);
+          current = null;
+          return r;
+        });
+        const e = extraKeys.length;
+        extraKeys.forEach((k, i) => (read[k] = (read[k] ?? 0) + share * out[1 + i].dataSync()[0]));
+        tf.dispose(out.slice(1, 1 + e)); // eager extras are kept (tf.keep) through the gradient's tidy
+        const summed = [out[0], ...out.slice(1 + e)];
+        if (sums === null) sums = summed;
+        else {
+          const previous: tf.Tensor[] = sums;
+          sums = previous.map((t, i) => tf.add(t, summed[i]));
+          tf.dispose([...previous, ...summed]);
+        }
+      }
+      const totals = sums!;
+      read.loss = totals[0].dataSync()[0];
+      tf.tidy(() => {
+        const next = applyStep([...vars, ...moments, ...adamWScalars(s, lr, o.optimizer), ...totals.slice(1)]);
+        vars.forEach((v, i) => v.assign(next[i]));
+        moments.forEach((m, i) => m.assign(next[n + i]));
+      });
+      return read as { loss: number; learningRate: number } & Record<string, number>;
+    } finally {
+      if (sums) tf.dispose(sums);
+    }
+  };
+
+  const checkpoint = o.checkpoint;
+  const first = checkpoint ? restoreCheckpoint(checkpoint, names, vars, moments, o.hostState) : 0;
+  let lastSave = performance.now();
   try {
-    for (let s = 0; s < o.steps; s++) {
+    for (let s = first; s < o.steps; s++) {
       if (performance.now() - lastYield > 200) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
       const batch = o.batch(s);
       const lr = o.learningRate(s);
-      const values = tf.tidy(() => {
+      const parts = o.microBatches?.(batch) ?? [];
+      const values = parts.length > 1 ? accumulatedStep(parts, s, lr) : tf.tidy(() => {
         current = o.loss(batch);
         const out = step([...vars, ...moments, ...adamWScalars(s, lr, o.optimizer), ...current.inputs]);
         current = null;
@@ -153,6 +226,12 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       if (!Number.isFinite(values.loss)) throw new DivergenceError(s + 1, values.loss, o.what);
       lastLoss = values.loss;
       o.afterStep?.(s, values, batch);
+      const stop = checkpoint?.stopRequested?.() === true;
+      if (checkpoint && (stop || (s + 1 < o.steps && checkpointDue(checkpoint, s + 1, (performance.now() - lastSave) / 1000)))) {
+        checkpoint.write(encodeCheckpoint(s + 1, names, vars, moments, o.hostState, checkpoint));
+        lastSave = performance.now();
+      }
+      if (stop) throw new InterruptedError(`the fit, checkpointed after step ${s + 1} of ${o.steps},`);
     }
   } finally {
     current = null;
@@ -160,4 +239,45 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   }
   await yieldToEventLoop();
   return { steps: o.steps, seconds: (performance.now() - started) / 1000, lastLoss };
+}
+
+function checkpointDue(c: FitCheckpoint, stepsDone: number, secondsSinceSave: number): boolean {
+  return (c.everySteps !== undefined && stepsDone % c.everySteps === 0) || (c.everySeconds !== undefined && secondsSinceSave >= c.everySeconds);
+}
+
+/** The fit's state after `step` steps as safetensors bytes: p:/m:/v: tensors, and the step and host state as metadata. */
+function encodeCheckpoint(step: number, names: readonly string[], vars: readonly tf.Variable[], moments: readonly tf.Variable[], host: HeldState | undefined, c: FitCheckpoint): Uint8Array {
+  const tensors: Record<string, HostTensor> = {};
+  const put = (key: string, t: tf.Tensor) => (tensors[key] = { dtype: "F32", shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+  names.forEach((name, i) => {
+    put(`p:${name}`, vars[i]);
+    put(`m:${name}`, moments[i]);
+    put(`v:${name}`, moments[names.length + i]);
+  });
+  return encodeSafetensors(tensors, { fit: JSON.stringify({ step, host: host?.save() ?? null, outer: c.outer?.save() ?? null }) });
+}
+
+/** Puts a saved fit back (parameters, moments, host and holder state); returns the step to continue at (0: none saved). */
+function restoreCheckpoint(c: FitCheckpoint, names: readonly string[], vars: readonly tf.Variable[], moments: readonly tf.Variable[], host: HeldState | undefined): number {
+  const bytes = c.read();
+  if (!bytes) return 0;
+  const { tensors, metadata } = decodeSafetensors(bytes, "the fit's checkpoint");
+  const fail = (detail: string): never => {
+    throw new DataError("the fit's checkpoint", `${detail}; it is not this fit's (move the run's fit-*.ckpt away to start the fit over)`);
+  };
+  const state = JSON.parse(metadata.fit ?? "null") as { step: number; host: unknown; outer: unknown } | null;
+  if (!state || !Number.isInteger(state.step)) fail("it holds no step");
+  const assign = (key: string, v: tf.Variable) => {
+    const t = tensors[key];
+    if (!t || t.shape.join() !== v.shape.join()) fail(`${key} is ${t ? `[${t.shape}]` : "missing"}, the model's is [${v.shape}]`);
+    tf.tidy(() => v.assign(tf.tensor(t.data, t.shape, "float32")));
+  };
+  names.forEach((name, i) => {
+    assign(`p:${name}`, vars[i]);
+    assign(`m:${name}`, moments[i]);
+    assign(`v:${name}`, moments[names.length + i]);
+  });
+  host?.restore(state!.host);
+  c.outer?.restore(state!.outer);
+  return state!.step;
 }

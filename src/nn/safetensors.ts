@@ -202,3 +202,23 @@ export const paramsCodec = {
   encode: (p: { params: Params; metadata: Record<string, string> }): Uint8Array => encodeParams(p.params, p.metadata),
   decode: (bytes: Uint8Array): { params: Params; metadata: Record<string, string> } => decodeParams(bytes, "parameters"),
 };
+
+/** A safetensors file's metadata alone, reading only its header (a large checkpoint's step, say); null if unreadable. */
+export function readSafetensorsMetadata(file: string): Record<string, string> | null {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(file, "r");
+    const head = Buffer.alloc(8);
+    if (fs.readSync(fd, head, 0, 8, 0) < 8) return null;
+    const n = Number(head.readBigUInt64LE(0));
+    if (n > 100_000_000) return null;
+    const json = Buffer.alloc(n);
+    fs.readSync(fd, json, 0, n, 8);
+    const header = JSON.parse(json.toString("utf8")) as { __metadata__?: Record<string, string> };
+    return header.__metadata__ ?? {};
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}

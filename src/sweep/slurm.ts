@@ -47,6 +47,9 @@ export interface BatchScript {
   env?: Record<string, string>;
 }
 
+/** Seconds before the time limit Slurm warns a task (slurm.signalSeconds): about one fit step of margin at paper sizes. */
+export const DEFAULT_SIGNAL_SECONDS = 180;
+
 /** The #SBATCH lines of a sweep's options (the array itself is given on sbatch's command line). */
 export function sbatchOptions(o: BatchScript): string[] {
   const s = o.slurm;
@@ -59,6 +62,9 @@ export function sbatchOptions(o: BatchScript): string[] {
     ...(s.cpusPerTask !== undefined ? [`--cpus-per-task=${s.cpusPerTask}`] : []),
     ...(s.gpusPerTask !== undefined && s.gpusPerTask > 0 ? [`--gpus-per-task=${s.gpusPerTask}`] : []),
     ...(s.mem !== undefined ? [`--mem=${s.mem}`] : []),
+    // Before the time limit (or a preemption), USR1 to the task, which checkpoints its fit and requeues itself.
+    `--signal=B:USR1@${s.signalSeconds ?? DEFAULT_SIGNAL_SECONDS}`,
+    "--requeue",
     ...(s.extraArgs ?? []),
   ];
 }

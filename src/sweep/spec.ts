@@ -40,6 +40,8 @@ export interface SlurmOptions {
   mem?: string;
   /** At most this many array tasks at once (sbatch's --array=...%N). */
   maxConcurrent?: number;
+  /** Seconds before the time limit Slurm sends the task USR1 (--signal=B:USR1@N), to checkpoint and requeue (default 180). */
+  signalSeconds?: number;
   /** More sbatch arguments, one per item (e.g. ["--account=proj", "--qos=short"]). */
   extraArgs?: string[];
 }
@@ -73,10 +75,11 @@ slurm:                       # only for --executor slurm; all optional
   mem: 2G
   gpusPerTask: 0
   maxConcurrent: 4           # --array=...%4
+  signalSeconds: 180         # USR1 this long before the time limit: the task checkpoints, requeues
   extraArgs: ["--qos=normal"]`;
 
 const TOP_KEYS = ["name", "command", "profile", "base", "grid", "seeds", "slurm"] as const;
-const SLURM_KEYS = ["partition", "time", "gpusPerTask", "cpusPerTask", "mem", "maxConcurrent", "extraArgs"] as const;
+const SLURM_KEYS = ["partition", "time", "gpusPerTask", "cpusPerTask", "mem", "maxConcurrent", "signalSeconds", "extraArgs"] as const;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -160,6 +163,7 @@ function parseSlurm(raw: unknown, fail: (field: string, detail: string) => Error
       case "gpusPerTask":
       case "cpusPerTask":
       case "maxConcurrent":
+      case "signalSeconds":
         if (typeof v !== "number" || !Number.isInteger(v) || v < (key === "gpusPerTask" ? 0 : 1)) throw fail(field, `expected an integer ≥ ${key === "gpusPerTask" ? 0 : 1}, got ${JSON.stringify(v)}`);
         out[key] = v;
         break;

@@ -1,8 +1,10 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { Run, type RunStore } from "../store/runStore";
 import type { AnyModalitySpec } from "../collapse/spec";
 import { sweepRunDir } from "./commands";
+import { readSafetensorsMetadata } from "../nn/safetensors";
 import { ACTIVE_STATES, FAILED_STATES, type TaskStates } from "./slurm";
 import type { SweepEntry } from "./spec";
 import { type SweepJob, lastTaskEvent, readJobs } from "./sweepDir";
@@ -30,6 +32,21 @@ export interface SequenceStatus {
   error: string | null;
   /** The value of the command's first metric at its last finished iteration. */
   lastMetric: number | null;
+  /** A fit in progress, as its last mid-fit checkpoint holds it: the model and the steps it has done. */
+  fit: { iteration: number; step: number } | null;
+}
+
+/** The fit a run's mid-fit checkpoint holds (the one a resumed run continues), or null. */
+export function fitInProgress(runDir: string | null): { iteration: number; step: number } | null {
+  if (!runDir || !fs.existsSync(path.join(runDir, "artifacts"))) return null;
+  for (const name of fs.readdirSync(path.join(runDir, "artifacts"))) {
+    const m = /^fit-(\d+)\.ckpt$/.exec(name);
+    if (!m) continue;
+    const fit = readSafetensorsMetadata(path.join(runDir, "artifacts", name))?.fit;
+    const step = fit ? (JSON.parse(fit) as { step?: number }).step : undefined;
+    if (typeof step === "number") return { iteration: Number(m[1]), step };
+  }
+  return null;
 }
 
 /** The records of a sequence's run, cut to its own iterations (a longer run may have extended it). */
@@ -76,12 +93,14 @@ export function sweepStatus(cmd: AnyModalitySpec, entries: readonly SweepEntry[]
       schedulerState,
       error: eventOfTask?.event === "failed" ? eventOfTask.error : null,
       lastMetric: last ? (last.metrics[firstMetric] ?? null) : null,
+      fit: records.length < iterations ? fitInProgress(runDir) : null,
     };
     const gone = task !== null && scheduler !== null && (schedulerState === null || !ACTIVE_STATES.includes(schedulerState));
     if (records.length >= iterations) status.state = "finished";
     else if (schedulerState && ACTIVE_STATES.includes(schedulerState)) status.state = schedulerState === "PENDING" ? "queued" : "running";
     else if (eventOfTask?.event === "failed" || (schedulerState && FAILED_STATES.includes(schedulerState))) status.state = "failed";
     else if (eventOfTask?.event === "start" && scheduler === null) status.state = "running"; // no Slurm to ask: trust the task
+    else if (eventOfTask?.event === "preempted") status.state = "partial"; // checkpointed; requeued, or --resubmit continues it
     else if (gone && eventOfTask?.event !== "done") {
       // Submitted, no longer queued or running, and no result: killed, out of memory, cancelled, node lost.
       status.state = "failed";
@@ -93,7 +112,8 @@ export function sweepStatus(cmd: AnyModalitySpec, entries: readonly SweepEntry[]
 
 /** "partial (1 of 2 iterations)": a state as the status table prints it. */
 export function stateLabel(s: SequenceStatus): string {
-  const progress = s.finishedIterations > 0 && s.finishedIterations < s.iterations ? ` (${s.finishedIterations} of ${s.iterations} iterations)` : "";
+  const fit = s.fit ? `; model ${s.fit.iteration} checkpointed at step ${s.fit.step}` : "";
+  const progress = (s.finishedIterations > 0 && s.finishedIterations < s.iterations) || s.fit ? ` (${s.finishedIterations} of ${s.iterations} iterations${fit})` : "";
   switch (s.state) {
     case "finished":
       return "finished";

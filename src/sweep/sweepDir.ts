@@ -36,7 +36,9 @@ export interface SweepJob {
 export type TaskEvent =
   | { event: "start"; at: string; jobId?: string; host?: string }
   | { event: "done"; at: string; jobId?: string }
-  | { event: "failed"; at: string; jobId?: string; error: string };
+  | { event: "failed"; at: string; jobId?: string; error: string }
+  /** Stopped by Slurm's warning signal (time limit, preemption) after checkpointing its fit, and requeued. */
+  | { event: "preempted"; at: string; jobId?: string; signal: string };
 
 export const SWEEP_FILE = "sweep.json";
 

@@ -72,7 +72,7 @@ export function vaeModality(o: VaeModalityOptions): Modality<ImageSet, VaeModel>
       const data = concatImages(parts.map((p) => ({ images: p.data.images, n: p.data.n, height: p.data.height, width: p.data.width })));
       const params = vaeInit(o.model, ctx.rng.fork("init"));
       try {
-        await trainVae(o.model, params, data, scaledVaeTraining(o.train, ctx.trainingScale), ctx.rng.fork("train"), ctx.report);
+        await trainVae(o.model, params, data, scaledVaeTraining(o.train, ctx.trainingScale), ctx.rng.fork("train"), ctx.report, ctx.checkpoint);
       } catch (e) {
         disposeVae(params);
         if (e instanceof Error) e.message = `iteration ${ctx.iteration}: ${e.message}`;

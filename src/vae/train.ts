@@ -5,6 +5,7 @@ import type { Rng } from "../random";
 import { type VaeConfig, elbo } from "./model";
 import type { Params } from "../nn/params";
 import { type OptimizerConfig, checkOptimizerConfig, fit } from "../nn/fit";
+import type { FitCheckpoint } from "../collapse/modality";
 
 /** Optimisation settings of one VAE fit. */
 export interface VaeTrainConfig extends OptimizerConfig {
@@ -80,6 +81,7 @@ export async function trainVae(
   c: VaeTrainConfig,
   rng: Rng,
   report?: (step: number, metrics: Readonly<Record<string, number>>) => void,
+  checkpoint?: FitCheckpoint,
 ): Promise<VaeTrainResult> {
   if (data.n === 0) throw new ConfigError("train", "no training images");
   if (data.height !== model.imageSize || data.width !== model.imageSize) {
@@ -89,6 +91,8 @@ export async function trainVae(
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
   const shuffles = rng.fork("order");
   const noise = rng.fork("noise");
+  // The generator's state before each epoch's order is drawn: what a checkpoint keeps to draw it again.
+  let orderDrawnFrom = shuffles.state();
   let order = shuffles.permutation(data.n);
   let cursor = 0;
   let window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
@@ -101,6 +105,7 @@ export async function trainVae(
     learningRate: () => c.learningRate,
     batch: () => {
       if (cursor >= data.n) {
+        orderDrawnFrom = shuffles.state();
         order = shuffles.permutation(data.n);
         cursor = 0;
       }
@@ -121,6 +126,20 @@ export async function trainVae(
         },
         extras: () => terms,
       };
+    },
+    checkpoint,
+    hostState: {
+      save: () => ({ orderDrawnFrom, cursor, noise: noise.state(), window, finalLoss }),
+      restore(state) {
+        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; noise: ReturnType<Rng["state"]>; window: typeof window; finalLoss: number | null };
+        shuffles.restore(s.orderDrawnFrom);
+        orderDrawnFrom = s.orderDrawnFrom;
+        order = shuffles.permutation(data.n);
+        cursor = s.cursor;
+        noise.restore(s.noise);
+        window = s.window;
+        finalLoss = s.finalLoss ?? NaN;
+      },
     },
     afterStep: (step, v) => {
       window = { loss: window.loss + v.loss, reconstruction: window.reconstruction + v.reconstruction, kl: window.kl + v.kl, steps: window.steps + 1 };
