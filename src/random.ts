@@ -7,6 +7,12 @@ import * as prand from "pure-rand";
  * another part made: iteration 7's synthetic sample is the same whether the run started at iteration 1
  * or resumed at iteration 6.
  */
+/** A generator's whole state, as JSON holds it (see Rng.state). */
+export interface RngState {
+  gen: number[];
+  spare: number | null;
+}
+
 export class Rng {
   private spare: number | null = null;
 
@@ -25,19 +31,19 @@ export class Rng {
   }
 
   /** The generator's whole state, as JSON can hold it (a mid-fit checkpoint keeps it; see `fromState`). */
-  state(): { gen: number[]; spare: number | null } {
+  state(): RngState {
     return { gen: [...(this.gen.getState?.() ?? [])], spare: this.spare };
   }
 
   /** The generator `state()` described, drawing exactly what it would have drawn next. */
-  static fromState(state: { gen: readonly number[]; spare: number | null }): Rng {
+  static fromState(state: RngState): Rng {
     const rng = new Rng(prand.xoroshiro128plus.fromState(state.gen));
     rng.spare = state.spare;
     return rng;
   }
 
   /** Puts this generator back to `state()` (in place, for holders of a reference to it). */
-  restore(state: { gen: readonly number[]; spare: number | null }): void {
+  restore(state: RngState): void {
     const from = Rng.fromState(state);
     this.gen = from.gen;
     this.spare = state.spare;

@@ -1,4 +1,5 @@
 import type { Rng } from "../random";
+import type { FitCheckpoint } from "../nn/fit";
 import type { Part } from "./strategies";
 
 /** What the loop tells a modality while it fits model n. */
@@ -15,46 +16,6 @@ export interface FitContext {
   readonly report: (step: number, metrics: Readonly<Record<string, number>>) => void;
   /** Where the fit keeps mid-fit checkpoints (a stored run's), to resume a killed fit where it stood. */
   readonly checkpoint?: FitCheckpoint;
-}
-
-/**
- * Mid-fit checkpoints of one fit, as its holder (the collapse loop, for a stored run) gives them: the
- * bytes of the last one, where to write the next, how often, and the holder's own state to keep with
- * it (e.g. the learning curve so far). The fit writes its parameters, optimizer moments, step and its
- * data order and generators (see nn/fit.ts) into the bytes.
- */
-export interface FitCheckpoint {
-  read(): Uint8Array | null;
-  write(bytes: Uint8Array): void;
-  /** Save after every this many steps; and/or once this many seconds have passed since the fit started or last saved. */
-  everySteps?: number;
-  everySeconds?: number;
-  outer?: HeldState;
-  /** Whether to stop now: the fit then writes a checkpoint at the step it finished and throws an InterruptedError. */
-  stopRequested?(): boolean;
-}
-
-/** State kept with a checkpoint, and how to put it back. */
-export interface HeldState {
-  save(): unknown;
-  restore(state: unknown): void;
-}
-
-/** `checkpoint` with `held` kept beside its holder's state (a modality adding its own to the loop's). */
-export function holdingAlso(checkpoint: FitCheckpoint | undefined, held: HeldState): FitCheckpoint | undefined {
-  if (!checkpoint) return undefined;
-  const outer = checkpoint.outer;
-  return {
-    ...checkpoint,
-    outer: {
-      save: () => ({ held: held.save(), outer: outer?.save() }),
-      restore(state) {
-        const s = state as { held: unknown; outer: unknown };
-        held.restore(s.held);
-        outer?.restore(s.outer);
-      },
-    },
-  };
 }
 
 /**

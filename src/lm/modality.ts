@@ -1,4 +1,5 @@
-import { type DataCodec, type Modality, holdingAlso } from "../collapse/modality";
+import type { DataCodec, Modality } from "../collapse/modality";
+import { holdingAlso } from "../nn/fit";
 import { DataError } from "../errors";
 import type { BpeTokenizer } from "../text/bpe";
 import { initParams } from "./model";

@@ -3,10 +3,9 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
 import type { LmConfig } from "./types";
-import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt } from "../nn/fit";
+import { type OptimizerConfig, type ScheduleConfig, ShuffledOrder, checkOptimizerConfig, fit, learningRateAt, type FitCheckpoint } from "../nn/fit";
 import { compiledWithParams } from "../nn/compiled";
 import type { Params } from "../nn/params";
-import type { FitCheckpoint } from "../collapse/modality";
 
 /** Optimisation settings of one model fit (the same for every iteration of a sequence). */
 export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
@@ -173,10 +172,7 @@ export async function train(
   const decays = (n: string) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n);
   const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;
   const evalBatch = c.microBatchSize ?? c.batchSize;
-  // The generator's state before each epoch's order is drawn: what a checkpoint keeps to draw it again.
-  let orderDrawnFrom = rng.state();
-  let order = rng.permutation(trainWindows.length);
-  let cursor = 0;
+  const order = new ShuffledOrder(rng, trainWindows.length);
   let tokens = 0;
   let finalTestCrossEntropy: number | undefined;
   const r = await fit({
@@ -185,16 +181,7 @@ export async function train(
     optimizer: c,
     decays,
     learningRate: (step) => learningRateAt(c, step, total),
-    batch: () => {
-      if (cursor >= order.length) {
-        orderDrawnFrom = rng.state();
-        order = rng.permutation(trainWindows.length);
-        cursor = 0;
-      }
-      const rows = Array.from(order.subarray(cursor, cursor + c.batchSize), (i) => trainWindows[i]);
-      cursor += c.batchSize;
-      return rows;
-    },
+    batch: () => Array.from(order.take(c.batchSize), (i) => trainWindows[i]),
     loss: (rows) => {
       const batch = stack(rows);
       return { inputs: [batch], value: () => crossEntropy(config, params, batch) };
@@ -207,13 +194,10 @@ export async function train(
     },
     checkpoint,
     hostState: {
-      save: () => ({ orderDrawnFrom, cursor, tokens }),
+      save: () => ({ order: order.state(), tokens }),
       restore(state) {
-        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; tokens: number };
-        rng.restore(s.orderDrawnFrom);
-        orderDrawnFrom = s.orderDrawnFrom;
-        order = rng.permutation(trainWindows.length);
-        cursor = s.cursor;
+        const s = state as { order: ReturnType<ShuffledOrder["state"]>; tokens: number };
+        order.restore(s.order);
         tokens = s.tokens;
       },
     },

@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf, fieldNames } from "../errors";
-import { type OptimizerConfig, type ScheduleConfig, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop } from "../nn/fit";
-import type { FitCheckpoint } from "../collapse/modality";
-import type { Rng } from "../random";
+import { type OptimizerConfig, type ScheduleConfig, ShuffledOrder, checkOptimizerConfig, fit, learningRateAt, yieldToEventLoop, type FitCheckpoint } from "../nn/fit";
+import type { Rng, RngState } from "../random";
 import { BATCH_TENSOR_COUNT, type BatchTensors, type EgnnConfig, type GraphBatch, batchTensorList, batchTensors, batchTensorsFromList, buildGraphBatch, disposeBatchTensors, egnnForward, padGraphBatch } from "./egnn";
 import { compiledWithParams } from "../nn/compiled";
 import type { ConformationSet, MoleculeGraph } from "./types";
@@ -333,12 +332,8 @@ export async function trainDiffusion(
 ): Promise<number> {
   if (set.conformers.length === 0) throw new ConfigError("train", "no training conformers");
   const alphaBar = alphaBars(betaSchedule(diffusion));
-  const order = rng.fork("order");
+  const order = new ShuffledOrder(rng.fork("order"), set.conformers.length);
   const draws = rng.fork("noise");
-  // The generator's state before each pass's order is drawn: what a checkpoint keeps to draw it again.
-  let orderDrawnFrom = order.state();
-  let perm = order.permutation(set.conformers.length);
-  let cursor = 0;
   let windowSum = 0;
   let windowCount = 0;
   let last = NaN;
@@ -351,14 +346,7 @@ export async function trainDiffusion(
     learningRate: (step) => learningRateAt(c, step, total),
     batch: () => {
       const idx: number[] = [];
-      while (idx.length < Math.min(c.batchSize, set.conformers.length)) {
-        if (cursor >= perm.length) {
-          orderDrawnFrom = order.state();
-          perm = order.permutation(set.conformers.length);
-          cursor = 0;
-        }
-        idx.push(perm[cursor++]);
-      }
+      while (idx.length < Math.min(c.batchSize, set.conformers.length)) idx.push(order.next());
       const steps = Int32Array.from(idx, () => draws.int(diffusion.steps));
       return noiseBatch(set, idx, steps, alphaBar, draws);
     },
@@ -368,13 +356,10 @@ export async function trainDiffusion(
     },
     checkpoint,
     hostState: {
-      save: () => ({ orderDrawnFrom, cursor, draws: draws.state(), windowSum, windowCount, last }),
+      save: () => ({ order: order.state(), draws: draws.state(), windowSum, windowCount, last }),
       restore(state) {
-        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; draws: ReturnType<Rng["state"]>; windowSum: number; windowCount: number; last: number | null };
-        order.restore(s.orderDrawnFrom);
-        orderDrawnFrom = s.orderDrawnFrom;
-        perm = order.permutation(set.conformers.length);
-        cursor = s.cursor;
+        const s = state as { order: ReturnType<ShuffledOrder["state"]>; draws: RngState; windowSum: number; windowCount: number; last: number | null };
+        order.restore(s.order);
         draws.restore(s.draws);
         windowSum = s.windowSum;
         windowCount = s.windowCount;

@@ -2,16 +2,56 @@ import * as tf from "@tensorflow/tfjs";
 import { type AdamWConfig, adamWDispose, adamWInit, adamWScalars, adamWUpdate } from "./adamw";
 import { compileStep } from "../backend/compile";
 import { checkNumber } from "../errors";
-import type { FitCheckpoint, HeldState } from "../collapse/modality";
 import { DataError } from "../errors";
 import { InterruptedError } from "../interrupt";
 import type { Params } from "./params";
+import type { Rng, RngState } from "../random";
 import { type HostTensor, decodeSafetensors, encodeSafetensors } from "./safetensors";
 
 /**
  * The kit's one training loop (`fit`) and what it is made of: the learning-rate schedule, the
  * divergence stop and yielding to the event loop (so that notebooks stay responsive and Ctrl-C works).
  */
+
+/**
+ * Mid-fit checkpoints of one fit, as its holder (the collapse loop, for a stored run) gives them: the
+ * bytes of the last one, where to write the next, how often, and the holder's own state to keep with
+ * it (e.g. the learning curve so far). `fit` writes its parameters, optimizer moments, step and its
+ * host state (data order, generators: `hostState`) into the bytes.
+ */
+export interface FitCheckpoint {
+  read(): Uint8Array | null;
+  write(bytes: Uint8Array): void;
+  /** Save after every this many steps; and/or once this many seconds have passed since the fit started or last saved. */
+  everySteps?: number;
+  everySeconds?: number;
+  outer?: HeldState;
+  /** Whether to stop now: the fit then writes a checkpoint at the step it finished and throws an InterruptedError. */
+  stopRequested?(): boolean;
+}
+
+/** State kept with a checkpoint, and how to put it back. */
+export interface HeldState {
+  save(): unknown;
+  restore(state: unknown): void;
+}
+
+/** `checkpoint` with `held` kept beside its holder's state (a modality adding its own to the loop's). */
+export function holdingAlso(checkpoint: FitCheckpoint | undefined, held: HeldState): FitCheckpoint | undefined {
+  if (!checkpoint) return undefined;
+  const outer = checkpoint.outer;
+  return {
+    ...checkpoint,
+    outer: {
+      save: () => ({ held: held.save(), outer: outer?.save() }),
+      restore(state) {
+        const s = state as { held: unknown; outer: unknown };
+        held.restore(s.held);
+        outer?.restore(s.outer);
+      },
+    },
+  };
+}
 
 /** The parts of a training config the schedule reads. */
 export interface ScheduleConfig {
@@ -57,6 +97,56 @@ export class DivergenceError extends Error {
   ) {
     super(`${what} diverged at step ${step} (loss ${loss}); lower the learning rate or set/raise gradClip`);
     this.name = "DivergenceError";
+  }
+}
+
+/**
+ * The order a fit visits its `n` examples in: a fresh seeded permutation every pass. Its state (the
+ * generator's as it was before the current pass's order was drawn, and the position in it) is what a
+ * mid-fit checkpoint keeps to draw the same order again.
+ */
+export class ShuffledOrder {
+  private drawnFrom: RngState;
+  private order: Int32Array;
+  private cursor = 0;
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly n: number,
+  ) {
+    this.drawnFrom = rng.state();
+    this.order = rng.permutation(n);
+  }
+
+  /** The next (up to) `k` indices of this pass, starting a new pass when this one is used up (a pass's last batch may be smaller). */
+  take(k: number): Int32Array {
+    if (this.cursor >= this.n) this.newPass();
+    const out = this.order.subarray(this.cursor, this.cursor + k);
+    this.cursor += out.length;
+    return out;
+  }
+
+  /** The next index, running on into a new pass. */
+  next(): number {
+    if (this.cursor >= this.n) this.newPass();
+    return this.order[this.cursor++];
+  }
+
+  state(): { drawnFrom: RngState; cursor: number } {
+    return { drawnFrom: this.drawnFrom, cursor: this.cursor };
+  }
+
+  restore(s: { drawnFrom: RngState; cursor: number }): void {
+    this.rng.restore(s.drawnFrom);
+    this.drawnFrom = s.drawnFrom;
+    this.order = this.rng.permutation(this.n);
+    this.cursor = s.cursor;
+  }
+
+  private newPass(): void {
+    this.drawnFrom = this.rng.state();
+    this.order = this.rng.permutation(this.n);
+    this.cursor = 0;
   }
 }
 

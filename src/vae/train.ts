@@ -1,11 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { ImageSet } from "../images/types";
-import type { Rng } from "../random";
+import type { Rng, RngState } from "../random";
 import { type VaeConfig, elbo } from "./model";
 import type { Params } from "../nn/params";
-import { type OptimizerConfig, checkOptimizerConfig, fit } from "../nn/fit";
-import type { FitCheckpoint } from "../collapse/modality";
+import { type OptimizerConfig, ShuffledOrder, checkOptimizerConfig, fit, type FitCheckpoint } from "../nn/fit";
 
 /** Optimisation settings of one VAE fit. */
 export interface VaeTrainConfig extends OptimizerConfig {
@@ -89,12 +88,8 @@ export async function trainVae(
   }
   const stepsPerEpoch = Math.ceil(data.n / c.batchSize);
   const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
-  const shuffles = rng.fork("order");
+  const order = new ShuffledOrder(rng.fork("order"), data.n);
   const noise = rng.fork("noise");
-  // The generator's state before each epoch's order is drawn: what a checkpoint keeps to draw it again.
-  let orderDrawnFrom = shuffles.state();
-  let order = shuffles.permutation(data.n);
-  let cursor = 0;
   let window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
   let finalLoss = NaN;
   const r = await fit({
@@ -103,16 +98,7 @@ export async function trainVae(
     optimizer: c,
     what: "VAE training",
     learningRate: () => c.learningRate,
-    batch: () => {
-      if (cursor >= data.n) {
-        orderDrawnFrom = shuffles.state();
-        order = shuffles.permutation(data.n);
-        cursor = 0;
-      }
-      const rows = order.subarray(cursor, cursor + c.batchSize);
-      cursor += rows.length;
-      return rows;
-    },
+    batch: () => order.take(c.batchSize),
     loss: (rows) => {
       const x = batchTensor(data, rows);
       const eps = normalTensor(noise, rows.length, model.latentDim);
@@ -129,13 +115,10 @@ export async function trainVae(
     },
     checkpoint,
     hostState: {
-      save: () => ({ orderDrawnFrom, cursor, noise: noise.state(), window, finalLoss }),
+      save: () => ({ order: order.state(), noise: noise.state(), window, finalLoss }),
       restore(state) {
-        const s = state as { orderDrawnFrom: ReturnType<Rng["state"]>; cursor: number; noise: ReturnType<Rng["state"]>; window: typeof window; finalLoss: number | null };
-        shuffles.restore(s.orderDrawnFrom);
-        orderDrawnFrom = s.orderDrawnFrom;
-        order = shuffles.permutation(data.n);
-        cursor = s.cursor;
+        const s = state as { order: ReturnType<ShuffledOrder["state"]>; noise: RngState; window: typeof window; finalLoss: number | null };
+        order.restore(s.order);
         noise.restore(s.noise);
         window = s.window;
         finalLoss = s.finalLoss ?? NaN;
