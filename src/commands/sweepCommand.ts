@@ -29,9 +29,12 @@ finished sequences are skipped and partial ones resume. The sweep's own director
 Flags:
   --executor local       run the unfinished sequences here, in parallel worker processes (default)
   --executor slurm       submit them as one job array (sbatch --array=<indices>[%maxConcurrent]); each
-                         task runs one sequence into the same run store; logs in <sweep dir>/logs/
-  --status               each sequence's state: finished, partial (k of N iterations), running,
-                         queued, failed or pending (from the store, and squeue/sacct where there)
+                         task runs one sequence into the same run store; logs in <sweep dir>/logs/.
+                         Before the time limit (slurm.signalSeconds, default 180) a task checkpoints
+                         its fit and requeues itself; its next start resumes the fit
+  --status               each sequence's state: finished, partial (k of N iterations, and a fit's
+                         checkpointed step), running, queued, failed or pending (from the store, and
+                         squeue/sacct where there)
   --resubmit             submit again every unfinished sequence not queued or running (failed ones);
                          implies --executor slurm. A plain slurm run submits only never-submitted ones
   --dry-run              expand and check the sweep, print what would run (and the batch script); run
