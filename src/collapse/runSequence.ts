@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { backendInfo, selectBackend } from "../backend";
 import type { Params } from "../nn/params";
 import { loadParams, saveParams } from "../nn/safetensors";
@@ -77,14 +78,9 @@ export async function runSequence<C extends SequenceConfig, R extends SequenceRe
  * iterations or the run predates recorded facts. Loads no data and trains nothing.
  */
 export function readSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, store: RunStore, config: C): R | null {
-  let dir: string | null;
-  try {
-    dir = store.find(spec.name, spec.runKey(config));
-  } catch {
-    return null; // the key cannot be computed (e.g. data not downloaded yet): no run holds it
-  }
+  const dir = storedRunDir(spec, store, config);
   if (dir === null) return null;
-  const run = new Run(dir, "");
+  const run = new Run(dir, path.basename(dir));
   const summary = run.summary<StoredSummary>();
   if (summary?.facts === undefined) return null;
   const records = run.records<IterationRecord>();
@@ -97,15 +93,24 @@ export function readSequence<C extends SequenceConfig, R extends SequenceResult<
 /** Where a spec's runs are kept: its kind and key. */
 export type StoreKeyed<C> = { name: string; runKey(c: C): Record<string, unknown> };
 
-/** Iterations `store` holds for `config`'s run, 0 when it has none (or its key cannot be computed yet: its data is not there). */
-export function storedIterations<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): number {
+/**
+ * The directory of `config`'s run in `store`, or null while there is none (or its key cannot be
+ * computed yet, e.g. its data is not downloaded: then no run can hold it). Creates and locks nothing.
+ */
+export function storedRunDir<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): string | null {
   let key: Record<string, unknown>;
   try {
     key = spec.runKey(config);
   } catch {
-    return 0;
+    return null;
   }
-  return store.recordCount(spec.name, key);
+  return store.find(spec.name, key);
+}
+
+/** Iterations `store` holds for `config`'s run, 0 when it has none. */
+export function storedIterations<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): number {
+  const dir = storedRunDir(spec, store, config);
+  return dir === null ? 0 : new Run(dir, path.basename(dir)).records().length;
 }
 
 /**

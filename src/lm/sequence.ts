@@ -5,7 +5,7 @@ import { lazyField, sequenceSetup } from "../collapse/runSequence";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import { loadParams, paramsCodec } from "../nn/safetensors";
-import { type RunStore, memo, modelArtifact, readStoredSynthetic } from "../store/runStore";
+import { type RunStore, memo, modelArtifact, readStoredArtifact, readStoredSynthetic } from "../store/runStore";
 import { BpeTokenizer, EOT_ID, trainBpe } from "../text/bpe";
 import { embeddedStoriesFor, formatDataSpec, loadCorpus, parseDataSpec, prefixByBytes } from "../text/dataSpec";
 import { vocabularyOf } from "../text/metrics";
@@ -244,7 +244,7 @@ export async function setupLmSequence(config: LmSequenceConfig, corpus: LmCorpus
   const { freshDocs, T, V } = sizing(config);
   // By tokens, the tokenizer learns from about as much text as the training set will hold.
   const tokenizerDocs = T !== undefined ? prefixByBytes(corpus.train, T * TOKENIZER_BYTES_PER_TOKEN) : corpus.train.slice(0, config.trainDocuments);
-  const tokenizer = await memo(run, "tokenizer.json", tokenizerCodec, () => {
+  const tokenizer = await memo(run, TOKENIZER, tokenizerCodec, () => {
     status(`training a byte-level BPE tokenizer (vocabulary ${config.vocabSize}) on ${tokenizerDocs.length} documents`);
     return trainBpe(tokenizerDocs, { vocabSize: config.vocabSize });
   });
@@ -306,15 +306,13 @@ export function lmResult(base: SequenceResult<LmSequenceConfig>, facts: LmFacts,
 
 /** The tokenizer a stored run trained. */
 export function storedTokenizer(runDir: string): BpeTokenizer {
-  const file = path.join(runDir, "artifacts", "tokenizer.json");
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new DataError(file, `cannot read the run's tokenizer (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return BpeTokenizer.fromJSON(JSON.parse(text), file);
+  const tokenizer = readStoredArtifact(runDir, TOKENIZER, tokenizerCodec);
+  if (!tokenizer) throw new DataError(path.join(runDir, "artifacts", TOKENIZER), "missing: the run holds no tokenizer");
+  return tokenizer;
 }
+
+/** The artifact a run keeps its tokenizer in. */
+const TOKENIZER = "tokenizer.json";
 
 const tokenizerCodec = {
   encode: (t: BpeTokenizer) => Buffer.from(JSON.stringify(t.toJSON())),

@@ -153,14 +153,8 @@ export class Run {
    */
   async memo<T>(name: string, codec: Codec<T>, compute: () => T | Promise<T>): Promise<T> {
     const file = this.artifactPath(name);
-    if (fs.existsSync(file)) {
-      try {
-        return codec.decode(fs.readFileSync(file));
-      } catch (e) {
-        if (e instanceof DataError) throw e;
-        throw new DataError(file, `does not decode: ${(e as Error).message}`);
-      }
-    }
+    const stored = readStoredArtifact(this.dir, name, codec);
+    if (stored !== null) return stored;
     const value = await compute();
     writeFileAtomic(file, codec.encode(value));
     return value;
@@ -316,7 +310,12 @@ export function syntheticArtifact(iteration: number): string {
  * by directory), decoded, or null if it holds none; a file that does not decode is a DataError naming it.
  */
 export function readStoredSynthetic<D>(runDir: string, iteration: number, codec: Codec<D>): D | null {
-  const file = path.join(runDir, "artifacts", syntheticArtifact(iteration));
+  return readStoredArtifact(runDir, syntheticArtifact(iteration), codec);
+}
+
+/** The artifact `name` of the run directory `runDir`, decoded, or null if it holds none; one that does not decode is a DataError naming it. */
+export function readStoredArtifact<D>(runDir: string, name: string, codec: Codec<D>): D | null {
+  const file = path.join(runDir, "artifacts", name);
   if (!fs.existsSync(file)) return null;
   try {
     return codec.decode(fs.readFileSync(file));

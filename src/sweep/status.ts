@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { IterationRecord } from "../collapse/loop";
 import { Run, type RunStore } from "../store/runStore";
 import type { AnyModalitySpec } from "../collapse/spec";
-import { sweepRunDir } from "./commands";
+import { storedRunDir } from "../collapse/runSequence";
 import { readSafetensorsMetadata } from "../nn/safetensors";
 import { ACTIVE_STATES, FAILED_STATES, type TaskStates } from "./slurm";
 import type { SweepEntry } from "./spec";
@@ -51,7 +51,7 @@ export function fitInProgress(runDir: string | null): { iteration: number; step:
 
 /** The records of a sequence's run, cut to its own iterations (a longer run may have extended it). */
 export function entryRecords(cmd: AnyModalitySpec, store: RunStore, entry: SweepEntry): { runDir: string | null; records: IterationRecord[] } {
-  const runDir = sweepRunDir(cmd, store, entry.config);
+  const runDir = storedRunDir(cmd, store, entry.config);
   if (!runDir) return { runDir, records: [] };
   const iterations = entry.config.iterations;
   return { runDir, records: new Run(runDir, path.basename(runDir)).records<IterationRecord>().slice(0, iterations) };

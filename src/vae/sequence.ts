@@ -10,7 +10,7 @@ import { type FaceConfig, checkFaceConfig, generateFaces } from "../images/faces
 import { type ImageSet, imageCodec, selectImages } from "../images/types";
 import { Rng, deriveSeed } from "../random";
 import { loadParams, paramsCodec } from "../nn/safetensors";
-import { memo, modelArtifact, readStoredSynthetic } from "../store/runStore";
+import { memo, modelArtifact, readStoredArtifact, readStoredSynthetic } from "../store/runStore";
 import { type Classifier, classifierAccuracy, classifierInit, disposeClassifier, trainClassifier } from "./classifier";
 import { vaeModality } from "./modality";
 import { type VaeConfig, checkVaeConfig, reconstruct, vaeParameterCount } from "./model";
@@ -282,9 +282,9 @@ export function vaeResult(base: SequenceResult<VaeSequenceConfig>, facts: VaeFac
   const result = { ...base, ...facts };
   if (extras) return { ...result, ...extras };
   return lazyField(result, "testPreview", () => {
-    const file = path.join(base.runDir!, "artifacts", TEST_PREVIEW);
-    if (!fs.existsSync(file)) throw new DataError(file, "missing: the run holds no preview of its test images");
-    return imageCodec.decode(fs.readFileSync(file));
+    const preview = readStoredArtifact(base.runDir!, TEST_PREVIEW, imageCodec);
+    if (!preview) throw new DataError(path.join(base.runDir!, "artifacts", TEST_PREVIEW), "missing: the run holds no preview of its test images");
+    return preview;
   });
 }
 
