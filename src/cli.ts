@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { COMMON_FLAGS, UsageError, backendHelp, applyBackendFlag, list, num, parse, storeFrom, usageFailure } from "./commands/args";
 import { profilesCommand } from "./commands/profiles";
+import { planCommand } from "./commands/planCommand";
 import { doctorCommand } from "./commands/doctor";
 import { EXIT_HELP, reportError } from "./commands/exitCodes";
 import { exportCommand } from "./commands/export";
@@ -31,6 +32,7 @@ Usage:
 ${line("collapse linear [flags]", "§2: sequences of linear regressions, Monte-Carlo vs theory")}
 ${modalities.join("\n")}
 ${line("collapse reproduce [flags]", "run the paper's experiments at a profile, write figures")}
+${line("collapse plan [NAME] [flags]", "what a run will cost before it runs: FLOPs, memory, disk, time")}
 ${line("collapse profiles", "every modality's base config at each profile, side by side")}
 ${line("collapse doctor", "backends, GPU, threads, memory, disk and Slurm: one screen for a bug report")}
 ${line("collapse export [flags]", "write the run store's results as one table (CSV, JSON Lines),")}
@@ -104,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
         return await exportCommand(rest);
       case "profiles":
         return await profilesCommand(rest);
+      case "plan":
+        return await planCommand(rest);
       case "doctor":
         return await doctorCommand(rest);
       case "sweep":

@@ -20,6 +20,10 @@ export * from "./collapse/sequences";
 export * from "./collapse/live";
 export * from "./modalities";
 
+// What a run will cost before it runs (collapse plan): ck.plan(ck.LM, configs), planText, an ETA.
+export { GPUS, GPU_UTILISATION, PlannedClock, planRows, planSequences, planSequences as plan, planSummary, planText, plannedIterations } from "./collapse/plan";
+export type { CostModel, FitWork, Plan, PlanOptions, Rates, SequencePlan, SequenceWork } from "./collapse/plan";
+
 // Results: the run store, its tables and DataFrames, sweeps.
 export * from "./store/runStore";
 export * from "./store/export";

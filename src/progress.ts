@@ -11,6 +11,8 @@ export interface ProgressOptions {
   render?: (text: string, fraction: number, final: boolean) => void;
   /** Minimum time between redraws. */
   minIntervalMs?: number;
+  /** Seconds left, where a better estimate than the units' pace is known (null: none yet). */
+  eta?: () => number | null;
 }
 
 /** A progress bar with a rate and an ETA; the same object drives the terminal and notebook versions. */
@@ -23,7 +25,8 @@ export function progressBar(label: string, total: number, opts: ProgressOptions 
   const draw = (done: number, status: string | undefined, final: boolean) => {
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const elapsed = (Date.now() - started) / 1000;
-    const eta = done > 0 && !final ? ` eta ${formatSeconds((elapsed / done) * (total - done))}` : "";
+    const left = final ? null : opts.eta ? opts.eta() : done > 0 ? (elapsed / done) * (total - done) : null;
+    const eta = left !== null ? ` eta ${formatSeconds(left)}` : "";
     const text = `${label} ${done}/${total} ${formatSeconds(elapsed)}${eta}${status ? " · " + status : ""}`;
     render(text, fraction, final);
   };

@@ -4,7 +4,9 @@ import type { NotebookDisplay } from "../plots/notebook";
 import { formatSeconds } from "../progress";
 import type { RunStore } from "../store/runStore";
 import type { IterationRecord } from "./loop";
-import { runSequences, storedFits } from "./sequences";
+import { PlannedClock, planSequences, planSummary } from "./plan";
+import { storedIterations } from "./runSequence";
+import { defaultParallelism, runSequences, storedFits } from "./sequences";
 import type { ModalitySpec, SequenceConfig, SequenceResult } from "./spec";
 
 export interface LiveSequencesOptions<C> {
@@ -21,6 +23,12 @@ export interface LiveSequencesOptions<C> {
   liveFigure?: string;
   /** Stops the sequences (see runSequences); Kernel > Interrupt does too. */
   signal?: AbortSignal;
+  /**
+   * Plan the run first (collapse plan: its steps timed here, seconds): prints the planned time, the
+   * progress bar's ETA follows the plan's work, and the end line gives the planned time beside the
+   * time taken. Needs a spec with a cost model; ignored for others.
+   */
+  plan?: boolean;
 }
 
 /**
@@ -40,7 +48,14 @@ export async function runSequencesLive<C extends SequenceConfig, R extends Seque
   const label = opts.label ?? defaultLabel;
   const total = configs.reduce((s, c) => s + c.iterations, 0);
   let done = storedFits(spec, configs, opts.store);
-  const bar = nb.progress("model fits", total);
+  const store = opts.store;
+  const planned =
+    opts.plan && spec.plan
+      ? await planSequences(spec, configs, { parallel: opts.parallel ?? defaultParallelism(await (await import("../backend")).selectBackend()), finished: (c) => (store ? storedIterations(spec, store, c) : 0) })
+      : null;
+  if (planned) console.log(planSummary(planned));
+  const clock = planned ? new PlannedClock(planned) : null;
+  const bar = nb.progress("model fits", total, clock ? { eta: () => clock.eta() } : {});
   const live = opts.liveFigure ? nb.live() : null;
   const curves: SequenceCurve[] = configs.map((c) => ({ label: label(c), strategy: c.strategy, records: [] as IterationRecord[] }));
   const activity = new Map<number, string>();
@@ -60,12 +75,14 @@ export async function runSequencesLive<C extends SequenceConfig, R extends Seque
         show();
       },
       onFitProgress: (i, n, step, m) => {
+        clock?.step(i, n, step);
         const loss = m.trainLoss ?? m.loss;
         activity.set(i, `${name(i)}: model ${n} step ${step}${loss !== undefined ? ` loss ${loss.toFixed(2)}` : ""}`);
         show();
       },
       onIteration: (i, record) => {
         (curves[i].records as IterationRecord[]).push(record);
+        clock?.fitDone(i, record.iteration);
         activity.delete(i);
         done++; // only models trained now are reported; finished ones were counted up front
         show();
@@ -80,6 +97,8 @@ export async function runSequencesLive<C extends SequenceConfig, R extends Seque
     throw e;
   }
   bar.finish();
-  live?.clear(`${opts.liveFigure}: ${configs.length} sequences finished in ${formatSeconds((performance.now() - started) / 1000)}; the figures follow.`);
+  const took = (performance.now() - started) / 1000;
+  live?.clear(`${opts.liveFigure}: ${configs.length} sequences finished in ${formatSeconds(took)}; the figures follow.`);
+  if (planned?.wallSeconds) console.log(`took ${formatSeconds(took)}; planned ${formatSeconds(planned.wallSeconds)} (taken / planned = ${(took / planned.wallSeconds).toFixed(2)})`);
   return results;
 }

@@ -4,6 +4,7 @@ import type { SequenceCurve } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 import type { Run, RunStore } from "../store/runStore";
 import type { CollapseResult, FitCheckpointInterval, IterationRecord } from "./loop";
+import { type CostModel, plannedIterations } from "./plan";
 import type { Profile } from "./profiles";
 import type { SequenceEntry } from "./sequenceProtocol";
 import { STRATEGIES, type Strategy } from "./strategies";
@@ -174,6 +175,8 @@ export interface ModalitySpec<C extends SequenceConfig, R extends SequenceResult
   result(base: SequenceResult<C>, facts: F, extras: X | null): R;
   /** Relative work of the iterations still to run (the parallel runner starts the longest first). */
   cost(c: C, finishedIterations: number): number;
+  /** What a run will cost before it runs (`collapse plan`, `ck.plan`): its work per fit, and its steps timed here. */
+  plan?: CostModel<C>;
   /**
    * Sequences with the same key train the same first model and share it through the store: they are
    * not started together, so the second reads the first's model instead of training a copy.
@@ -203,15 +206,13 @@ export function baseConfig<C>(spec: { profiles: Readonly<Record<Profile, C>> }, 
 export type AnyModalitySpec = ModalitySpec<SequenceConfig, SequenceResult<SequenceConfig>, unknown, unknown, unknown>;
 
 /**
- * Σ over the iterations still to run of (training-set size in units of the real set) × `perUnit(n)`:
- * accumulate and replace-multiple train on n units at iteration n (replace-matched-compute trains on 1
- * for as long as on n), augment on 2, the others on 1.
+ * Σ over the iterations still to run of (training-set size in units of the real set) × (its training
+ * scale) × `perUnit(n)`, the sizes as the strategies' own rules give them (plannedIterations).
  */
-export function growingSetCost(strategy: string, iterations: number, finishedIterations: number, perUnit: (iteration: number) => number): number {
-  const growing = strategy === "accumulate" || strategy === "replace-multiple" || strategy === "replace-matched-compute";
-  let total = 0;
-  for (let n = finishedIterations + 1; n <= iterations; n++) total += (growing ? n : strategy === "augment" && n > 1 ? 2 : 1) * perUnit(n);
-  return total;
+export function growingSetCost(strategy: Strategy, iterations: number, finishedIterations: number, perUnit: (iteration: number) => number): number {
+  return plannedIterations({ strategy, iterations, realSize: 1 })
+    .filter((p) => p.iteration > finishedIterations)
+    .reduce((total, p) => total + p.trainSize * p.scale * perUnit(p.iteration), 0);
 }
 
 /**

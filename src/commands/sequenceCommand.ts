@@ -4,7 +4,9 @@ import type { FitCheckpointInterval, IterationRecord } from "../collapse/loop";
 import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
 import { runSequences } from "../collapse/sequences";
 import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalitySpec, type SequenceConfig, type SequenceResult } from "../collapse/spec";
-import { runSequence } from "../collapse/runSequence";
+import { runSequence, storedIterations } from "../collapse/runSequence";
+import { PlannedClock, planSequences } from "../collapse/plan";
+import type { RunStore } from "../store/runStore";
 import { STRATEGIES } from "../collapse/strategies";
 import { ConfigError } from "../errors";
 import { meanAndStandardError } from "../plots/metricFigures";
@@ -26,7 +28,7 @@ function fieldFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResul
   ];
 }
 
-function optionsOf(cmd: AnyModalitySpec): FlagOptions {
+export function optionsOf(cmd: AnyModalitySpec): FlagOptions {
   const options: FlagOptions = { profile: { type: "string" }, config: { type: "string" }, seeds: { type: "string" }, json: COMMON_FLAGS.json, help: COMMON_FLAGS.help };
   for (const f of fieldFlags(cmd)) options[f.flag] = { type: "string" };
   if (cmd.tensors) options.backend = { type: "string" };
@@ -190,7 +192,10 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
 
   const tty = process.stderr.isTTY === true;
   const status = (message: string) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${message}\n`);
-  const bar = progressBar(cmd.name, config.iterations);
+  const store = cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null;
+  // The ETA follows the plan's work (an accumulated fit takes longer than the one before), untimed.
+  const clock = await plannedClock(cmd, config, store);
+  const bar = progressBar(cmd.name, config.iterations, clock ? { eta: () => clock.eta() } : {});
   const [first, ...rest] = cmd.metrics;
   let lastIteration = 0;
   let firstValue: number | null = null;
@@ -199,17 +204,19 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
     // No SIGINT handler: the default (exit at once) is safe, since finished models are stored and a
     // stale lock is taken over by the next run.
     result = await runSequence(cmd, config, {
-      store: cmd.stored ? storeFrom(given as { "no-cache"?: boolean; "runs-dir"?: string }) : null,
+      store,
       fitCheckpoints: checkpointInterval(text["checkpoint-every"]),
       onStatus: status,
       onFitProgress: (n, step, metrics) => {
         if (lastIteration === 0 && n > 1) status(`resuming at model ${n} (models 1–${n - 1} read back from the run store)`);
         lastIteration = Math.max(lastIteration, n - 1);
         const loss = Number.isFinite(metrics.trainLoss) ? ` · train loss ${metrics.trainLoss.toFixed(3)}` : "";
+        clock?.step(0, n, step);
         bar.update(n - 1, `model ${n}: step ${step}${loss}`);
       },
       onIteration: (r) => {
         lastIteration = r.iteration;
+        clock?.fitDone(0, r.iteration);
         const v = r.metrics[first.key];
         if (r.iteration === 1) firstValue = v;
         const delta = firstValue !== null && r.iteration > 1 ? ` (${signed(v - firstValue)} vs model 1)` : "";
@@ -245,6 +252,13 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
     );
   }
   return 0;
+}
+
+/** A clock for one sequence's ETA from its planned work (none for a modality without a cost model). */
+async function plannedClock(cmd: AnyModalitySpec, config: SequenceConfig, store: RunStore | null): Promise<PlannedClock | null> {
+  if (!cmd.plan) return null;
+  const plan = await planSequences(cmd, [config], { calibrate: false, finished: store ? (c) => storedIterations(cmd, store, c) : undefined });
+  return new PlannedClock(plan);
 }
 
 /**

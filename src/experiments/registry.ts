@@ -14,7 +14,7 @@ import { defaultCoverageThreshold } from "../molecules/sequence";
 import { MOLECULES, moleculeBaseConfig } from "../molecules/spec";
 import { figure3, figure4, lmTails, lmTextMeasures, figure10, figure11, lmControlsFigure, lmFigure3Models, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
 import { runSequences, storedFits } from "../collapse/sequences";
-import { type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
+import { type AnyModalitySpec, type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
 import { modalityNames, modalitySpec } from "../modalities";
 import { VAE, vaeBaseConfig } from "../vae/spec";
 import { runsFrame } from "../store/frames";
@@ -42,7 +42,23 @@ export interface ExperimentOutput {
 export interface Experiment {
   description: string;
   run(profile: Profile, ctx: ExperimentContext): Promise<ExperimentOutput>;
+  /** The sequences it trains at `profile` (what `collapse plan --reproduce` plans); none for §2's closed-form Monte Carlo. */
+  sequences?(profile: Profile, seeds?: number): ExperimentSequences[];
 }
+
+/** Sequences of one modality an experiment runs. */
+export interface ExperimentSequences {
+  spec: AnyModalitySpec;
+  configs: SequenceConfig[];
+}
+
+const sequencesOf = (spec: AnyModalitySpec, configs: SequenceConfig[]): ExperimentSequences => ({ spec, configs });
+
+const figure3Configs = (profile: Profile, seeds?: number) => lmFigure3Models(profile).flatMap((model) => strategyConfigs({ ...lmBaseConfig(profile), model }, undefined, seeds ?? defaultSeeds(profile, "lm")));
+const moleculeConfigs = (profile: Profile, seeds?: number) => strategyConfigs(moleculeBaseConfig(profile), undefined, seeds ?? defaultSeeds(profile, "molecules"));
+const vaeConfigs = (profile: Profile, seeds?: number) => strategyConfigs(vaeBaseConfig(profile), undefined, seeds ?? defaultSeeds(profile, "vae"));
+const AUGMENTATION_STRATEGIES = ["replace", "augment", "accumulate"] as const;
+const augmentationConfigs = (profile: Profile, seeds?: number) => strategyConfigs(vaeBaseConfig(profile), AUGMENTATION_STRATEGIES, seeds ?? defaultSeeds(profile, "augmentation"));
 
 /** What `collapse reproduce` runs; each paper section registers one entry. */
 export const EXPERIMENTS = {
@@ -71,11 +87,12 @@ export const EXPERIMENTS = {
     async run(profile, ctx) {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
-      const results = await withProgress(LM, models.flatMap((model) => strategyConfigs({ ...base, model }, undefined, ctx.seeds ?? defaultSeeds(profile, "lm"))), ctx);
+      const results = await withProgress(LM, figure3Configs(profile, ctx.seeds), ctx);
       const figures: Record<string, Figure> = { figure3: figure3(results), "section3_1-text-measures": lmTextMeasures(results), "section3_1-tails": lmTails(results) };
       for (const model of models) figures[`figure4-${model}`] = figure4(results, model, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
     },
+    sequences: (profile, seeds) => [sequencesOf(LM, figure3Configs(profile, seeds))],
   },
   "lm-appendix": {
     description: "§3.1 appendix: Figure 10 (temperature), Figure 11 (first-model training), Table 2 (CSV and Markdown)",
@@ -94,12 +111,13 @@ export const EXPERIMENTS = {
         files: table2Files(table2),
       };
     },
+    sequences: (profile) => [sequencesOf(LM, appendixSequences(lmAppendixConfig(profile)))],
   },
   molecules: {
     description: "§3.2 conformation diffusion: Figure 5 (test loss), COV and MAT per iteration",
     async run(profile, ctx) {
       const base = moleculeBaseConfig(profile);
-      const runs = await withProgress(MOLECULES, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "molecules")), ctx);
+      const runs = await withProgress(MOLECULES, moleculeConfigs(profile, ctx.seeds), ctx);
       return {
         figures: {
           figure5: figure5(runs),
@@ -109,12 +127,12 @@ export const EXPERIMENTS = {
         json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
       };
     },
+    sequences: (profile, seeds) => [sequencesOf(MOLECULES, moleculeConfigs(profile, seeds))],
   },
   vae: {
     description: "§3.3 VAEs on faces: Figure 6 (test −ELBO), attribute frequencies, feature Fréchet/precision/recall",
     async run(profile, ctx) {
-      const base = vaeBaseConfig(profile);
-      const runs = await withProgress(VAE, strategyConfigs(base, undefined, ctx.seeds ?? defaultSeeds(profile, "vae")), ctx);
+      const runs = await withProgress(VAE, vaeConfigs(profile, ctx.seeds), ctx);
       return {
         figures: {
           figure6: figure6(runs),
@@ -124,17 +142,16 @@ export const EXPERIMENTS = {
         json: runs.map((r) => ({ strategy: r.config.strategy, parameters: r.parameters, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics, seconds: x.seconds })) })),
       };
     },
+    sequences: (profile, seeds) => [sequencesOf(VAE, vaeConfigs(profile, seeds))],
   },
   augmentation: {
     description: "§5 Figure 8 re-run: replace, augment and accumulate on a 2-D Gaussian and on the VAE",
     async run(profile, ctx) {
-      const base = vaeBaseConfig(profile);
-      const strategies = ["replace", "augment", "accumulate"] as const;
       const gaussian = [];
-      for (const strategy of strategies) {
+      for (const strategy of AUGMENTATION_STRATEGIES) {
         gaussian.push({ strategy, records: (await runGaussianSequence(gaussianBaseConfig(profile, strategy))).records });
       }
-      const vae = await withProgress(VAE, strategyConfigs(base, strategies, ctx.seeds ?? defaultSeeds(profile, "augmentation")), ctx);
+      const vae = await withProgress(VAE, augmentationConfigs(profile, ctx.seeds), ctx);
       return {
         figures: {
           "figure8-gaussian": figure8Gaussian(gaussian, gaussianBaseConfig(profile).dim),
@@ -143,6 +160,7 @@ export const EXPERIMENTS = {
         json: vae.map((r) => ({ strategy: r.config.strategy, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })),
       };
     },
+    sequences: (profile, seeds) => [sequencesOf(VAE, augmentationConfigs(profile, seeds))],
   },
   controls: {
     description: "the reviewers' controls beyond §3.1 (whose controls figure is lm-appendix's): replace, replace-multiple, replace-matched-compute, accumulate-subsample and accumulate for the molecules, the VAE and the Gaussian (the §3.2 and §3.3 notebooks draw theirs too)",
@@ -161,6 +179,7 @@ export const EXPERIMENTS = {
         json: { molecules: json(molecules), vae: json(vae), gaussian: gaussian.map((g) => ({ strategy: g.strategy, iterations: g.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })) },
       };
     },
+    sequences: (profile) => [sequencesOf(MOLECULES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES)), sequencesOf(VAE, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES))],
   },
 } satisfies Record<string, Experiment>;
 
@@ -192,6 +211,7 @@ function modalityExperiment<C extends SequenceConfig, R extends SequenceResult<C
         json: runs.map((r) => ({ strategy: r.config.strategy, seed: r.config.seed, iterations: r.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })),
       };
     },
+    sequences: (profile, seeds) => [sequencesOf(modalitySpec(spec.name)!, strategyConfigs(baseConfig(spec, profile), undefined, seeds ?? 1))],
   };
 }
 

@@ -132,7 +132,7 @@ export function lmTrainSizeLabel(c: Pick<LmSequenceConfig, "trainTokens" | "trai
 }
 
 /** Tokens a document is taken to hold where only a document count is known (estimates, never sizes). */
-const ESTIMATED_TOKENS_PER_DOCUMENT = 200;
+export const ESTIMATED_TOKENS_PER_DOCUMENT = 200;
 
 /** Training tokens of the original set, exact when sized by tokens, else estimated (for cost estimates). */
 export function lmApproxTrainTokens(c: Pick<LmSequenceConfig, "trainTokens" | "trainDocuments">): number {
@@ -142,7 +142,7 @@ export function lmApproxTrainTokens(c: Pick<LmSequenceConfig, "trainTokens" | "t
 /** Read limit of the loaders, per token asked for (see loadLmCorpus). */
 const READ_BYTES_PER_TOKEN = 12;
 /** Bytes of real text the tokenizer learns from, per training token asked for (about one training set). */
-const TOKENIZER_BYTES_PER_TOKEN = 4;
+export const TOKENIZER_BYTES_PER_TOKEN = 4;
 
 /**
  * Encoded documents from the start of `docs`: `count` of them, or the fewest whose tokens reach

@@ -26,6 +26,7 @@ import {
   setupLmSequence,
 } from "./sequence";
 import { TRAIN_DEFAULTS } from "./train";
+import { LM_COST } from "./plan";
 
 /**
  * §3.1: sequences of transformer language models, each pretrained from scratch on text sampled from
@@ -140,6 +141,7 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
     }
     return growingSetCost(c.strategy, c.iterations, finished, (n) => lmApproxTrainTokens(c) * (n === 1 ? (c.firstIterationEpochs ?? c.train.epochs ?? 1) : (c.train.epochs ?? 1))) * params;
   },
+  plan: LM_COST,
   firstModelKey: (c) => canonicalJson(firstModelKey(lmRunKey(c))),
   metrics: [
     { key: "testCrossEntropy", label: "test cross-entropy", header: "test CE (nats/token)", digits: 4 },

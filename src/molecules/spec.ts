@@ -5,6 +5,7 @@ import { metricByIterationFigure } from "../plots/metricFigures";
 import { GEODIFF_DRUGS_DIFFUSION, MOLECULE_TRAIN_DEFAULTS, rescaledDrugsSchedule } from "./diffusion";
 import { geomFile, parseMoleculeDataSpec } from "./geom";
 import { type MoleculeData, type MoleculeFacts, type MoleculeSequenceConfig, type MoleculeSequenceResult, checkMoleculeSequenceConfig, loadMoleculeData, moleculeRunKey, setupMoleculeSequence } from "./sequence";
+import { MOLECULE_COST } from "./plan";
 
 /** §3.2: sequences of GeoDiff-style conformation diffusion models, each trained on conformations the models before it generated. */
 export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceResult, MoleculeData, MoleculeFacts, null> = {
@@ -95,6 +96,7 @@ export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceRes
       else if (spec.kind === "geom") await geomFile(spec.dataset);
     }
   },
+  plan: MOLECULE_COST,
   metrics: [
     { key: "testLoss", label: "test loss", digits: 4 },
     { key: "coverage", label: "COV", digits: 3 },

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { type Figure, checkFigureName, escapeHtml, figureHtml, plotlyLibraryHtml, saveFigure } from "./plotly";
 import { backendInfo } from "../backend";
 import { onInterrupt, watchInterrupts } from "../interrupt";
-import { type Progress, progressBar } from "../progress";
+import { type Progress, type ProgressOptions, progressBar } from "../progress";
 
 /** The part of tslab's API the kit uses; pass `import * as tslab from "tslab"` in. */
 export interface TslabLike {
@@ -30,7 +30,7 @@ export interface NotebookDisplay {
   /** A figure that updates in place while a run progresses. */
   live(name?: string, minIntervalMs?: number): LiveFigure;
   /** A progress bar drawn in the cell's output, updated in place. */
-  progress(label: string, total: number): Progress;
+  progress(label: string, total: number, opts?: Pick<ProgressOptions, "eta">): Progress;
   /** Shows rows of plain values as an HTML table. */
   table(rows: readonly Record<string, unknown>[]): void;
   /** Where named figures are saved (COLLAPSE_FIGURE_DIR), or null. */
@@ -74,9 +74,10 @@ export function notebookDisplay(tslab: TslabLike, opts: { figureDir?: string | n
         stop: (fig) => send(figureHtml(fig, id), true),
       };
     },
-    progress(label, total) {
+    progress(label, total, opts) {
       const send = coalesced(tslab.newDisplay(), 250);
       return progressBar(label, total, {
+        ...opts,
         minIntervalMs: 0,
         render: (text, fraction, final) =>
           send(`<div style="font-family:monospace"><progress value="${fraction.toFixed(4)}" max="1" style="width:40%"></progress> ${escapeHtml(text)}</div>`, final),

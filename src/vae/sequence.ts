@@ -223,7 +223,7 @@ export interface VaeFacts {
 }
 
 /** The classifier of a sequence's metrics; its attributes are those every labelled real image has. */
-function classifierFor(c: VaeSequenceConfig, data: VaeData): Classifier {
+export function classifierFor(c: VaeSequenceConfig, data: VaeData): Classifier {
   const attributes = Object.keys(data.classifierSet.attributes ?? {}).filter((a) => data.test.attributes?.[a]);
   const channels = c.imageSize >= 64 ? [16, 32, 64, 64] : [16, 32, 64];
   return classifierInit({ imageSize: c.imageSize, channels: channels.slice(0, Math.log2(c.imageSize) - 1), featureDim: 64, attributes }, Rng.derive(c.seed, "classifier-init"));
