@@ -10,7 +10,7 @@
 # Jupyter's per-user state (config, data, runtime files, lab settings and workspaces) is kept in
 # .venv/ too, so nothing is written to ~/.jupyter or ~/.local/share/jupyter, nor read from there.
 #
-# The kernel inherits this environment: COLLAPSE_PROFILE=smoke|quick|paper (the notebooks' config
+# The kernel inherits this environment: COLLAPSE_PROFILE=smoke|quick|medium|paper (the notebooks' config
 # cells read it; default quick), COLLAPSE_RUNS_DIR, COLLAPSE_BACKEND work as for reproduce.sh.
 # Exit codes: 0 ok (JupyterLab stopped), 1 setup failure, 2 missing system prerequisite.
 set -euo pipefail

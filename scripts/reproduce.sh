@@ -2,7 +2,7 @@
 # Run everything: build the TypeScript, set up the Python venv, execute all
 # notebooks headlessly, export the figures, and build one offline HTML report.
 #
-#   bash scripts/reproduce.sh [--profile quick|smoke|paper] [--out DIR] [--backend NAME]
+#   bash scripts/reproduce.sh [--profile quick|smoke|medium|paper] [--out DIR] [--backend NAME]
 #
 # Defaults: --profile quick, --out out/ (in the repo). Works from any cwd. The backend: by default
 # the native tensorflow one (set up by scripts/setup-native.sh where it builds, else wasm with a
@@ -27,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "reproduce: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in smoke|quick|paper) ;; *) echo "reproduce: --profile must be smoke, quick or paper" >&2; exit 2 ;; esac
+case "$PROFILE" in smoke|quick|medium|paper) ;; *) echo "reproduce: --profile must be smoke, quick, medium or paper" >&2; exit 2 ;; esac
 # A relative --out is relative to where the user ran us, not to the repo root.
 if [[ -n "$OUT" && "$OUT" != /* ]]; then OUT="$PWD/$OUT"; fi
 

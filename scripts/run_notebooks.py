@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Execute notebooks headlessly with nbclient on the `tslab` (TypeScript) kernel.
 
-    run_notebooks.py --out OUT_DIR [--profile smoke|quick|paper]
+    run_notebooks.py --out OUT_DIR [--profile smoke|quick|medium|paper]
                      [--timeout SECONDS_PER_CELL] [notebooks ...]
 
 Default notebooks: notebooks/*.ipynb (sorted). Each notebook runs with its own
@@ -220,14 +220,14 @@ def run_one(src: Path, out_nb: Path, timeout: int | None) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path, help="output directory")
-    ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "medium", "paper"])
     ap.add_argument("--timeout", type=int, default=None,
-                    help="seconds per cell, 0 = no limit (default: smoke 600, quick 3600, paper none)")
+                    help="seconds per cell, 0 = no limit (default: smoke 600, quick 3600, medium and paper none)")
     ap.add_argument("notebooks", nargs="*", type=Path)
     args = ap.parse_args(argv)
 
-    # A hung cell must not hang CI forever, but a paper-scale cell may run for hours.
-    timeout = args.timeout if args.timeout is not None else {"smoke": 600, "quick": 3600, "paper": 0}[args.profile]
+    # A hung cell must not hang CI forever, but a medium- or paper-scale cell may run for hours.
+    timeout = args.timeout if args.timeout is not None else {"smoke": 600, "quick": 3600, "medium": 0, "paper": 0}[args.profile]
     notebooks = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     if not notebooks:
         print("run_notebooks: no notebooks found", file=sys.stderr)

@@ -84,8 +84,8 @@ Flags:
                      replace vs accumulate
   --seeds K          sequences per model and strategy in lm, molecules, vae and augmentation,
                      drawn as mean ± 1 SE (default, the kit's choice, the paper reports single
-                     runs: 3 at paper; at quick 2 for lm and vae, 1 for molecules and
-                     augmentation; 1 at smoke); lm-appendix and controls: 1
+                     runs: 3 at paper; 1 at medium; at quick 2 for lm and vae, 1 for
+                     molecules and augmentation; 1 at smoke); lm-appendix and controls: 1
   --out DIR          where figures go (default out/cli): <name>.json per figure and one
                      offline figures.html; PNG/SVG/PDF come from \`bash scripts/reproduce.sh\`
 ${backendHelp(19)}

@@ -87,7 +87,7 @@ test("bad input exits 2 with a message naming the problem", () => {
     [["linear", "--ridge=-0.5"], /ridge: must be ≥ 0/],
     [["linear", "--covariance", "banana"], /--covariance/],
     [["linear", "--bogus"], /Unknown option '--bogus'/],
-    [["reproduce", "--profile", "huge"], /--profile: expected one of smoke, quick, paper/],
+    [["reproduce", "--profile", "huge"], /--profile: expected one of smoke, quick, medium, paper/],
     [["reproduce", "--only", "nothing"], /unknown experiment "nothing"/],
     [["frobnicate"], /unknown command "frobnicate"/],
   ];

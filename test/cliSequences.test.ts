@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../src/environment";
 import * as fs from "node:fs";
-import { LM } from "../src/index";
+import { LM, PROFILES } from "../src/index";
 import { configFromFlags, mergeConfig } from "../src/commands/sequenceCommand";
 import { lmBaseConfig } from "../src/index";
 import { TRAIN_DEFAULTS } from "../src/lm/train";
@@ -29,7 +29,7 @@ for (const { name, metrics } of COMMANDS) {
     const help = collapse([name, "--help"]);
     assert.equal(help.code, 0, help.stderr);
     for (const flag of ["--profile", "--strategy", "--iterations", "--data", "--seed", "--json", "--no-cache", "--runs-dir", "--backend"]) assert.ok(help.stdout.includes(flag), `${name} --help: ${flag}`);
-    for (const profile of ["smoke:", "quick:", "paper:"]) assert.ok(help.stdout.includes(profile), `${name} --help describes ${profile}`);
+    for (const profile of PROFILES.map((p) => `${p}:`)) assert.ok(help.stdout.includes(profile), `${name} --help describes ${profile}`);
     assert.ok(collapse(["--help"]).stdout.includes(`collapse ${name}`), "listed in collapse --help");
   });
 

@@ -114,6 +114,7 @@ test("collapse lm: bad input exits 2 with a message naming the problem, before a
     [["--vocab", "100"], /--vocab: must be ≥ 258/],
     [["--backend", "gpu"], /--backend: expected one of tensorflow, wasm, cpu/],
     [["--model", "gpt2-smoke"], /train\.sequenceLength: must be ≤ 64.*--profile smoke/],
+    [["--profile", "medium", "--model", "llama2-quick-s"], /train\.sequenceLength: must be ≤ 256, got 512 \(set by the medium profile, which is sized for gpt2-9m; --model llama2-quick-s fits --profile quick/],
     [["--data", "text:/nonexistent/file.txt"], /\/nonexistent\/file\.txt: cannot read the corpus \(ENOENT\); --data text:PATH needs an existing text file/],
     [["--bogus"], /Unknown option '--bogus'/],
   ];

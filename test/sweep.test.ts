@@ -93,7 +93,7 @@ test("sweep errors name the file and the grid value, base field or key at fault"
     ["command: gaussian\nprofile: smoke\ngrid: {typo: [1]}\n", /^sweep\.yaml: grid\.typo\[0\]: unknown field \(known: dim, /],
     ["command: gaussian\nprofile: smoke\ngrdi: {strategy: [replace]}\n", /^sweep\.yaml: grdi: unknown key \(known: name, command/],
     ["command: gauss\n", /^sweep\.yaml: command: expected one of lm, molecules, vae, gaussian, got "gauss"/],
-    ["command: gaussian\nprofile: huge\n", /^sweep\.yaml: profile: expected one of smoke, quick, paper/],
+    ["command: gaussian\nprofile: huge\n", /^sweep\.yaml: profile: expected one of smoke, quick, medium, paper/],
     ["command: gaussian\ngrid: {strategy: replace}\n", /^sweep\.yaml: grid\.strategy: expected a list of values/],
     ["command: gaussian\ngrid: {strategy: []}\n", /^sweep\.yaml: grid\.strategy: is an empty list/],
     ["command: gaussian\nseeds: 0\n", /^sweep\.yaml: seeds: expected an integer ≥ 1, got 0/],

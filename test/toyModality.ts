@@ -59,6 +59,7 @@ export const DIE: ModalitySpec<DieConfig, SequenceResult<DieConfig>, null, { fac
   profiles: {
     smoke: { faces: 6, rolls: 40, strategy: "replace", iterations: 4, seed: 0 },
     quick: { faces: 6, rolls: 200, strategy: "replace", iterations: 20, seed: 0 },
+    medium: { faces: 10, rolls: 500, strategy: "replace", iterations: 50, seed: 0 },
     paper: { faces: 20, rolls: 1000, strategy: "replace", iterations: 100, seed: 0 },
   },
   describe: (c) => `${c.faces} faces, ${c.rolls} rolls, ${c.iterations} iterations`,

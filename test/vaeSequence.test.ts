@@ -7,7 +7,7 @@ import { selectBackend } from "../src/backend";
 import type { IterationRecord } from "../src/collapse/loop";
 import { DataError } from "../src/errors";
 import { VAE, type VaeSequenceConfig, checkVaeSequenceConfig, runSequence, runSequences, runVaeSequence, storedIterations, vaeBaseConfig, vaeDataSource } from "../src/index";
-import { storedFits } from "../src/index";
+import { PROFILES, storedFits } from "../src/index";
 import { folderSplit } from "../src/images/celeba";
 import { imageCodec } from "../src/images/types";
 import { configErrorField, freshStore, tempDir } from "./helpers";
@@ -88,7 +88,7 @@ test("bad configs name the field; missing CelebA fails fast and names the offlin
   assert.equal(bad({ metricSamples: 2 }), "metricSamples");
   assert.equal(bad({ epochs: 3 }), "epochs");
   assert.equal(bad({ data: "celeba", faces: { hat: 0.5 } }), "faces");
-  for (const p of ["smoke", "quick", "paper"] as const) checkVaeSequenceConfig(vaeBaseConfig(p));
+  for (const p of PROFILES) checkVaeSequenceConfig(vaeBaseConfig(p));
   const missing = path.join(tempDir("vaeseq-nodata"), "celeba");
   const store = freshStore("vaeseq-c");
   await assert.rejects(

@@ -1,13 +1,15 @@
 import { ConfigError } from "../errors";
 
 /**
- * Every experiment runs at three scales through the same code path:
+ * Every experiment runs at four scales through the same code path:
  * - smoke: seconds, for the test suite and CI;
  * - quick: minutes on a laptop CPU;
+ * - medium: the paper's data and (smallest) models on a share of the data, about a night on a
+ *   many-core CPU or an hour or two on one GPU (needs the real datasets);
  * - paper: the paper's sizes (a GPU or native backend for the neural sections).
  * Each modality's base config per profile is in its spec (`profiles`); `collapse profiles` prints them all.
  */
-export const PROFILES = ["smoke", "quick", "paper"] as const;
+export const PROFILES = ["smoke", "quick", "medium", "paper"] as const;
 export type Profile = (typeof PROFILES)[number];
 
 export function checkProfile(value: unknown, field = "profile"): Profile {

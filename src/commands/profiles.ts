@@ -7,9 +7,10 @@ export const PROFILES_HELP = `collapse profiles — every modality's base config
 
 Usage: collapse profiles [--only NAME[,NAME]] [--json]
 
-Each modality declares its smoke, quick and paper configs once, in its spec; this prints them field
-by field (nested fields as dotted paths; a blank cell: the profile leaves the field to its default).
-The CLI flags, sweeps, \`collapse reproduce\` and the notebooks all start from these configs.
+Each modality declares its ${PROFILES.slice(0, -1).join(", ")} and ${PROFILES[PROFILES.length - 1]} configs once, in its spec; this
+prints them field by field (nested fields as dotted paths; a blank cell: the profile leaves the field
+to its default). The CLI flags, sweeps, \`collapse reproduce\` and the notebooks all start from these
+configs.
 
 Flags:
   --only NAMES    modalities to show (default all registered)

@@ -45,7 +45,8 @@ function flagLine(name: string, lines: string[]): string {
 }
 
 export function sequenceHelp(cmd: AnyModalitySpec): string {
-  const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(7)}${cmd.describe(cmd.profiles[p])}`).join("\n");
+  const width = Math.max(...PROFILES.map((p) => p.length)) + 2;
+  const profiles = PROFILES.map((p) => `${INDENT}  ${(p + ":").padEnd(width)}${cmd.describe(cmd.profiles[p])}`).join("\n");
   const flags = fieldFlags(cmd).map((f) => flagLine(`--${f.flag} ${f.help[0]}`, f.help.slice(1)));
   const json = wrap(`print machine-readable results to stdout: per iteration every metric (${cmd.metrics.map((m) => m.key).join(", ")}${cmd.jsonMetricsHelp ? `, ${cmd.jsonMetricsHelp}` : ", ..."}), trainSize, realInTrain, seconds`, 70);
   return `${wrap(`collapse ${cmd.name} — ${cmd.summary}`, 100).join("\n")}

@@ -74,6 +74,13 @@ export function lmAppendixConfig(profile: Profile): LmAppendixConfig {
         llamaModels: ["llama2-quick-s", "llama2-quick"],
         firstIterationEpochs: [1],
       };
+    case "medium":
+      // Ours: Figure 3's medium GPT-2 setting with the paper's ablations (temperature 0.3, a fifth of
+      // the data, also for 3 epochs), fewer sequences than at paper: Table 2's columns at t=3 and t=5
+      // (the paper: 4 and 10), so that the base row's replace and accumulate sequences are Figure 3's
+      // own (5 iterations); the smallest Llama-2 only (of 12M, 42M and 126M); Figure 11's first models
+      // at 0.5 and 2 epochs beside the base's 1 (the paper's profile adds 0.25); Figure 10 to t=5.
+      return { ...paper, shortIterations: 3, longIterations: 5, figure10Iterations: 5, llamaModels: ["llama2-12m"], firstIterationEpochs: [0.5, 2] };
     case "paper":
       return { ...paper, llamaModels: ["llama2-12m", "llama2-42m", "llama2-126m"], firstIterationEpochs: [0.25, 0.5, 2] };
   }

@@ -25,6 +25,9 @@ export function lmFigure3Models(profile: Profile): string[] {
       return ["gpt2-smoke", "llama2-smoke"];
     case "quick":
       return ["gpt2-quick", "llama2-quick"];
+    case "medium":
+      // The smallest of each architecture of the paper.
+      return ["gpt2-9m", "llama2-12m"];
     case "paper":
       return ["gpt2-9m", "llama2-12m", "llama2-42m", "llama2-126m"];
   }

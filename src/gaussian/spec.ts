@@ -19,6 +19,8 @@ export const GAUSSIAN: ModalitySpec<GaussianSequenceConfig, SequenceResult<Gauss
   profiles: {
     smoke: { dim: 2, samples: 50, strategy: "replace", iterations: 20, seed: 0, referenceSize: 200 },
     quick: { dim: 2, samples: 50, strategy: "replace", iterations: 200, seed: 0, referenceSize: 200 },
+    // The same as quick and paper: milliseconds a sequence, nothing to scale down.
+    medium: { dim: 2, samples: 50, strategy: "replace", iterations: 200, seed: 0, referenceSize: 200 },
     paper: { dim: 2, samples: 50, strategy: "replace", iterations: 200, seed: 0, referenceSize: 200 },
   },
   describe: (c) => `${c.dim}-D, ${c.samples} samples per set, ${c.iterations} iterations`,

@@ -66,6 +66,25 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
       train: { epochs: 2, batchSize: 8, sequenceLength: 128, learningRate: 1e-2, minLearningRate: 1e-3, warmupFraction: 0.1, evalEvery: 50, evalSequences: 24 },
       sampling: { batchSize: 100 },
     },
+    // Medium (every size ours, starting values for a calibrated re-sizing): the paper's data, model
+    // (its smallest GPT-2; lmFigure3Models adds its smallest Llama-2), vocabulary and training
+    // settings, on about 1% of TinyStories' training split (21,197 of 2,119,719 documents: the paper
+    // profile's) and 10% of its validation split, for 5 iterations instead of 10. One epoch over 1% is
+    // about 1% of the paper's optimizer steps, so learning curves are evaluated every 25 steps rather
+    // than 500 (a few points per first fit at the kit's estimate of 200 tokens a document) on 128
+    // validation sequences. Sampling as the paper profile's; text measures at their default.
+    medium: {
+      model: "gpt2-9m",
+      vocabSize: 8000,
+      data: "tinystories",
+      trainDocuments: 21_197,
+      validDocuments: 2_199,
+      strategy: "replace",
+      iterations: 5,
+      seed: 0,
+      train: { batchSize: 64, microBatchSize: 8, sequenceLength: 512, learningRate: 5e-4, minLearningRate: 5e-5, warmupFraction: 0.01, evalEvery: 25, evalSequences: 128 },
+      sampling: { batchSize: 256, maxTokens: 1023 },
+    },
     paper: {
       model: "gpt2-9m",
       vocabSize: 8000,
@@ -122,7 +141,7 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
   explain(e, given, profile) {
     const base = LM.profiles[profile];
     if (given.model === undefined || given.model === base.model) return null;
-    const fits = given.model.endsWith("-smoke") ? "smoke" : given.model.endsWith("-quick") ? "quick" : "paper";
+    const fits = given.model.endsWith("-smoke") ? "smoke" : /-quick(-[sm])?$/.test(given.model) ? "quick" : "medium or paper";
     return new ConfigError(e.field, `${e.detail} (set by the ${profile} profile, which is sized for ${base.model}; --model ${given.model} fits --profile ${fits})`);
   },
   tensors: true,

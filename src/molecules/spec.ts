@@ -44,6 +44,25 @@ export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceRes
       train: { epochs: 16, batchSize: 16, learningRate: 2e-3, minLearningRate: 2e-4, reportEvery: 25 },
       evaluation: { lossRepeats: 4, batchSize: 64, coverageMolecules: 8, generatedPerReference: 2 },
     },
+    // Medium (every size ours, starting values for a calibrated re-sizing): GEOM-Drugs at 1/8 of the
+    // paper profile's molecules (1,000 × 5 conformers = 5,000 conformations), the paper profile's
+    // EGNN, GeoDiff's drugs schedule sampled in 50 steps, and the paper profile's optimizer, for 20
+    // epochs instead of 50 and 5 iterations instead of 8; 100 test molecules (half of GeoDiff's 200),
+    // all of them scored for COV/MAT.
+    medium: {
+      data: "geom-drugs",
+      trainMolecules: 1000,
+      testMolecules: 100,
+      conformersPerMolecule: 5,
+      maxAtoms: 60,
+      strategy: "replace",
+      iterations: 5,
+      seed: 0,
+      model: { hidden: 128, layers: 6, bondEmbedding: 32, timeFeatures: 32, rbf: 32, rbfMax: 10, radius: 10 },
+      diffusion: { ...GEODIFF_DRUGS_DIFFUSION },
+      train: { epochs: 20, batchSize: 32, learningRate: 1e-3, minLearningRate: 1e-4, reportEvery: 100 },
+      evaluation: { lossRepeats: 2, batchSize: 128, coverageMolecules: 100, generatedPerReference: 2 },
+    },
     // GEOM-Drugs down-sampled to 40,000 conformations (8,000 molecules × 5 conformers), GeoDiff's drugs
     // schedule (sigmoid β 1e-7 → 2e-3 over 5,000 steps) sampled in 50 steps, 8 iterations; the test
     // molecules follow GeoDiff's test set size (200 molecules).

@@ -61,7 +61,7 @@ export interface SweepEntry {
 export const SWEEP_EXAMPLE = `# 2 strategies × 2 seeds of smoke-sized VAEs, seconds each (sweeps/example-smoke.yaml is a shorter one)
 name: example-smoke          # the sweep's directory: <runs>/sweeps/<name>-<hash>/ (default: file name)
 command: vae                 # ${modalityNames().join(" | ")}
-profile: smoke               # smoke | quick | paper: the base config
+profile: smoke               # ${PROFILES.join(" | ")}: the base config
 base:                        # fields merged over the profile's config (as collapse vae --config)
   iterations: 2
   train.epochs: 2            # dotted paths reach nested fields (or write train: {epochs: 2})
