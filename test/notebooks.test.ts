@@ -49,6 +49,12 @@ test("every notebook runs at the smoke profile with no errors and produces its f
     const stderr = outputs.filter((o) => o.output_type === "stream" && o.name === "stderr").map((o) => [o.text].flat().join(""));
     assert.ok(!stderr.some((t) => /Error|Exception/.test(t)), `${nbName}: stderr ${stderr.join("\n")}`);
     for (const cell of executed.cells) if (cell.cell_type === "code") assert.ok(cell.execution_count !== null, `${nbName}: a cell did not run`);
+    // The neural notebooks plan their runs first (collapse plan's cost model) and set the time taken beside it.
+    if (/section3|section5/.test(nbName)) {
+      const stdout = outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map((o) => [o.text].flat().join("")).join("");
+      assert.match(stdout, /^planned: \d+ model fits, .* ≈ \S+ here on \d+ worker\(s\)/m, `${nbName}: the planned time`);
+      assert.match(stdout, /^took \S+; planned \S+ \(taken \/ planned = \d+\.\d+\)$/m, `${nbName}: the time taken beside the planned`);
+    }
     const html = outputs.filter((o) => o.output_type === "display_data").map((o) => JSON.stringify(o));
     assert.equal(html.filter((h) => h.includes("collapse-kit-plotlyjs")).length, 1, `${nbName}: plotly.js embedded once`);
     for (const fig of EXPECTED_FIGURES[nbName]) {

@@ -113,6 +113,13 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
     };
   },
 
+  // What the timed rates depend on: the model and the shapes of its steps, and the sizes the set-up scales with.
+  rateKey(c) {
+    const { batchSize, sequenceLength, microBatchSize } = c.train;
+    const { batchSize: sampleBatch, maxTokens } = c.sampling;
+    return JSON.stringify([c.model, c.vocabSize, c.data, c.trainTokens, c.trainDocuments, c.validTokens, c.validDocuments, batchSize, sequenceLength, microBatchSize, sampleBatch, maxTokens]);
+  },
+
   advise(c, budget) {
     const m = lmConfig(c.model, c.vocabSize);
     const t = checkTrainConfig(c.train, m);
