@@ -141,7 +141,7 @@ test("the batch script runs one sequence per array task into the sweep's run sto
     slurm: { partition: "gpu", time: "1:00:00", gpusPerTask: 1, cpusPerTask: 4, mem: "16G", extraArgs: ["--qos=short"] },
     command: ["/usr/bin/node", "/kit/bin/collapse.js", "sweep-task", "/runs/sweeps/s-1"],
   });
-  for (const line of ["#SBATCH --output=/runs/sweeps/s-1/logs/%A_%a.out", "#SBATCH --partition=gpu", "#SBATCH --time=1:00:00", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G", "#SBATCH --qos=short", "export COLLAPSE_RUNS_DIR='/runs dir'"]) {
+  for (const line of ["#SBATCH --output=/runs/sweeps/s-1/logs/%A_%a.out", "#SBATCH --partition=gpu", "#SBATCH --time=1:00:00", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G", "#SBATCH --open-mode=append", "#SBATCH --qos=short", "export COLLAPSE_RUNS_DIR='/runs dir'"]) {
     assert.ok(text.split("\n").includes(line), `${line} in\n${text}`);
   }
   assert.match(text, /^exec \/usr\/bin\/node \/kit\/bin\/collapse\.js sweep-task \/runs\/sweeps\/s-1 "\$SLURM_ARRAY_TASK_ID"$/m);
