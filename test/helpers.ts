@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after } from "node:test";
+import { packageRoot } from "../src/environment";
 import { ConfigError } from "../src/errors";
 import { RunStore } from "../src/store/runStore";
 
@@ -72,4 +73,23 @@ export function pythonCsvRows(file: string): string[][] {
   const r = spawnSync("python3", ["-c", "import csv, json, sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='')))))", file], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as string[][];
+}
+
+/** The kit's command line. */
+export const BIN = path.join(packageRoot(), "bin", "collapse.js");
+
+/** Runs the kit's command line to its end (`env` over this process's environment). */
+export function collapse(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Why the Slurm tests cannot run here, or null when a controller answers and a node is up. */
+export function slurmUnavailable(): string | null {
+  const sbatch = spawnSync("sbatch", ["--version"], { encoding: "utf8" });
+  if (sbatch.error) return "sbatch is not on PATH (scripts/test.sh starts a one-node cluster with scripts/setup-slurm.sh when run as root on Debian)";
+  const sinfo = spawnSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 20_000 });
+  if (sinfo.status !== 0) return `sinfo fails: ${(sinfo.stderr || "").trim().split("\n")[0]} (is slurmctld running? bash scripts/setup-slurm.sh)`;
+  if (!/idle|mixed|allocated|completing/.test(sinfo.stdout)) return `no usable Slurm node (sinfo: ${sinfo.stdout.trim() || "none"})`;
+  return null;
 }

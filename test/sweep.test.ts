@@ -15,14 +15,7 @@ import { arrayRanges, batchScriptText, parseArrayRanges } from "../src/sweep/slu
 import { SWEEP_EXAMPLE, expandSweep, parseSweep } from "../src/sweep/spec";
 import { sweepStatus } from "../src/sweep/status";
 import { ensureSweepDir, manifestOf, recordJob, recordTaskEvent, sweepDirOf } from "../src/sweep/sweepDir";
-import { freshStore, tempDir } from "./helpers";
-
-const BIN = path.join(packageRoot(), "bin", "collapse.js");
-
-function collapse(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { collapse, freshStore, slurmUnavailable, tempDir } from "./helpers";
 
 /** A sweep file in a fresh directory. */
 function sweepFile(text: string, name = "sweep.yaml"): string {
@@ -141,7 +134,7 @@ test("the batch script runs one sequence per array task into the sweep's run sto
     slurm: { partition: "gpu", time: "1:00:00", gpusPerTask: 1, cpusPerTask: 4, mem: "16G", extraArgs: ["--qos=short"] },
     command: ["/usr/bin/node", "/kit/bin/collapse.js", "sweep-task", "/runs/sweeps/s-1"],
   });
-  for (const line of ["#SBATCH --output=/runs/sweeps/s-1/logs/%A_%a.out", "#SBATCH --partition=gpu", "#SBATCH --time=1:00:00", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G", "#SBATCH --qos=short", "export COLLAPSE_RUNS_DIR='/runs dir'"]) {
+  for (const line of ["#SBATCH --output=/runs/sweeps/s-1/logs/%A_%a.out", "#SBATCH --partition=gpu", "#SBATCH --time=1:00:00", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G", "#SBATCH --open-mode=append", "#SBATCH --qos=short", "export COLLAPSE_RUNS_DIR='/runs dir'"]) {
     assert.ok(text.split("\n").includes(line), `${line} in\n${text}`);
   }
   assert.match(text, /^exec \/usr\/bin\/node \/kit\/bin\/collapse\.js sweep-task \/runs\/sweeps\/s-1 "\$SLURM_ARRAY_TASK_ID"$/m);
@@ -253,16 +246,6 @@ test("a 2×2 smoke VAE sweep runs in worker processes, into the runs `collapse v
 });
 
 // ----- real Slurm --------------------------------------------------------------------------------
-
-/** Why the Slurm test cannot run here, or null when a controller answers and a node is up. */
-function slurmUnavailable(): string | null {
-  const sbatch = spawnSync("sbatch", ["--version"], { encoding: "utf8" });
-  if (sbatch.error) return "sbatch is not on PATH (scripts/test.sh starts a one-node cluster with scripts/setup-slurm.sh when run as root on Debian)";
-  const sinfo = spawnSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 20_000 });
-  if (sinfo.status !== 0) return `sinfo fails: ${(sinfo.stderr || "").trim().split("\n")[0]} (is slurmctld running? bash scripts/setup-slurm.sh)`;
-  if (!/idle|mixed|allocated|completing/.test(sinfo.stdout)) return `no usable Slurm node (sinfo: ${sinfo.stdout.trim() || "none"})`;
-  return null;
-}
 
 const SLURM_SKIP = slurmUnavailable();
 

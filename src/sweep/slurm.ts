@@ -57,6 +57,9 @@ export function sbatchOptions(o: BatchScript): string[] {
     `--job-name=${o.jobName}`,
     // stdout and stderr of each task in one file, named by array job and task: logs/<job>_<index>.out
     `--output=${path.join(o.sweepDir, "logs", "%A_%a.out")}`,
+    // A requeued task keeps its job and log file: append, so that the log of the run it continues
+    // (what stopped it, where its fit was checkpointed) is not truncated away by the next start.
+    "--open-mode=append",
     ...(s.partition !== undefined ? [`--partition=${s.partition}`] : []),
     ...(s.time !== undefined ? [`--time=${s.time}`] : []),
     ...(s.cpusPerTask !== undefined ? [`--cpus-per-task=${s.cpusPerTask}`] : []),

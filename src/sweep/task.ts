@@ -2,10 +2,12 @@ import { spawnSync } from "node:child_process";
 import * as os from "node:os";
 import { InterruptedError } from "../interrupt";
 import { DataError } from "../errors";
+import { storedRunDir } from "../collapse/runSequence";
 import { runSequences } from "../collapse/sequences";
 import type { RunStore } from "../store/runStore";
 import { sweepModality } from "./commands";
 import { describeValues } from "./spec";
+import { fitInProgress } from "./status";
 import { loadManifest, recordTaskEvent } from "./sweepDir";
 
 /**
@@ -34,18 +36,36 @@ export async function runSweepTask(sweepDir: string, index: number, store: RunSt
   for (const s of signals) process.on(s, onSignal);
   recordTaskEvent(sweepDir, index, { event: "start", at: at(), jobId, host: os.hostname() });
   log(`sweep ${manifest.name}: sequence ${index} (${describeValues(entry.values)}) → ${store.root}`);
+  // Where a fit stood (its mid-fit checkpoint), for the log: before a start, what it continues from; after a stop, what it kept.
+  const fitNow = () => {
+    try {
+      return fitInProgress(storedRunDir(cmd, store, entry.config));
+    } catch {
+      return null; // an unreadable checkpoint is the fit's to report
+    }
+  };
+  const resumed = fitNow();
+  if (resumed) log(`model ${resumed.iteration}: its fit continues from the checkpoint at step ${resumed.step}`);
+  // The first step each fit reports here: a resumed fit's shows that it did not start over.
+  const fitting = new Set<number>();
   try {
     await runSequences(cmd, [entry.config], {
       store,
       parallel: 1,
       signal: stop.signal,
       onStatus: (_, m) => log(m),
+      onFitProgress: (_, n, step) => {
+        if (fitting.has(n)) return;
+        fitting.add(n);
+        log(`model ${n}: fitting, at step ${step}`);
+      },
       onIteration: (_, r) => log(`model ${r.iteration}/${entry.config.iterations}: ${cmd.metrics[0].label} ${r.metrics[cmd.metrics[0].key]}`),
     });
   } catch (e) {
     if (received && e instanceof InterruptedError) {
       recordTaskEvent(sweepDir, index, { event: "preempted", at: at(), jobId, signal: received });
-      log(`sequence ${index} stopped by ${received}; its finished models and the fit's checkpoint are kept; requeueing`);
+      const kept = fitNow();
+      log(`sequence ${index} stopped by ${received}; its finished models and the fit's checkpoint${kept ? ` (model ${kept.iteration} at step ${kept.step})` : ""} are kept; requeueing`);
       requeue();
       return "preempted";
     }
