@@ -61,10 +61,11 @@ test("an LM's work: steps, tokens and FLOPs per fit of an accumulate sequence, b
   );
   const perToken = lmForwardFlopsPerToken(lmConfig("gpt2-smoke"), 64);
   assert.equal(w.fits[0].trainFlops, 3 * 13 * 8 * 64 * perToken);
-  // After models 1 and 2, a synthetic set as long as the real one; none after the last.
+  // After models 1 and 2, a synthetic set as long as the real one; after the last, one sampling batch
+  // (60 documents, of 64 tokens: the context caps the documents' length).
   assert.deepEqual(
     w.fits.map((f) => f.sampleUnits),
-    [6400, 6400, 0],
+    [6400, 6400, 60 * 64],
   );
 });
 
@@ -115,17 +116,17 @@ test("a plan's time: fits × rates, sequences scheduled longest first on the wor
   // replace, 10 rolls: 3 fits of 10 steps, 10 rolls drawn after models 1 and 2: 2 + 11 + 11 + 10 = 34 s.
   assert.deepEqual(plan.sequences[0].fitSeconds, [11, 11, 10]);
   assert.equal(plan.sequences[0].seconds, 34);
-  // accumulate shares model 1 with replace (same rolls): it reads it, then 20 and 30 steps: 2 + 0 + 21 + 30 = 53 s.
+  // accumulate shares model 1 with replace (same rolls): it reads it (and still samples 10 rolls from
+  // it), then 20 and 30 steps: 2 + 1 + 21 + 30 = 54 s.
   assert.ok(plan.sequences[1].sharesFirstModel);
-  assert.deepEqual(plan.sequences[1].fitSeconds, [0, 21, 30]);
+  assert.deepEqual(plan.sequences[1].fitSeconds, [1, 21, 30]);
   // 5 rolls: 2 + 5.5 + 5.5 + 5 = 18 s.
   assert.equal(plan.sequences[2].seconds, 18);
-  // Longest first: accumulate (53 s) starts at 0 on worker 1 and trains model 1 itself (the runner does
-  // not know the order of sharing; the first to start trains it), replace (34 s) waits for model 1
-  // (stored at 2 + 0 = 2 s: the schedule counts a shared fit once, in the first sequence to run), the
-  // 5-roll one follows replace on worker 2: max(53, 2 + 34 + 18) = 54 s.
-  assert.equal(plan.wallSeconds, 54);
-  assert.equal(plan.serialSeconds, 34 + 53 + 18);
+  // Longest first: accumulate (54 s) starts at 0 on worker 1; replace (34 s) waits until model 1 is
+  // stored (at 2 + 1 = 3 s: the schedule counts the shared fit once, in replace, and waits for the first
+  // sequence's first iteration), then the 5-roll one follows replace on worker 2: max(54, 3 + 34 + 18) = 55 s.
+  assert.equal(plan.wallSeconds, 55);
+  assert.equal(plan.serialSeconds, 34 + 54 + 18);
   // Finished iterations cost nothing, and a whole sequence in the store is not timed.
   const resumed = await planSequences(TIMED_DIE, configs, { parallel: 1, finished: (_c, i) => (i === 0 ? 3 : i === 2 ? 1 : 0) });
   assert.equal(resumed.sequences[0].seconds, 0);

@@ -1,6 +1,9 @@
+import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
+import * as path from "node:path";
 import { formatSeconds } from "../progress";
 import { type LoopConfig, type Part, type Pool, type Strategy, checkLoopConfig, samplesToDraw, trainingParts, trainingScale } from "./strategies";
+import type { SequenceEntry } from "./sequenceProtocol";
 import type { ModalitySpec, SequenceConfig, SequenceResult } from "./spec";
 
 /*
@@ -82,21 +85,24 @@ export interface CostModel<C> {
 /**
  * Seconds per step and per fit of a fit function (`fit(steps)` → seconds of a fresh fit of that many
  * steps): after `warmUp` steps that trace and compile, two fresh fits of k and 2k steps; their
- * difference is k steps, the rest is what every fit pays once. k grows until the difference is long
- * enough to time (about a second), so a fast step is timed over many and a slow one over few.
+ * difference is k steps, the rest is what every fit pays once. What a fit pays once (tracing, first
+ * allocations) varies by seconds for large models, so k doubles until the k extra steps take a second
+ * and at least half as long as the shorter fit: a fast step is timed over many, a slow one over few.
  */
 export async function timeSteps(fit: (steps: number) => Promise<number>, opts: { warmUp: number; k?: number; maxK?: number }): Promise<{ perStep: number; fitOverhead: number; k: number }> {
   await fit(opts.warmUp);
+  const maxK = opts.maxK ?? 64;
   let k = opts.k ?? 1;
-  let short = await fit(k);
-  let long = await fit(2 * k);
-  if (long - short < 1 && k < (opts.maxK ?? 60)) {
-    k = Math.min(opts.maxK ?? 60, Math.ceil((1.5 * k) / Math.max(1e-3, long - short)));
-    short = await fit(k);
-    long = await fit(2 * k);
+  for (;;) {
+    const short = await fit(k);
+    const long = await fit(2 * k);
+    const extra = long - short;
+    if ((extra >= 1 && extra >= 0.5 * short) || 2 * k > maxK) {
+      const perStep = Math.max(1e-6, extra / k);
+      return { perStep, fitOverhead: Math.max(0, short - k * perStep), k };
+    }
+    k = Math.min(maxK, extra > 0 ? Math.max(2 * k, Math.ceil((k * Math.max(1, short)) / extra)) : 2 * k);
   }
-  const perStep = Math.max(1e-6, (long - short) / k);
-  return { perStep, fitOverhead: Math.max(0, short - k * perStep), k };
 }
 
 /** Per iteration: the training-set size, the training work's scale, and the samples drawn after the fit. */
@@ -180,6 +186,8 @@ export interface PlanOptions {
   parallel?: number;
   /** A GPU from GPUS to estimate time on. */
   gpu?: string;
+  /** Time the steps beside as many busy processes as the run will have workers at once (default true). */
+  contention?: boolean;
   /** Memory a fit may take (default: the GPU's with `gpu`, else this machine's). */
   memoryBytes?: number;
   /** Iterations already in the run store, per config (they cost nothing). */
@@ -236,14 +244,18 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
   const started = performance.now();
   const key = (c: C) => (model.rateKey ?? defaultRateKey)(c);
   const rates = new Map<string, Rates>();
+  const parallel = opts.parallel ?? Math.max(1, os.availableParallelism());
   if (opts.calibrate !== false) {
-    // The steps are timed on the backend a run would use.
+    // The steps are timed on the backend a run would use, beside as many busy processes as the run
+    // will have workers at once (up to a core each).
     if (spec.tensors) await (await import("../backend")).selectBackend();
+    const pending = configs.filter((c, i) => (opts.finished?.(c, i) ?? 0) < c.iterations).length;
+    const others = spec.tensors && opts.contention !== false ? Math.min(parallel, pending, os.availableParallelism()) - 1 : 0;
     for (const [i, c] of configs.entries()) {
       const k = key(c);
       if (rates.has(k) || (opts.finished?.(c, i) ?? 0) >= c.iterations) continue;
-      opts.onStatus?.(`timing the steps of ${spec.label(c)} here`);
-      rates.set(k, await model.calibrate(c));
+      opts.onStatus?.(`timing the steps of ${spec.label(c)} here${others > 0 ? ` beside ${others} busy process(es), as the run's workers will be` : ""}`);
+      rates.set(k, await besideLoad(spec.entry, c, others, () => model.calibrate(c)));
     }
   }
   const gpu = opts.gpu ? gpuNamed(opts.gpu) : null;
@@ -256,13 +268,13 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     if (fk !== undefined) firstKeys.add(fk);
     const r = rates.get(key(c)) ?? (finished >= c.iterations && opts.calibrate !== false ? NOTHING_TO_RUN : null);
     const todo = (f: FitWork) => f.iteration > finished && !(f.iteration === 1 && sharesFirstModel);
-    const fitSeconds = r ? work.fits.map((f) => (todo(f) ? fitSecondsAt(f, r) : 0)) : null;
+    // A sequence that reads model 1 from another still evaluates it and samples from it.
+    const fitSeconds = r ? work.fits.map((f) => (todo(f) ? fitSecondsAt(f, r) : f.iteration > finished ? fitSecondsAt({ ...f, steps: 0 }, { ...r, fitOverhead: 0 }) : 0)) : null;
     const setupSeconds = r && finished < c.iterations ? r.setup : r ? 0 : null;
     const seconds = fitSeconds && setupSeconds !== null ? setupSeconds + fitSeconds.reduce((a, b) => a + b, 0) : null;
-    const gpuSeconds = gpu ? work.fits.filter(todo).reduce((s, f) => s + gpuFitSeconds(f, gpu), 0) : null;
+    const gpuSeconds = gpu ? work.fits.filter((f) => f.iteration > finished).reduce((s, f) => s + gpuFitSeconds(todo(f) ? f : { ...f, steps: 0, trainFlops: 0 }, gpu), 0) : null;
     return { label: spec.label(c), config: c, work, fitSeconds, setupSeconds, seconds, gpuSeconds, sharesFirstModel, finished, rateKey: key(c) };
   });
-  const parallel = opts.parallel ?? Math.max(1, os.availableParallelism());
   const all = sequences.flatMap((s) => s.work.fits.filter((f) => f.iteration > s.finished && !(f.iteration === 1 && s.sharesFirstModel)));
   const sum = (f: (x: FitWork) => number) => all.reduce((s, x) => s + f(x), 0);
   const calibrated = sequences.every((s) => s.seconds !== null);
@@ -291,6 +303,39 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     memoryBytes,
     advice,
   };
+}
+
+/**
+ * `measure()` while `others` processes run the same timing (calibrationLoad.ts); alone where they
+ * cannot start (then the rates say so).
+ */
+async function besideLoad(entry: SequenceEntry, config: unknown, others: number, measure: () => Promise<Rates>): Promise<Rates> {
+  if (others <= 0) return measure();
+  const children: ChildProcess[] = [];
+  try {
+    for (let i = 0; i < others; i++) children.push(fork(path.join(__dirname, "calibrationLoad.js"), [], { stdio: ["ignore", "ignore", "ignore", "ipc"] }));
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve, reject) => {
+            child.once("message", () => resolve());
+            child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+            child.once("error", reject);
+            child.send({ entry, config });
+          }),
+      ),
+    );
+  } catch {
+    for (const child of children) child.kill("SIGKILL");
+    const alone = await measure();
+    return { ...alone, basis: `${alone.basis} (timed alone: the busy processes beside it did not start)` };
+  }
+  try {
+    const r = await measure();
+    return { ...r, basis: `${r.basis}, beside ${others} busy process(es)` };
+  } finally {
+    for (const child of children) child.kill("SIGKILL");
+  }
 }
 
 export function fitSecondsAt(f: FitWork, r: Rates): number {

@@ -6,15 +6,8 @@
 import { serializeError } from "../errors";
 import { RunStore } from "../store/runStore";
 import type { SequenceJob, SequenceMessage } from "./sequenceProtocol";
-import { type AnyModalitySpec, type SequenceConfig } from "./spec";
+import { type SequenceConfig, specAt } from "./spec";
 import { runSequence } from "./runSequence";
-
-/** The spec a job names, loaded from its module: any module that exports a ModalitySpec. */
-function specOf(job: SequenceJob): AnyModalitySpec {
-  const spec: unknown = require(job.entry.module)[job.entry.exportName];
-  if (typeof spec !== "object" || spec === null || typeof (spec as { setup?: unknown }).setup !== "function") throw new Error(`${job.entry.module} exports no modality spec named ${job.entry.exportName}`);
-  return spec as AnyModalitySpec;
-}
 
 function send(message: SequenceMessage): void {
   process.send?.(message);
@@ -32,7 +25,7 @@ process.on("disconnect", () => process.exit(130));
 process.once("message", (job: SequenceJob) => {
   Promise.resolve()
     .then(() =>
-      runSequence(specOf(job), job.config as SequenceConfig, {
+      runSequence(specAt(job.entry), job.config as SequenceConfig, {
         store: RunStore.fromEnv(),
         checkpoints: job.checkpoints,
         fitCheckpoints: job.fitCheckpoints,

@@ -202,6 +202,13 @@ export function baseConfig<C>(spec: { profiles: Readonly<Record<Profile, C>> }, 
   return structuredClone(spec.profiles[profile]);
 }
 
+/** The spec an entry names, loaded from its module (any module that exports a ModalitySpec): what worker processes run. */
+export function specAt(entry: SequenceEntry): AnyModalitySpec {
+  const spec: unknown = require(entry.module)[entry.exportName];
+  if (typeof spec !== "object" || spec === null || typeof (spec as { setup?: unknown }).setup !== "function") throw new Error(`${entry.module} exports no modality spec named ${entry.exportName}`);
+  return spec as AnyModalitySpec;
+}
+
 /** A spec with its types erased, as registries and generic commands hold it. */
 export type AnyModalitySpec = ModalitySpec<SequenceConfig, SequenceResult<SequenceConfig>, unknown, unknown, unknown>;
 

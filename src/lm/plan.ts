@@ -83,7 +83,9 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
       const windows = Math.max(1, Math.floor(p.trainSize / T));
       const steps = Math.min(t.maxSteps ?? Infinity, Math.max(1, Math.round(Math.ceil(windows / t.batchSize) * epochs)));
       const trainUnits = steps * t.batchSize * T;
-      const sampleUnits = p.drawn + textDocs * perDoc;
+      // After the last model, a run in the store keeps one sampling batch (what a longer run would start with).
+      const preview = p.iteration === c.iterations ? sampling.batchSize * perDoc : 0;
+      const sampleUnits = p.drawn + preview + textDocs * perDoc;
       // A batch decodes until its longest document ends: taken as three times the mean, within the cap.
       const sampleCalls = Math.ceil(sampleUnits / perDoc / sampling.batchSize) * Math.min(sampling.maxTokens, 3 * perDoc);
       const evalUnits = (t.evalEvery > 0 ? Math.floor(steps / t.evalEvery) : 0) * (t.evalSequences > 0 ? t.evalSequences : validTokens(c) / T) * T + validTokens(c) + (textDocs > 0 ? textDocs * perDoc : 0);
@@ -146,7 +148,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
       return r.seconds;
     };
     try {
-      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, maxK: 30 });
+      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32 });
       const parts = Math.ceil(t.batchSize / micro);
       // Evaluation: forward passes over windows, in micro-batches.
       const evalWindows = windows(Math.max(2, micro));

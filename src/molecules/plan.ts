@@ -45,7 +45,8 @@ export const MOLECULE_COST: CostModel<MoleculeSequenceConfig> = {
       const steps = trainingSteps(scaledMoleculeTraining(train, p.scale), p.trainSize);
       const trainUnits = steps * train.batchSize;
       // A sampled conformer is one denoiser pass per sampling step.
-      const sampleUnits = p.drawn + coverage;
+      // After the last model, a run in the store keeps one sampling batch (what a longer run would start with).
+      const sampleUnits = p.drawn + (p.iteration === c.iterations ? evaluation.batchSize : 0) + coverage;
       const evalUnits = c.testMolecules * c.conformersPerMolecule * evaluation.lossRepeats;
       return {
         iteration: p.iteration,

@@ -51,7 +51,8 @@ export const VAE_COST: CostModel<VaeSequenceConfig> = {
     const fits: FitWork[] = plan.map((p) => {
       const steps = Math.min(t.maxSteps ?? Infinity, Math.max(1, Math.round(Math.ceil(p.trainSize / t.batchSize) * t.epochs * p.scale)));
       const trainUnits = steps * t.batchSize;
-      const sampleUnits = p.drawn + c.metricSamples;
+      // After the last model, a run in the store keeps one sampling batch of 256 (what a longer run would start with).
+      const sampleUnits = p.drawn + (p.iteration === c.iterations ? 256 : 0) + c.metricSamples;
       const evalUnits = c.testImages;
       return {
         iteration: p.iteration,
