@@ -63,9 +63,11 @@ function terminalRender(stream: NodeJS.WriteStream): (text: string, fraction: nu
 }
 
 export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${Math.round(s % 60)}s` : `${Math.floor(m / 60)}h${m % 60}m`;
+  if (s < 59.95) return `${s.toFixed(1)}s`;
+  // Rounded to whole seconds first, so that 179.7 s reads 3m0s, not 2m60s.
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  return m < 60 ? `${m}m${whole % 60}s` : `${Math.floor(m / 60)}h${m % 60}m`;
 }
 
 /** `text` broken into lines of at most `width` characters (help texts), at spaces. */

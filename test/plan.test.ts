@@ -122,10 +122,10 @@ test("a plan's time: fits × rates, sequences scheduled longest first on the wor
   assert.deepEqual(plan.sequences[1].fitSeconds, [1, 21, 30]);
   // 5 rolls: 2 + 5.5 + 5.5 + 5 = 18 s.
   assert.equal(plan.sequences[2].seconds, 18);
-  // Longest first: accumulate (54 s) starts at 0 on worker 1; replace (34 s) waits until model 1 is
-  // stored (at 2 + 1 = 3 s: the schedule counts the shared fit once, in replace, and waits for the first
-  // sequence's first iteration), then the 5-roll one follows replace on worker 2: max(54, 3 + 34 + 18) = 55 s.
-  assert.equal(plan.wallSeconds, 55);
+  // As the runner starts them: longest first, accumulate (54 s as planned) starts and, first with its
+  // first model, trains it (+10 s: 64 s); replace waits for that model, so worker 2 takes the 5-roll
+  // sequence (18 s); at 18 s replace starts and reads model 1 (34 − 10 = 24 s): max(64, 18 + 24) = 64 s.
+  assert.equal(plan.wallSeconds, 64);
   assert.equal(plan.serialSeconds, 34 + 54 + 18);
   // Finished iterations cost nothing, and a whole sequence in the store is not timed.
   const resumed = await planSequences(TIMED_DIE, configs, { parallel: 1, finished: (_c, i) => (i === 0 ? 3 : i === 2 ? 1 : 0) });

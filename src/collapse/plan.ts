@@ -74,8 +74,11 @@ export interface Rates {
 /** How a modality's costs are known: its work from its config, and a short measurement of its steps. */
 export interface CostModel<C> {
   work(c: C): SequenceWork;
-  /** Times the modality's real steps at `c`'s shapes on the backend selected now (seconds, not minutes). */
-  calibrate(c: C): Promise<Rates>;
+  /**
+   * Times the modality's real steps at `c`'s shapes on the backend selected now (seconds, not minutes);
+   * `stepsOnly`: the training step alone (the other rates 0), to time it beside busy processes.
+   */
+  calibrate(c: C, opts?: { stepsOnly?: boolean }): Promise<Rates>;
   /** A line on what to change when a fit of `c` would not fit in `budgetBytes` of memory (null: it fits). */
   advise?(c: C, budgetBytes: number): string | null;
   /** Configs with the same key have the same rates (default: the config without strategy, seed and iterations). */
@@ -103,6 +106,11 @@ export async function timeSteps(fit: (steps: number) => Promise<number>, opts: {
     }
     k = Math.min(maxK, extra > 0 ? Math.max(2 * k, Math.ceil((k * Math.max(1, short)) / extra)) : 2 * k);
   }
+}
+
+/** The rates of a steps-only timing (CostModel.calibrate with `stepsOnly`). */
+export function stepsOnly(trainStep: number, fitOverhead: number): Rates {
+  return { trainStep, sampleUnit: 0, evalUnit: 0, setup: 0, fitOverhead, basis: "" };
 }
 
 /** Per iteration: the training-set size, the training work's scale, and the samples drawn after the fit. */
@@ -210,13 +218,18 @@ export interface SequencePlan {
   finished: number;
   /** Key of its rates in Plan.rates. */
   rateKey: string;
+  /** Its work's seconds when it reads model 1 from another sequence, and the training of model 1 that saves (null: not timed). */
+  readerSeconds: number | null;
+  firstTrainSeconds: number | null;
+  /** How much slower its work runs beside the run's other workers (1: as alone). */
+  contention: number;
 }
 
 export interface Plan {
   modality: string;
   sequences: SequencePlan[];
   parallel: number;
-  rates: { key: string; rates: Rates }[];
+  rates: { key: string; rates: Rates; contention: number }[];
   totals: { steps: number; trainFlops: number; sampleFlops: number; evalFlops: number; trainUnits: number; sampleUnits: number; diskBytes: number; checkpointBytes: number; peakBytes: number };
   /** Estimated wall time here: the sequences scheduled on `parallel` workers (null: not calibrated). */
   wallSeconds: number | null;
@@ -244,6 +257,7 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
   const started = performance.now();
   const key = (c: C) => (model.rateKey ?? defaultRateKey)(c);
   const rates = new Map<string, Rates>();
+  const contention = new Map<string, number>();
   const parallel = opts.parallel ?? Math.max(1, os.availableParallelism());
   if (opts.calibrate !== false) {
     // The steps are timed on the backend a run would use, beside as many busy processes as the run
@@ -254,8 +268,16 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     for (const [i, c] of configs.entries()) {
       const k = key(c);
       if (rates.has(k) || (opts.finished?.(c, i) ?? 0) >= c.iterations) continue;
-      opts.onStatus?.(`timing the steps of ${spec.label(c)} here${others > 0 ? ` beside ${others} busy process(es), as the run's workers will be` : ""}`);
-      rates.set(k, await besideLoad(spec.entry, c, others, () => model.calibrate(c)));
+      opts.onStatus?.(`timing the steps of ${spec.label(c)} here`);
+      const alone = await model.calibrate(c);
+      rates.set(k, alone);
+      if (others > 0) {
+        // How much slower the same work runs while the run's other workers are busy.
+        opts.onStatus?.(`timing them again beside ${others} busy process(es), as the run's workers will be`);
+        const loaded = await besideLoad(spec.entry, c, others, () => model.calibrate(c, { stepsOnly: true }));
+        // The training step is timed most carefully (over at least a second of steps) and dominates a fit.
+        contention.set(k, loaded ? Math.min(4, Math.max(1, loaded.trainStep / alone.trainStep)) : 1);
+      }
     }
   }
   const gpu = opts.gpu ? gpuNamed(opts.gpu) : null;
@@ -273,7 +295,10 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     const setupSeconds = r && finished < c.iterations ? r.setup : r ? 0 : null;
     const seconds = fitSeconds && setupSeconds !== null ? setupSeconds + fitSeconds.reduce((a, b) => a + b, 0) : null;
     const gpuSeconds = gpu ? work.fits.filter((f) => f.iteration > finished).reduce((s, f) => s + gpuFitSeconds(todo(f) ? f : { ...f, steps: 0, trainFlops: 0 }, gpu), 0) : null;
-    return { label: spec.label(c), config: c, work, fitSeconds, setupSeconds, seconds, gpuSeconds, sharesFirstModel, finished, rateKey: key(c) };
+    const reader = r && finished === 0 ? fitSecondsAt({ ...work.fits[0], steps: 0 }, { ...r, fitOverhead: 0 }) : 0;
+    const trainer = r && finished === 0 ? fitSecondsAt(work.fits[0], r) : 0;
+    const readerSeconds = seconds !== null && fitSeconds ? seconds - fitSeconds[0] + reader : null;
+    return { label: spec.label(c), config: c, work, fitSeconds, setupSeconds, seconds, gpuSeconds, sharesFirstModel, finished, rateKey: key(c), readerSeconds, firstTrainSeconds: r ? trainer - reader : null, contention: contention.get(key(c)) ?? 1 };
   });
   const all = sequences.flatMap((s) => s.work.fits.filter((f) => f.iteration > s.finished && !(f.iteration === 1 && s.sharesFirstModel)));
   const sum = (f: (x: FitWork) => number) => all.reduce((s, x) => s + f(x), 0);
@@ -284,7 +309,7 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     modality: spec.name,
     sequences,
     parallel,
-    rates: [...rates].map(([k, r]) => ({ key: k, rates: r })),
+    rates: [...rates].map(([k, r]) => ({ key: k, rates: r, contention: contention.get(k) ?? 1 })),
     totals: {
       steps: sum((f) => f.steps),
       trainFlops: sum((f) => f.trainFlops),
@@ -306,11 +331,10 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
 }
 
 /**
- * `measure()` while `others` processes run the same timing (calibrationLoad.ts); alone where they
- * cannot start (then the rates say so).
+ * `measure()` while `others` processes run the same timing (calibrationLoad.ts); null where they
+ * cannot start.
  */
-async function besideLoad(entry: SequenceEntry, config: unknown, others: number, measure: () => Promise<Rates>): Promise<Rates> {
-  if (others <= 0) return measure();
+async function besideLoad(entry: SequenceEntry, config: unknown, others: number, measure: () => Promise<Rates>): Promise<Rates | null> {
   const children: ChildProcess[] = [];
   try {
     for (let i = 0; i < others; i++) children.push(fork(path.join(__dirname, "calibrationLoad.js"), [], { stdio: ["ignore", "ignore", "ignore", "ipc"] }));
@@ -327,12 +351,10 @@ async function besideLoad(entry: SequenceEntry, config: unknown, others: number,
     );
   } catch {
     for (const child of children) child.kill("SIGKILL");
-    const alone = await measure();
-    return { ...alone, basis: `${alone.basis} (timed alone: the busy processes beside it did not start)` };
+    return null;
   }
   try {
-    const r = await measure();
-    return { ...r, basis: `${r.basis}, beside ${others} busy process(es)` };
+    return await measure();
   } finally {
     for (const child of children) child.kill("SIGKILL");
   }
@@ -353,28 +375,55 @@ export function gpuFitSeconds(f: FitWork, gpu: Gpu): number {
 
 /**
  * The wall time of the sequences on `parallel` workers, started as the sequence runner starts them:
- * longest first, and a sequence whose first model another one is training waits until that model
- * is stored (then reads it instead of training it).
+ * longest first; a sequence whose first model another is training waits (the worker takes the next
+ * one) and, once that model is stored, reads it instead of training it. While more than one worker
+ * is busy, each sequence's work runs `contention` times slower (measured beside busy processes).
  */
 function scheduledSeconds(spec: { firstModelKey?(c: never): string }, configs: readonly SequenceConfig[], plans: readonly SequencePlan[], parallel: number): number {
-  const firstKey = (i: number) => spec.firstModelKey?.(configs[i] as never) ?? `sequence ${i}`;
+  const keyOf = (i: number) => spec.firstModelKey?.(configs[i] as never) ?? `sequence ${i}`;
   const pending = plans.map((_, i) => i).filter((i) => plans[i].finished < configs[i].iterations);
-  if (parallel === 1 || pending.length <= 1) return plans.reduce((s, p) => s + (p.seconds ?? 0), 0);
   pending.sort((a, b) => plans[b].seconds! - plans[a].seconds!);
-  const ready = new Map<string, number>(); // first model key → when its model 1 is stored
-  const workers = Array.from({ length: parallel }, () => 0);
-  let end = 0;
-  for (const i of pending) {
-    const w = workers.indexOf(Math.min(...workers));
-    const key = firstKey(i);
-    const start = Math.max(workers[w], ready.get(key) ?? 0);
-    const p = plans[i];
-    const first = (p.setupSeconds ?? 0) + (p.fitSeconds?.[0] ?? 0);
-    if (!ready.has(key)) ready.set(key, start + first);
-    workers[w] = start + p.seconds!;
-    end = Math.max(end, workers[w]);
+  const training = new Set<string>();
+  const stored = new Set<string>();
+  const running: { i: number; left: number; done: number; release: number | null }[] = [];
+  let t = 0;
+  for (;;) {
+    while (running.length < parallel) {
+      const at = pending.findIndex((i) => !training.has(keyOf(i)));
+      if (at < 0) break;
+      const [i] = pending.splice(at, 1);
+      const p = plans[i];
+      const first = p.finished === 0;
+      const trains = first && !stored.has(keyOf(i));
+      if (trains) training.add(keyOf(i));
+      const work = first ? p.readerSeconds! + (trains ? p.firstTrainSeconds! : 0) : p.seconds!;
+      running.push({ i, left: work, done: 0, release: trains ? p.setupSeconds! + p.fitSeconds![0] + p.firstTrainSeconds! - (p.sharesFirstModel ? 0 : p.firstTrainSeconds!) : null });
+    }
+    if (running.length === 0) return t;
+    const speed = (i: number) => (running.length > 1 ? 1 / plans[i].contention : 1);
+    let dt = Infinity;
+    for (const r of running) {
+      dt = Math.min(dt, r.left / speed(r.i));
+      if (r.release !== null) dt = Math.min(dt, Math.max(0, r.release - r.done) / speed(r.i));
+    }
+    t += dt;
+    for (const r of running) {
+      const step = dt * speed(r.i);
+      r.left -= step;
+      r.done += step;
+      if (r.release !== null && r.done >= r.release - 1e-9) {
+        stored.add(keyOf(r.i));
+        training.delete(keyOf(r.i));
+        r.release = null;
+      }
+    }
+    for (let k = running.length - 1; k >= 0; k--) {
+      if (running[k].left <= 1e-9) {
+        training.delete(keyOf(running[k].i));
+        running.splice(k, 1);
+      }
+    }
   }
-  return end;
 }
 
 // ---- text -------------------------------------------------------------------------------------
@@ -418,7 +467,9 @@ export function planText(plan: Plan, opts: { fits?: boolean } = {}): string {
   lines.push(`${plan.sequences.length} sequence(s): ${formatCount(t.steps)} optimizer steps, ${formatCount(t.trainFlops)} training FLOPs, ${formatCount(t.sampleFlops)} sampling FLOPs, ${formatCount(t.evalFlops)} evaluation FLOPs`);
   lines.push(`disk: ${formatBytes(t.diskBytes)} of synthetic sets and models in the run store, plus one fit checkpoint (${formatBytes(t.checkpointBytes)}) per running fit; peak memory of one fit ≈ ${formatBytes(t.peakBytes)}`);
   if (plan.wallSeconds !== null) {
-    lines.push(`time here ≈ ${hours(plan.wallSeconds)} on ${plan.parallel} worker(s) (${hours(plan.serialSeconds!)} one after another), from the steps timed here (${plan.calibrationSeconds.toFixed(1)} s of timing)`);
+    const slower = plan.rates.filter((r) => r.contention > 1).map((r) => r.contention);
+    const contended = slower.length > 0 ? `; beside the other workers its steps ran ${Math.min(...slower).toFixed(2)}–${Math.max(...slower).toFixed(2)}× slower than alone` : "";
+    lines.push(`time here ≈ ${hours(plan.wallSeconds)} on ${plan.parallel} worker(s) (${hours(plan.serialSeconds!)} one after another, alone), from the steps timed here (${plan.calibrationSeconds.toFixed(1)} s of timing${contended})`);
   }
   if (plan.gpu) {
     const u = plan.gpu.utilisation;

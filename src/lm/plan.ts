@@ -1,4 +1,4 @@
-import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, formatBytes, loopOf, plannedIterations, timeSteps } from "../collapse/plan";
+import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, formatBytes, loopOf, plannedIterations, stepsOnly, timeSteps } from "../collapse/plan";
 import { disposeParams } from "../nn/params";
 import { Rng } from "../random";
 import { EOT_ID, trainBpe } from "../text/bpe";
@@ -133,7 +133,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
     return fits === null ? `${at}, even one sequence a pass (≈ ${formatBytes(lmPeakBytes(m, 1, t.sequenceLength))})` : `${at}: --micro-batch ${fits} (≈ ${formatBytes(lmPeakBytes(m, fits, t.sequenceLength))}) fits`;
   },
 
-  async calibrate(c): Promise<Rates> {
+  async calibrate(c, opts): Promise<Rates> {
     const m = lmConfig(c.model, c.vocabSize);
     const t = checkTrainConfig(c.train, m);
     const s = samplingOf(c, m);
@@ -150,6 +150,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
     try {
       const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32 });
       const parts = Math.ceil(t.batchSize / micro);
+      if (opts?.stepsOnly) return stepsOnly(perStep * parts, fitOverhead);
       // Evaluation: forward passes over windows, in micro-batches.
       const evalWindows = windows(Math.max(2, micro));
       evaluateCrossEntropy(m, params, evalWindows, micro);

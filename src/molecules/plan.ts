@@ -1,4 +1,4 @@
-import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, timeSteps } from "../collapse/plan";
+import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, stepsOnly, timeSteps } from "../collapse/plan";
 import { disposeParams } from "../nn/params";
 import { Rng } from "../random";
 import { checkDiffusionConfig, checkMoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, scaledMoleculeTraining, trainDiffusion, trainingSteps } from "./diffusion";
@@ -77,7 +77,7 @@ export const MOLECULE_COST: CostModel<MoleculeSequenceConfig> = {
     };
   },
 
-  async calibrate(c): Promise<Rates> {
+  async calibrate(c, opts): Promise<Rates> {
     const { model, diffusion, train, evaluation } = checked(c);
     const rng = Rng.derive(0, "plan", "molecules");
     const params = initEgnn(model, rng.fork("init"));
@@ -107,6 +107,7 @@ export const MOLECULE_COST: CostModel<MoleculeSequenceConfig> = {
     try {
       // Real batches differ in atoms and edges, padded to a few shapes each compiled once: meet them all first.
       const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: real ? 24 : 2, k: real ? 16 : 1 });
+      if (opts?.stepsOnly) return stepsOnly(perStep, fitOverhead);
       const draws = evaluationDraws(set, diffusion, 1, evaluation.batchSize, rng.fork("draws"));
       evaluateDenoisingLoss(model, diffusion, params, draws);
       let t0 = performance.now();

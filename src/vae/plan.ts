@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, timeSteps } from "../collapse/plan";
+import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, stepsOnly, timeSteps } from "../collapse/plan";
 import type { ImageSet } from "../images/types";
 import { disposeParams } from "../nn/params";
 import { Rng } from "../random";
@@ -82,7 +82,7 @@ export const VAE_COST: CostModel<VaeSequenceConfig> = {
     };
   },
 
-  async calibrate(c): Promise<Rates> {
+  async calibrate(c, opts): Promise<Rates> {
     const m = modelOf(c);
     const t = checkVaeTrainConfig(c.train ?? {});
     const rng = Rng.derive(0, "plan", "vae");
@@ -92,6 +92,7 @@ export const VAE_COST: CostModel<VaeSequenceConfig> = {
     const fitOf = async (steps: number) => (await trainVae(m, params, images(t.batchSize * steps), { ...t, epochs: 1, maxSteps: steps }, rng.fork("fit"))).seconds;
     try {
       const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: 2 });
+      if (opts?.stepsOnly) return stepsOnly(perStep, fitOverhead);
       const test = images(Math.min(256, Math.max(32, c.testImages)));
       evaluateElbo(m, params, test, rng.fork("eval"));
       let t0 = performance.now();
