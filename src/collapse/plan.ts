@@ -89,24 +89,29 @@ export interface CostModel<C> {
  * Seconds per step and per fit of a fit function (`fit(steps)` → seconds of a fresh fit of that many
  * steps): after `warmUp` steps that trace and compile, two fresh fits of k and 2k steps; their
  * difference is k steps, the rest is what every fit pays once. What a fit pays once (tracing, first
- * allocations) varies by seconds for large models, so k doubles until the k extra steps take a second
- * and at least half as long as the shorter fit: a fast step is timed over many, a slow one over few.
+ * allocations) varies by seconds for large models, so k grows until the k extra steps take
+ * `minSeconds` and at least half as long as the shorter fit: a fast step is timed over many, a slow one
+ * over few.
  */
-export async function timeSteps(fit: (steps: number) => Promise<number>, opts: { warmUp: number; k?: number; maxK?: number }): Promise<{ perStep: number; fitOverhead: number; k: number }> {
+export async function timeSteps(fit: (steps: number) => Promise<number>, opts: { warmUp: number; k?: number; maxK?: number; minSeconds?: number }): Promise<{ perStep: number; fitOverhead: number; k: number }> {
   await fit(opts.warmUp);
-  const maxK = opts.maxK ?? 64;
+  const maxK = opts.maxK ?? 1024;
+  const enough = opts.minSeconds ?? 1;
   let k = opts.k ?? 1;
   for (;;) {
     const short = await fit(k);
     const long = await fit(2 * k);
     const extra = long - short;
-    if ((extra >= 1 && extra >= 0.5 * short) || 2 * k > maxK) {
+    if ((extra >= enough && extra >= 0.5 * short) || 2 * k > maxK) {
       const perStep = Math.max(1e-6, extra / k);
       return { perStep, fitOverhead: Math.max(0, short - k * perStep), k };
     }
-    k = Math.min(maxK, extra > 0 ? Math.max(2 * k, Math.ceil((k * Math.max(1, short)) / extra)) : 2 * k);
+    k = Math.min(maxK, extra > 0 ? Math.max(2 * k, Math.ceil((k * Math.max(enough, short)) / extra)) : 2 * k);
   }
 }
+
+/** Seconds of extra steps a timing takes: more beside busy processes, whose pace varies from moment to moment. */
+export const TIMED_SECONDS = { alone: 1.5, besideLoad: 3 } as const;
 
 /** The rates of a steps-only timing (CostModel.calibrate with `stepsOnly`). */
 export function stepsOnly(trainStep: number, fitOverhead: number): Rates {
@@ -274,7 +279,12 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
       if (others > 0) {
         // How much slower the same work runs while the run's other workers are busy.
         opts.onStatus?.(`timing them again beside ${others} busy process(es), as the run's workers will be`);
-        const loaded = await besideLoad(spec.entry, c, others, () => model.calibrate(c, { stepsOnly: true }));
+        // Twice, keeping the faster: a few seconds' timing beside busy processes is noisy, and the
+        // noise (a moment when both wait on the same cache or core) mostly makes a step look slower.
+        const loaded = await besideLoad(spec.entry, c, others, async () => {
+          const [a, b] = [await model.calibrate(c, { stepsOnly: true }), await model.calibrate(c, { stepsOnly: true })];
+          return a.trainStep <= b.trainStep ? a : b;
+        });
         // The training step is timed most carefully (over at least a second of steps) and dominates a fit.
         contention.set(k, loaded ? Math.min(4, Math.max(1, loaded.trainStep / alone.trainStep)) : 1);
       }

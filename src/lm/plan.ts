@@ -1,4 +1,4 @@
-import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, formatBytes, loopOf, plannedIterations, stepsOnly, timeSteps } from "../collapse/plan";
+import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, formatBytes, loopOf, plannedIterations, stepsOnly, TIMED_SECONDS, timeSteps } from "../collapse/plan";
 import { disposeParams } from "../nn/params";
 import { Rng } from "../random";
 import { EOT_ID, trainBpe } from "../text/bpe";
@@ -148,7 +148,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
       return r.seconds;
     };
     try {
-      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32 });
+      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone });
       const parts = Math.ceil(t.batchSize / micro);
       if (opts?.stepsOnly) return stepsOnly(perStep * parts, fitOverhead);
       // Evaluation: forward passes over windows, in micro-batches.

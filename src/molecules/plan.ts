@@ -1,4 +1,4 @@
-import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, stepsOnly, timeSteps } from "../collapse/plan";
+import { type CostModel, type FitWork, type Rates, OPTIMIZER_BYTES_PER_PARAMETER, loopOf, plannedIterations, stepsOnly, TIMED_SECONDS, timeSteps } from "../collapse/plan";
 import { disposeParams } from "../nn/params";
 import { Rng } from "../random";
 import { checkDiffusionConfig, checkMoleculeTrainConfig, evaluateDenoisingLoss, evaluationDraws, sampleConformations, scaledMoleculeTraining, trainDiffusion, trainingSteps } from "./diffusion";
@@ -106,7 +106,7 @@ export const MOLECULE_COST: CostModel<MoleculeSequenceConfig> = {
     };
     try {
       // Real batches differ in atoms and edges, padded to a few shapes each compiled once: meet them all first.
-      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: real ? 24 : 2, k: real ? 16 : 1 });
+      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: real ? 24 : 2, k: real ? 16 : 1, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone });
       if (opts?.stepsOnly) return stepsOnly(perStep, fitOverhead);
       const draws = evaluationDraws(set, diffusion, 1, evaluation.batchSize, rng.fork("draws"));
       evaluateDenoisingLoss(model, diffusion, params, draws);
