@@ -25,7 +25,7 @@ import { BIN, collapse, slurmUnavailable, tempDir } from "./helpers";
 //
 // Requeue delay. A requeued job waits for a BeginTime Slurm sets ~2 min ahead (squeue: PENDING,
 // reason BeginTime). Once the test has seen the task pending again with its restart counted, it cuts
-// that wait with `scontrol update jobid=<job>_<i> StartTime=now` (Slurm starts it within a second): the
+// that wait, 10 s after the cut, with `scontrol update jobid=<job>_<i> StartTime=now` (Slurm starts it within a second): the
 // requeue is Slurm's own, only the wait is skipped. (`scontrol release` does not apply, the job is not
 // held; `--resubmit` leaves a queued sequence alone.)
 
@@ -138,6 +138,11 @@ test("a sweep task cut by a real Slurm time limit mid-fit checkpoints, is requeu
           const ranFor = (Date.parse(cut.at) - Date.parse(start!.at)) / 1000;
           const requeueDelay = (Date.parse(job!.StartTime) - Date.now()) / 1000;
           cuts.push({ step, ranFor, requeueDelay });
+          // Not at once: a start within a second of the requeue can find the node still revoking the last
+          // start's credential, and Slurm then fails the job ("Job credential revoked", seen in a full
+          // test run); 10 s after the cut the last start is gone.
+          const settle = 10_000 - (Date.now() - Date.parse(cut.at));
+          if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
           const update = spawnSync("scontrol", ["update", `jobid=${task}`, "StartTime=now"], { encoding: "utf8", timeout: 20_000 });
           assert.equal(update.status, 0, `scontrol update StartTime=now: ${update.stderr}`);
         }

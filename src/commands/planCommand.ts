@@ -38,7 +38,9 @@ Flags:
 Time here is the sum over fits of steps × the timed step, sampled units × the timed sampling, evaluated
 units × the timed evaluation and a per-fit overhead, plus the set-up; the sequences are scheduled on
 the workers as the sequence runner starts them (longest first; a sequence waits for a first model
-another is training, then reads it). Timing takes seconds at smoke and quick, a few minutes at paper.`;
+another is training, then reads it); while more than one worker is busy, at the pace its training
+step kept when timed beside as many busy processes. Timing takes seconds at smoke, up to a minute or
+two at quick and minutes at paper.`;
 
 const PLAN_FLAGS = {
   sweep: { type: "string" },
