@@ -207,7 +207,7 @@ test("a sweep task cut by a real Slurm time limit mid-fit checkpoints, is requeu
     const delays = list(cuts.map((c) => c.requeueDelay));
     console.log(
       `# slurm time limit: a ${STEPS}-step smoke VAE fit (cpu) as array task ${task}, limit 1 min, USR1 ${SIGNAL_SECONDS} s before: cut ${cuts.length}× ` +
-        `(USR1 after ${usr1After} s of a start; checkpointed at step ${steps} of ${STEPS}; requeued, Slurm would have restarted it ${delays} s later, started at once instead); ` +
+        `(USR1 after ${usr1After} s of a start; checkpointed at step ${steps} of ${STEPS}; requeued, Slurm would have restarted it ${delays} s later, started 10 s after the cut instead); ` +
         `finished ${seconds.toFixed(1)} s after sbatch; the same sweep straight through without Slurm: ${ref.seconds.toFixed(1)} s`,
     );
   } finally {
