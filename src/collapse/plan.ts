@@ -301,11 +301,11 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     const r = rates.get(key(c)) ?? (finished >= c.iterations && opts.calibrate !== false ? NOTHING_TO_RUN : null);
     const todo = (f: FitWork) => f.iteration > finished && !(f.iteration === 1 && sharesFirstModel);
     // A sequence that reads model 1 from another still evaluates it and samples from it.
-    const fitSeconds = r ? work.fits.map((f) => (todo(f) ? fitSecondsAt(f, r) : f.iteration > finished ? fitSecondsAt({ ...f, steps: 0 }, { ...r, fitOverhead: 0 }) : 0)) : null;
+    const fitSeconds = r ? work.fits.map((f) => (todo(f) ? fitSecondsAt(f, r) : f.iteration > finished ? readSecondsAt(f, r) : 0)) : null;
     const setupSeconds = r && finished < c.iterations ? r.setup : r ? 0 : null;
     const seconds = fitSeconds && setupSeconds !== null ? setupSeconds + fitSeconds.reduce((a, b) => a + b, 0) : null;
     const gpuSeconds = gpu ? work.fits.filter((f) => f.iteration > finished).reduce((s, f) => s + gpuFitSeconds(todo(f) ? f : { ...f, steps: 0, trainFlops: 0 }, gpu), 0) : null;
-    const reader = r && finished === 0 ? fitSecondsAt({ ...work.fits[0], steps: 0 }, { ...r, fitOverhead: 0 }) : 0;
+    const reader = r && finished === 0 ? readSecondsAt(work.fits[0], r) : 0;
     const trainer = r && finished === 0 ? fitSecondsAt(work.fits[0], r) : 0;
     const readerSeconds = seconds !== null && fitSeconds ? seconds - fitSeconds[0] + reader : null;
     return { label: spec.label(c), config: c, work, fitSeconds, setupSeconds, seconds, gpuSeconds, sharesFirstModel, finished, rateKey: key(c), readerSeconds, firstTrainSeconds: r ? trainer - reader : null, contention: contention.get(key(c)) ?? 1 };
@@ -374,6 +374,11 @@ export function fitSecondsAt(f: FitWork, r: Rates): number {
   return r.fitOverhead + f.steps * r.trainStep + f.sampleUnits * r.sampleUnit + f.evalUnits * r.evalUnit;
 }
 
+/** A model read from another sequence's store: evaluated and sampled from, not trained. */
+function readSecondsAt(f: FitWork, r: Rates): number {
+  return f.sampleUnits * r.sampleUnit + f.evalUnits * r.evalUnit;
+}
+
 export function gpuFitSeconds(f: FitWork, gpu: Gpu): number {
   const peak = gpu.tf32Tflops * 1e12;
   return (
@@ -407,7 +412,7 @@ function scheduledSeconds(spec: { firstModelKey?(c: never): string }, configs: r
       const trains = first && !stored.has(keyOf(i));
       if (trains) training.add(keyOf(i));
       const work = first ? p.readerSeconds! + (trains ? p.firstTrainSeconds! : 0) : p.seconds!;
-      running.push({ i, left: work, done: 0, release: trains ? p.setupSeconds! + p.fitSeconds![0] + p.firstTrainSeconds! - (p.sharesFirstModel ? 0 : p.firstTrainSeconds!) : null });
+      running.push({ i, left: work, done: 0, release: trains ? p.setupSeconds! + p.fitSeconds![0] + (p.sharesFirstModel ? p.firstTrainSeconds! : 0) : null });
     }
     if (running.length === 0) return t;
     const speed = (i: number) => (running.length > 1 ? 1 / plans[i].contention : 1);
@@ -454,7 +459,8 @@ export function formatBytes(b: number): string {
   return `${(b / 1024).toFixed(1)} KiB`;
 }
 
-const hours = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : formatSeconds(s));
+/** A duration for plans: hours past one hour, else formatSeconds. */
+export const formatDuration = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : formatSeconds(s));
 
 /** The plan as text: one block per sequence (a line per fit), then the totals and time estimates. */
 export function planText(plan: Plan, opts: { fits?: boolean } = {}): string {
@@ -470,7 +476,7 @@ export function planText(plan: Plan, opts: { fits?: boolean } = {}): string {
         );
       }
     }
-    lines.push(`  peak memory ≈ ${formatBytes(w.memory.peakBytes)}${w.memory.microBatch !== undefined ? ` (micro-batch ${w.memory.microBatch})` : ""}; a fit checkpoint ${formatBytes(w.checkpointBytes)}${s.seconds !== null ? `; here ≈ ${hours(s.seconds)}` : ""}${s.gpuSeconds !== null && plan.gpu ? `; on one ${plan.gpu.gpu.name} ≈ ${hours(s.gpuSeconds)}` : ""}`);
+    lines.push(`  peak memory ≈ ${formatBytes(w.memory.peakBytes)}${w.memory.microBatch !== undefined ? ` (micro-batch ${w.memory.microBatch})` : ""}; a fit checkpoint ${formatBytes(w.checkpointBytes)}${s.seconds !== null ? `; here ≈ ${formatDuration(s.seconds)}` : ""}${s.gpuSeconds !== null && plan.gpu ? `; on one ${plan.gpu.gpu.name} ≈ ${formatDuration(s.gpuSeconds)}` : ""}`);
   }
   const t = plan.totals;
   lines.push("");
@@ -479,11 +485,11 @@ export function planText(plan: Plan, opts: { fits?: boolean } = {}): string {
   if (plan.wallSeconds !== null) {
     const slower = plan.rates.filter((r) => r.contention > 1).map((r) => r.contention);
     const contended = slower.length > 0 ? `; beside the other workers its steps ran ${Math.min(...slower).toFixed(2)}–${Math.max(...slower).toFixed(2)}× slower than alone` : "";
-    lines.push(`time here ≈ ${hours(plan.wallSeconds)} on ${plan.parallel} worker(s) (${hours(plan.serialSeconds!)} one after another, alone), from the steps timed here (${plan.calibrationSeconds.toFixed(1)} s of timing${contended})`);
+    lines.push(`time here ≈ ${formatDuration(plan.wallSeconds)} on ${plan.parallel} worker(s) (${formatDuration(plan.serialSeconds!)} one after another, alone), from the steps timed here (${plan.calibrationSeconds.toFixed(1)} s of timing${contended})`);
   }
   if (plan.gpu) {
     const u = plan.gpu.utilisation;
-    lines.push(`on one ${plan.gpu.gpu.name} ≈ ${hours(plan.gpu.seconds)} (FLOPs at ${u.train * 100}% of its ${plan.gpu.gpu.tf32Tflops} TFLOP/s TF32 peak for training, ${u.sample * 100}% for sampling, ${u.eval * 100}% for evaluation, and at least ${GPU_CALL_SECONDS.trainStep * 1000} ms a training step and ${GPU_CALL_SECONDS.sampleCall * 1000} ms a sampling call: assumed, not measured)`);
+    lines.push(`on one ${plan.gpu.gpu.name} ≈ ${formatDuration(plan.gpu.seconds)} (FLOPs at ${u.train * 100}% of its ${plan.gpu.gpu.tf32Tflops} TFLOP/s TF32 peak for training, ${u.sample * 100}% for sampling, ${u.eval * 100}% for evaluation, and at least ${GPU_CALL_SECONDS.trainStep * 1000} ms a training step and ${GPU_CALL_SECONDS.sampleCall * 1000} ms a sampling call: assumed, not measured)`);
   }
   const assumptions = [...new Set(plan.sequences.flatMap((s) => s.work.assumptions))];
   const bases = [...new Set([...plan.sequences.map((s) => s.work.memory.basis), ...plan.rates.map((r) => r.rates.basis)])].filter(Boolean);
@@ -574,6 +580,6 @@ export class PlannedClock {
 export function planSummary(plan: Plan): string {
   const fits = plan.sequences.reduce((s, q) => s + q.work.fits.filter((f) => f.iteration > q.finished && !(f.iteration === 1 && q.sharesFirstModel)).length, 0);
   if (fits === 0) return `planned: nothing to train (every model is in the run store)`;
-  const time = plan.wallSeconds !== null ? `≈ ${hours(plan.wallSeconds)} here on ${plan.parallel} worker(s), from steps timed here in ${plan.calibrationSeconds.toFixed(1)} s` : "not timed";
+  const time = plan.wallSeconds !== null ? `≈ ${formatDuration(plan.wallSeconds)} here on ${plan.parallel} worker(s), from steps timed here in ${plan.calibrationSeconds.toFixed(1)} s` : "not timed";
   return `planned: ${fits} model fits, ${formatCount(plan.totals.steps)} optimizer steps, ${formatCount(plan.totals.trainFlops + plan.totals.sampleFlops + plan.totals.evalFlops)} FLOPs, ${time}; peak memory of a fit ≈ ${formatBytes(plan.totals.peakBytes)}, ${formatBytes(plan.totals.diskBytes)} to the run store`;
 }

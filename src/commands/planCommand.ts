@@ -1,11 +1,10 @@
 import * as path from "node:path";
-import { type Plan, GPUS, formatBytes, planRows, planSequences, planText } from "../collapse/plan";
+import { type Plan, GPUS, formatBytes, formatDuration, planRows, planSequences, planText } from "../collapse/plan";
 import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
 import { storedIterations } from "../collapse/runSequence";
 import type { AnyModalitySpec, SequenceConfig } from "../collapse/spec";
 import { EXPERIMENTS, experimentNamed } from "../experiments/registry";
 import { modalityNames, modalitySpec } from "../modalities";
-import { formatSeconds } from "../progress";
 import { RunStore } from "../store/runStore";
 import { expandSweep, readSweepFile } from "../sweep/spec";
 import { sweepModality } from "../sweep/commands";
@@ -128,16 +127,12 @@ export async function planCommand(args: string[]): Promise<number> {
   if (plans.length > 1) {
     const timed = plans.filter((p) => p.plan?.wallSeconds != null);
     const parts = [];
-    if (timed.length > 0) parts.push(`here ≈ ${hoursText(timed.reduce((s, p) => s + p.plan!.wallSeconds!, 0))} (one experiment after another)`);
-    if (gpu) parts.push(`on one ${gpu} ≈ ${hoursText(plans.reduce((s, p) => s + (p.plan?.gpu?.seconds ?? 0), 0))}`);
+    if (timed.length > 0) parts.push(`here ≈ ${formatDuration(timed.reduce((s, p) => s + p.plan!.wallSeconds!, 0))} (one experiment after another)`);
+    if (gpu) parts.push(`on one ${gpu} ≈ ${formatDuration(plans.reduce((s, p) => s + (p.plan?.gpu?.seconds ?? 0), 0))}`);
     parts.push(`${formatBytes(plans.reduce((s, p) => s + (p.plan?.totals.diskBytes ?? 0), 0))} in the run store`);
     console.log(`all of it: ${parts.join("; ")}`);
   }
   return 0;
-}
-
-function hoursText(s: number): string {
-  return s >= 3600 ? `${(s / 3600).toFixed(1)} h` : formatSeconds(s);
 }
 
 function modalityBatch(spec: AnyModalitySpec, text: Record<string, string>, profile: Profile): Batch {

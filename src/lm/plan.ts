@@ -8,6 +8,7 @@ import { checkSamplingConfig, sampleDocuments } from "./sample";
 import { ESTIMATED_TOKENS_PER_DOCUMENT, type LmSequenceConfig, TEXT_METRIC_DOCUMENTS, TOKENIZER_BYTES_PER_TOKEN, loadLmCorpus } from "./sequence";
 import { checkTrainConfig, evaluateCrossEntropy, train } from "./train";
 import type { LmConfig } from "./types";
+import { epochSteps } from "../nn/fit";
 
 /**
  * Multiply-adds of a forward pass per token (×2 for FLOPs): every weight matrix once (the input
@@ -81,7 +82,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
     const fits: FitWork[] = plan.map((p) => {
       const epochs = (p.iteration === 1 ? (c.firstIterationEpochs ?? t.epochs) : t.epochs) * p.scale;
       const windows = Math.max(1, Math.floor(p.trainSize / T));
-      const steps = Math.min(t.maxSteps ?? Infinity, Math.max(1, Math.round(Math.ceil(windows / t.batchSize) * epochs)));
+      const steps = epochSteps(windows, t.batchSize, epochs, t.maxSteps);
       const trainUnits = steps * t.batchSize * T;
       // After the last model, a run in the store keeps one sampling batch (what a longer run would start with).
       const preview = p.iteration === c.iterations ? sampling.batchSize * perDoc : 0;

@@ -3,7 +3,7 @@ import { ConfigError, checkInt, checkKnownKeys, checkNumber } from "../errors";
 import type { Rng } from "../random";
 import { forward } from "./model";
 import type { LmConfig } from "./types";
-import { type OptimizerConfig, type ScheduleConfig, ShuffledOrder, checkOptimizerConfig, fit, learningRateAt, type FitCheckpoint } from "../nn/fit";
+import { type OptimizerConfig, type ScheduleConfig, ShuffledOrder, checkOptimizerConfig, fit, learningRateAt, type FitCheckpoint, epochSteps } from "../nn/fit";
 import { compiledWithParams } from "../nn/compiled";
 import type { Params } from "../nn/params";
 
@@ -166,8 +166,7 @@ export async function train(
   checkpoint?: FitCheckpoint,
 ): Promise<TrainResult> {
   if (trainWindows.length === 0) throw new ConfigError("train", "the training text is shorter than one sequence");
-  const stepsPerEpoch = Math.ceil(trainWindows.length / c.batchSize);
-  const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
+  const total = epochSteps(trainWindows.length, c.batchSize, c.epochs, c.maxSteps);
   // Decay matrices only: not norms, biases or learned positions.
   const decays = (n: string) => params[n].shape.length >= 2 && !/(^|\.)wpe$/.test(n);
   const evalSet = c.evalSequences > 0 ? valid.slice(0, c.evalSequences) : valid;

@@ -81,6 +81,15 @@ export function checkOptimizerConfig(field: string, c: OptimizerConfig & Partial
 }
 
 /** Learning rate at `step` (0-based) of `total`: linear warmup, then cosine decay to the minimum. */
+/**
+ * Optimizer steps of a fit of `epochs` passes over `examples` in batches of `batchSize` (the last batch
+ * of an epoch may be short), at least one, at most `maxSteps`: what every epoch-based fit runs and
+ * what `collapse plan` counts.
+ */
+export function epochSteps(examples: number, batchSize: number, epochs: number, maxSteps = Infinity): number {
+  return Math.min(maxSteps, Math.max(1, Math.round(Math.ceil(examples / batchSize) * epochs)));
+}
+
 export function learningRateAt(c: ScheduleConfig, step: number, total: number): number {
   const warmup = Math.max(1, Math.round(c.warmupFraction * total));
   if (step < warmup) return (c.learningRate * (step + 1)) / warmup;

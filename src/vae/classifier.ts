@@ -6,7 +6,7 @@ import { conv2d, dense } from "./layers";
 import { batchTensor } from "./train";
 import { type ParamSpec, materialize, normal, zeros } from "../nn/params";
 import type { Params } from "../nn/params";
-import { fit } from "../nn/fit";
+import { fit, epochSteps } from "../nn/fit";
 
 /**
  * A small CNN that predicts binary attributes (glasses, hat, ...) of real images, trained once per
@@ -83,7 +83,7 @@ export async function trainClassifier(clf: Classifier, data: ImageSet, c: Classi
     if (!l) throw new ConfigError("classifier.attributes", `the training images have no labels for ${a}`);
     return l;
   });
-  const steps = Math.max(1, Math.round(Math.ceil(data.n / c.batchSize) * c.epochs));
+  const steps = epochSteps(data.n, c.batchSize, c.epochs);
   let order = rng.permutation(data.n);
   let cursor = 0;
   await fit({

@@ -7,6 +7,7 @@ import { disposeClassifier, trainClassifier } from "./classifier";
 import { type VaeConfig, decode, vaeInit, vaeParameterCount, vaeSpecs } from "./model";
 import { type VaeSequenceConfig, classifierFor, loadVaeData } from "./sequence";
 import { checkVaeTrainConfig, evaluateElbo, trainVae } from "./train";
+import { epochSteps } from "../nn/fit";
 
 /**
  * Multiply-adds of one image's forward pass: each conv's weights once per output position (the
@@ -49,7 +50,7 @@ export const VAE_COST: CostModel<VaeSequenceConfig> = {
     const pixels = c.imageSize * c.imageSize * 3;
     const plan = plannedIterations({ ...loopOf(c, c.trainImages, c.freshRealImages ?? 0), syntheticSizes: c.samplesPerIteration });
     const fits: FitWork[] = plan.map((p) => {
-      const steps = Math.min(t.maxSteps ?? Infinity, Math.max(1, Math.round(Math.ceil(p.trainSize / t.batchSize) * t.epochs * p.scale)));
+      const steps = epochSteps(p.trainSize, t.batchSize, t.epochs * p.scale, t.maxSteps);
       const trainUnits = steps * t.batchSize;
       // After the last model, a run in the store keeps one sampling batch of 256 (what a longer run would start with).
       const sampleUnits = p.drawn + (p.iteration === c.iterations ? 256 : 0) + c.metricSamples;

@@ -4,7 +4,7 @@ import type { ImageSet } from "../images/types";
 import type { Rng, RngState } from "../random";
 import { type VaeConfig, elbo } from "./model";
 import type { Params } from "../nn/params";
-import { type OptimizerConfig, ShuffledOrder, checkOptimizerConfig, fit, type FitCheckpoint } from "../nn/fit";
+import { type OptimizerConfig, ShuffledOrder, checkOptimizerConfig, fit, type FitCheckpoint, epochSteps } from "../nn/fit";
 
 /** Optimisation settings of one VAE fit. */
 export interface VaeTrainConfig extends OptimizerConfig {
@@ -86,8 +86,7 @@ export async function trainVae(
   if (data.height !== model.imageSize || data.width !== model.imageSize) {
     throw new ConfigError("model.imageSize", `the model takes ${model.imageSize}×${model.imageSize} images, the data are ${data.height}×${data.width}`);
   }
-  const stepsPerEpoch = Math.ceil(data.n / c.batchSize);
-  const total = Math.min(c.maxSteps ?? Infinity, Math.max(1, Math.round(stepsPerEpoch * c.epochs)));
+  const total = epochSteps(data.n, c.batchSize, c.epochs, c.maxSteps);
   const order = new ShuffledOrder(rng.fork("order"), data.n);
   const noise = rng.fork("noise");
   let window = { loss: 0, reconstruction: 0, kl: 0, steps: 0 };
