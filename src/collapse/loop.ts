@@ -1,10 +1,10 @@
 import * as fs from "node:fs";
-import { DataError } from "../errors";
+import { ConfigError, DataError } from "../errors";
 import { throwIfInterrupted } from "../interrupt";
 import { Rng } from "../random";
 import { type Run, syntheticArtifact } from "../store/runStore";
-import type { Modality } from "./modality";
-import { type LoopConfig, type Pool, checkLoopConfig, samplesToDraw, trainingParts, trainingScale } from "./strategies";
+import type { FitCompute, Modality } from "./modality";
+import { type CheckedLoopConfig, DEFAULT_MAX_DRAWS, type LoopConfig, type Pool, checkLoopConfig, keptRealSize, samplesToDraw, trainingParts, trainingScale } from "./strategies";
 
 /** What happened at one model-fitting iteration. */
 export interface IterationRecord {
@@ -17,6 +17,13 @@ export interface IterationRecord {
   trainingScale?: number;
   /** Points the modality reported while fitting (a learning curve), if any. */
   curve?: { step: number; metrics: Record<string, number> }[];
+  /**
+   * The sequence's training work up to and including this fit (see Modality.trainingCompute); absent
+   * in runs written before it was recorded.
+   */
+  compute?: FitCompute;
+  /** Under curation: the samples this model drew for the pool, and how many of them the verifier kept. */
+  curation?: { drawn: number; kept: number };
   /** Wall time of fit + evaluate + sample (not part of the reproducible result). */
   seconds: number;
 }
@@ -98,6 +105,8 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     pool.real.push({ data: await realDraw(modality, cfg, seed, draw), origin: "real", generation: draw });
   };
   await addReal(1);
+  const kept = keptRealSize(cfg);
+  if (kept !== null) pool.realKept = { ...pool.real[0], data: modality.select(pool.real[0].data, Int32Array.from({ length: kept }, (_, k) => k)) };
 
   const records: IterationRecord[] = run ? run.records<IterationRecord>() : [];
   records.forEach((r, i) => {
@@ -112,7 +121,8 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
   // its seed, synthetic sets are read back (they depend on models we no longer have).
   for (let n = 1; n <= resumedFrom; n++) {
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
-    if (n < cfg.iterations) {
+    if (n < cfg.iterations && samplesToDraw(cfg, n) === 0) pool.synthetic.push({ data: emptySet(modality, pool), origin: "synthetic", generation: n });
+    else if (n < cfg.iterations) {
       const file = run!.artifactPath(syntheticArtifact(n));
       let data = run!.readSynthetic(n, modality.codec!);
       if (data === null) throw new DataError(file, "missing, but iteration " + n + " is recorded as finished");
@@ -121,7 +131,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
         const model = opts.restore ? await opts.restore(n) : null;
         if (model === null) throw new DataError(file, `holds the first ${modality.size(data)} of model ${n}'s samples; continuing the run needs the model's checkpoint`);
         try {
-          data = await sampleInRun(opts, model, samplesToDraw(cfg, n), n);
+          data = (await drawSynthetic(opts, cfg, model, samplesToDraw(cfg, n), n)).data;
         } finally {
           modality.dispose?.(model);
         }
@@ -134,7 +144,8 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     throwIfInterrupted(opts.signal);
     const started = performance.now();
     if (n >= 2 && cfg.freshRealSize > 0) await addReal(n);
-    const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) });
+    // A real share of 1 leaves the synthetic part empty.
+    const parts = trainingParts(cfg.strategy, n, pool, { size: (d) => modality.size(d), select: (d, i) => modality.select(d, i), to: cfg.realSize, rng: Rng.derive(seed, "subsample", n) }).filter((p) => modality.size(p.data) > 0);
     const curve: { step: number; metrics: Record<string, number> }[] = [];
     const scale = trainingScale(cfg.strategy, n, pool, (d) => modality.size(d));
     const checkpointName = fitCheckpointArtifact(n);
@@ -165,6 +176,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
           : undefined,
     });
     let metrics: Readonly<Record<string, number>>;
+    let curation: IterationRecord["curation"];
     try {
       metrics = await modality.evaluate(model, Rng.derive(seed, "evaluate", n));
       for (const [name, value] of Object.entries(metrics)) {
@@ -172,21 +184,31 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
       }
       throwIfInterrupted(opts.signal);
       await opts.onModel?.(n, model);
-      if (n < cfg.iterations) pool.synthetic.push({ data: await sampleInRun(opts, model, samplesToDraw(cfg, n), n), origin: "synthetic", generation: n });
-      else if (opts.extendable) {
+      if (n < cfg.iterations) {
+        const size = samplesToDraw(cfg, n);
+        const drawn = size === 0 ? { data: emptySet(modality, pool), curation: undefined } : await drawSynthetic(opts, cfg, model, size, n);
+        curation = drawn.curation;
+        pool.synthetic.push({ data: drawn.data, origin: "synthetic", generation: n });
+      } else if (opts.extendable) {
+        // The preview is not curated: it is shown, not trained on (a continued run draws the curated set).
         const preview = opts.restore && modality.previewSize ? Math.min(modality.previewSize, samplesToDraw(cfg, n)) : samplesToDraw(cfg, n);
-        await sampleInRun(opts, model, preview, n);
+        if (preview > 0) await drawSynthetic(opts, { ...cfg, curation: undefined }, model, preview, n);
       }
     } finally {
       modality.dispose?.(model);
     }
+    const trainSize = parts.reduce((s, p) => s + modality.size(p.data), 0);
+    const before = n === 1 ? NO_COMPUTE : records[n - 2].compute;
+    const compute = before && addCompute(before, modality.trainingCompute?.(parts, scale) ?? { examples: trainSize * scale });
     const record: IterationRecord = {
       iteration: n,
-      trainSize: parts.reduce((s, p) => s + modality.size(p.data), 0),
+      trainSize,
       realInTrain: parts.filter((p) => p.origin === "real").reduce((s, p) => s + modality.size(p.data), 0),
       metrics: { ...metrics },
       ...(scale !== 1 ? { trainingScale: scale } : {}),
       ...(curve.length > 0 ? { curve } : {}),
+      ...(compute ? { compute } : {}),
+      ...(curation ? { curation } : {}),
       seconds: (performance.now() - started) / 1000,
     };
     run?.append(record);
@@ -197,14 +219,74 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
   return { records, resumedFrom };
 }
 
+const NO_COMPUTE: FitCompute = { examples: 0, tokens: 0, flops: 0 };
+
+/** a + b, field by field; tokens and FLOPs only where both know them. */
+function addCompute(a: FitCompute, b: FitCompute): FitCompute {
+  const out: FitCompute = { examples: a.examples + b.examples };
+  if (a.tokens !== undefined && b.tokens !== undefined) out.tokens = a.tokens + b.tokens;
+  if (a.flops !== undefined && b.flops !== undefined) out.flops = a.flops + b.flops;
+  return out;
+}
+
+/** A set with no samples (a synthetic part under a real share of 1), selected from the original real set. */
+function emptySet<D, M>(modality: Modality<D, M>, pool: Pool<D>): D {
+  return modality.select(pool.real[0].data, new Int32Array(0));
+}
+
 /**
- * `size` samples of model n (every draw from the iteration's own generator), persisted in the run
- * before the record that declares iteration n finished.
+ * `size` samples of model n (every draw from the iteration's own generator), curated when the loop
+ * says so, persisted in the run before the record that declares iteration n finished.
  */
-async function sampleInRun<D, M>(opts: CollapseOptions<D, M>, model: M, size: number, n: number): Promise<D> {
-  const data = await opts.modality.sample(model, size, Rng.derive(opts.seed, "sample", n));
-  opts.run?.writeSynthetic(n, opts.modality.codec!, data);
-  return data;
+async function drawSynthetic<D, M>(opts: CollapseOptions<D, M>, cfg: CheckedLoopConfig, model: M, size: number, n: number): Promise<{ data: D; curation?: { drawn: number; kept: number } }> {
+  const { modality } = opts;
+  const drawn = cfg.curation ? await curate(opts, cfg, model, size, n) : { data: await modality.sample(model, size, Rng.derive(opts.seed, "sample", n)) };
+  opts.run?.writeSynthetic(n, modality.codec!, drawn.data);
+  return drawn;
+}
+
+/**
+ * Curation: model n's samples scored by the verifier, the best `size` kept (in the order drawn). With a
+ * share, size/keep samples are drawn once; with a threshold, sets of size, 2·size, 4·size, ... samples
+ * (each from its own generator) until `size` of one set pass, every drawn sample counted in the cost.
+ */
+async function curate<D, M>(opts: CollapseOptions<D, M>, cfg: CheckedLoopConfig, model: M, size: number, n: number): Promise<{ data: D; curation: { drawn: number; kept: number } }> {
+  const { modality } = opts;
+  const c = cfg.curation!;
+  const verify = modality.verifiers?.[c.verifier];
+  if (!verify) {
+    const known = Object.keys(modality.verifiers ?? {});
+    throw new ConfigError("curation.verifier", `${modality.name} has no verifier ${JSON.stringify(c.verifier)}; ${known.length ? `it has ${known.join(", ")}` : "it has none"}`);
+  }
+  const scoreSet = async (count: number, attempt: number) => {
+    const data = await modality.sample(model, count, attempt === 0 ? Rng.derive(opts.seed, "sample", n) : Rng.derive(opts.seed, "sample", n, attempt));
+    const scores = await verify(data, { iteration: n, model, rng: Rng.derive(opts.seed, "verify", n, attempt) });
+    if (scores.length !== modality.size(data)) throw new Error(`verifier ${c.verifier} gave ${scores.length} scores for ${modality.size(data)} samples`);
+    return { data, scores };
+  };
+  if (c.keep !== undefined) {
+    const count = Math.max(size, Math.ceil(size / c.keep - 1e-9));
+    const { data, scores } = await scoreSet(count, 0);
+    return { data: modality.select(data, bestIndices(scores, size)), curation: { drawn: count, kept: size } };
+  }
+  const limit = Math.ceil((c.maxDraws ?? DEFAULT_MAX_DRAWS) * size);
+  let total = 0;
+  for (let attempt = 0, count = size; total + count <= limit; attempt++, count *= 2) {
+    const { data, scores } = await scoreSet(count, attempt);
+    total += count;
+    const passing: number[] = [];
+    for (let i = 0; i < scores.length && passing.length < size; i++) if (scores[i] >= c.threshold!) passing.push(i);
+    if (passing.length === size) return { data: modality.select(data, Int32Array.from(passing)), curation: { drawn: total, kept: size } };
+  }
+  throw new ConfigError("curation.threshold", `model ${n}: fewer than ${size} of its samples scored ≥ ${c.threshold} on ${c.verifier} within ${limit} draws (maxDraws ${c.maxDraws ?? DEFAULT_MAX_DRAWS}); lower the threshold or raise maxDraws`);
+}
+
+/** Indices of the `size` highest scores (ties and NaN: the earlier sample first; NaN last), in increasing order. */
+export function bestIndices(scores: Float64Array, size: number): Int32Array {
+  const order = Array.from({ length: scores.length }, (_, i) => i);
+  const key = (i: number) => (Number.isNaN(scores[i]) ? -Infinity : scores[i]);
+  order.sort((a, b) => key(b) - key(a) || a - b);
+  return Int32Array.from(order.slice(0, size).sort((a, b) => a - b));
 }
 
 /**
@@ -213,7 +295,7 @@ async function sampleInRun<D, M>(opts: CollapseOptions<D, M>, model: M, size: nu
  * `realSize` samples and draw n the (n−1)-th slice after them, so a draw is the same whichever
  * iterations ran before it (resuming regenerates them); from a generator, a stream derived per draw.
  */
-export async function realDraw<D>(modality: Modality<D, unknown>, cfg: Pick<LoopConfig, "realSize" | "freshRealSize">, seed: number, draw: number): Promise<D> {
+export async function realDraw<D, M>(modality: Modality<D, M>, cfg: Pick<LoopConfig, "realSize" | "freshRealSize">, seed: number, draw: number): Promise<D> {
   const size = draw === 1 ? cfg.realSize : cfg.freshRealSize ?? 0;
   if (modality.realPool === undefined) {
     if (!modality.real) throw new Error(`modality ${modality.name} has neither a realPool nor a real() generator`);

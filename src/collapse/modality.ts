@@ -57,6 +57,27 @@ export interface Modality<D, M> {
   close?(): void;
   /** Byte encoding of datasets, needed to persist synthetic sets in a run store (resume). */
   readonly codec?: DataCodec<D>;
+  /**
+   * The verifiers curation can use, by name (their one-line descriptions are the spec's `verifiers`):
+   * each scores every sample of a synthetic set, higher meaning more trustworthy. See CurationConfig.
+   */
+  readonly verifiers?: Readonly<Record<string, Verifier<D, M>>>;
+  /**
+   * The training work of one fit on `train` at `trainingScale` (examples seen, and tokens and FLOPs
+   * where the modality knows them), from the parts alone. Unset: one pass over the training set, the
+   * work of a closed-form fit.
+   */
+  trainingCompute?(train: readonly Part<D>[], trainingScale: number): FitCompute;
+}
+
+/** Scores of a synthetic set, one per sample (higher = kept first); `model` is the model that drew it. */
+export type Verifier<D, M> = (data: D, ctx: { iteration: number; model: M; rng: Rng }) => Float64Array | Promise<Float64Array>;
+
+/** Training work: examples seen (counting repeats over epochs), and tokens and FLOPs where known. */
+export interface FitCompute {
+  examples: number;
+  tokens?: number;
+  flops?: number;
 }
 
 export interface DataCodec<D> {

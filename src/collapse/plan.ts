@@ -2,7 +2,8 @@ import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import { formatSeconds } from "../progress";
-import { type LoopConfig, type Part, type Pool, type Strategy, checkLoopConfig, samplesToDraw, trainingParts, trainingScale } from "./strategies";
+import { loopModifiers } from "./spec";
+import { type LoopConfig, type Part, type Pool, checkLoopConfig, keptRealSize, samplesToDraw, trainingParts, trainingScale } from "./strategies";
 import type { SequenceEntry } from "./sequenceProtocol";
 import type { ModalitySpec, SequenceConfig, SequenceResult } from "./spec";
 
@@ -137,6 +138,8 @@ export interface PlannedIteration {
 export function plannedIterations(loop: LoopConfig): PlannedIteration[] {
   const cfg = checkLoopConfig(loop);
   const pool: Pool<number> = { real: [{ data: cfg.realSize, origin: "real", generation: 1 }], synthetic: [] };
+  const kept = keptRealSize(cfg);
+  if (kept !== null) pool.realKept = { data: kept, origin: "real", generation: 1 };
   const size = (d: number) => d;
   const total = (parts: Part<number>[]) => parts.reduce((s, p) => s + p.data, 0);
   const out: PlannedIteration[] = [];
@@ -147,9 +150,12 @@ export function plannedIterations(loop: LoopConfig): PlannedIteration[] {
     const whole = total(parts);
     const trainSize = cfg.strategy === "accumulate-subsample" ? Math.min(whole, firstSize) : whole;
     const real = total(parts.filter((p) => p.origin === "real")) * (trainSize / whole);
-    const drawn = n < cfg.iterations ? samplesToDraw(cfg, n) : 0;
+    const added = n < cfg.iterations ? samplesToDraw(cfg, n) : 0;
+    // Curation by a share draws size/keep samples; by a threshold, at least size (more is unknown before it runs).
+    const keep = cfg.curation?.keep ?? 1;
+    const drawn = Math.max(added, Math.ceil(added / keep - 1e-9));
     out.push({ iteration: n, trainSize, scale: trainingScale(cfg.strategy, n, pool, size), drawn, real });
-    if (n < cfg.iterations) pool.synthetic.push({ data: drawn, origin: "synthetic", generation: n });
+    if (n < cfg.iterations) pool.synthetic.push({ data: added, origin: "synthetic", generation: n });
   }
   return out;
 }
@@ -515,8 +521,8 @@ export function planRows(plan: Plan): Record<string, number | string | boolean |
 }
 
 /** Strategy-aware loop sizes of a modality config (every sequence config has these). */
-export function loopOf(c: { strategy: Strategy; iterations: number }, realSize: number, freshRealSize = 0): LoopConfig {
-  return { strategy: c.strategy, iterations: c.iterations, realSize: Math.max(1, Math.round(realSize)), freshRealSize: Math.round(freshRealSize) };
+export function loopOf(c: Pick<LoopConfig, "strategy" | "iterations" | "curation" | "realShare">, realSize: number, freshRealSize = 0): LoopConfig {
+  return { strategy: c.strategy, iterations: c.iterations, realSize: Math.max(1, Math.round(realSize)), freshRealSize: Math.round(freshRealSize), ...loopModifiers(c) };
 }
 
 /** Adam's bytes beside float32 parameters: the gradient and two moments. */

@@ -6,7 +6,7 @@ import { loadParams, saveParams } from "../nn/safetensors";
 import { Run, type RunStore, modelArtifact } from "../store/runStore";
 import { type CollapseResult, type IterationRecord, runCollapse } from "./loop";
 import type { Modality } from "./modality";
-import type { ModalitySpec, SequenceConfig, SequenceResult, SequenceRunOptions, SequenceSetup } from "./spec";
+import { type ModalitySpec, type SequenceConfig, type SequenceResult, type SequenceRunOptions, type SequenceSetup, checkSequence, loopModifiers, sequenceRunKey } from "./spec";
 import type { LoopConfig } from "./strategies";
 
 // Running one sequence of any modality through its spec, and reading a finished one back.
@@ -30,7 +30,7 @@ export function sequenceSetup<D, M, F, X>(o: {
   return {
     facts: o.facts,
     extras: o.extras,
-    collapse: (run, seed, opts) => collapseInRun({ ...o, seed, run, opts }),
+    collapse: (run, sequence, opts) => collapseInRun({ ...o, loop: { ...o.loop, ...loopModifiers(sequence) }, seed: sequence.seed, run, opts }),
     dispose: () => o.dispose?.(),
   };
 }
@@ -47,17 +47,17 @@ interface StoredSummary {
  * open run → set up → collapse loop → finish. Everything a modality does differently is in its spec.
  */
 export async function runSequence<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, config: C, opts: SequenceRunOptions = {}): Promise<R> {
-  spec.check(config);
+  checkSequence(spec, config);
   const backend = spec.tensors ? await selectBackend() : null;
   const stored = opts.store ? readSequence(spec, opts.store, config) : null;
   if (stored) return stored;
   const status = opts.onStatus ?? (() => {});
   const loaded = await spec.load(config, { status });
-  const run = opts.store?.open(spec.name, spec.runKey(config, loaded), backend ? { backend: backendInfo() } : {}) ?? null;
+  const run = opts.store?.open(spec.name, sequenceRunKey(spec, config, loaded), backend ? { backend: backendInfo() } : {}) ?? null;
   let setup: SequenceSetup<F, X> | null = null;
   try {
     setup = await spec.setup(config, loaded, { run, store: opts.store ?? null, status, backendName: backend?.name ?? null });
-    const result = await setup.collapse(run, config.seed, opts);
+    const result = await setup.collapse(run, config, opts);
     const facts = setup.facts;
     if (run) {
       // The summary metric per iteration, and the facts a read-back result needs (see readSequence).
@@ -100,7 +100,7 @@ export type StoreKeyed<C> = { name: string; runKey(c: C): Record<string, unknown
 export function storedRunDir<C extends SequenceConfig>(spec: StoreKeyed<C>, store: RunStore, config: C): string | null {
   let key: Record<string, unknown>;
   try {
-    key = spec.runKey(config);
+    key = sequenceRunKey(spec, config);
   } catch {
     return null;
   }

@@ -6,7 +6,7 @@ import { InterruptedError, interruptible, throwIfInterrupted } from "../interrup
 import type { RunStore } from "../store/runStore";
 import type { FitCheckpointInterval, IterationRecord } from "./loop";
 import type { SequenceEntry, SequenceJob, SequenceMessage } from "./sequenceProtocol";
-import { type ModalitySpec, type SequenceConfig, type SequenceResult } from "./spec";
+import { type ModalitySpec, type SequenceConfig, type SequenceResult, checkSequence } from "./spec";
 import { type StoreKeyed, readSequence, runSequence, storedIterations } from "./runSequence";
 
 export interface SequencesOptions {
@@ -60,7 +60,7 @@ export async function runSequences<C extends SequenceConfig, R extends SequenceR
 async function sequencesIn<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, configs: readonly C[], opts: SequencesOptions, signal: AbortSignal): Promise<R[]> {
   configs.forEach((c, i) => {
     try {
-      spec.check(c);
+      checkSequence(spec, c);
     } catch (e) {
       if (e instanceof ConfigError) throw new ConfigError(`sequences[${i}].${e.field}`, e.detail);
       if (e instanceof DataError) throw new DataError(e.path, `sequence ${i}: ${e.detail}`);

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { type ConfigError, checkInt, checkOneOf } from "../errors";
+import { ConfigError, checkInt, checkNumber, checkOneOf } from "../errors";
 import type { SequenceCurve } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 import type { Run, RunStore } from "../store/runStore";
@@ -7,7 +7,7 @@ import type { CollapseResult, FitCheckpointInterval, IterationRecord } from "./l
 import { type CostModel, plannedIterations } from "./plan";
 import type { Profile } from "./profiles";
 import type { SequenceEntry } from "./sequenceProtocol";
-import { STRATEGIES, type Strategy } from "./strategies";
+import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkCuration } from "./strategies";
 
 // A modality plugs into the kit through one ModalitySpec: its config (profiles, flags, checks), how a
 // sequence loads its data and builds the collapse loop, and how its results are reported. The CLI,
@@ -19,13 +19,50 @@ export interface SequenceConfig {
   strategy: Strategy;
   iterations: number;
   seed: number;
+  /** Verifier-filtered synthetic data (LoopConfig.curation): the verifier is one of the spec's `verifiers`. */
+  curation?: CurationConfig;
+  /** The proportion setting (LoopConfig.realShare): replace's training sets keep this share of real samples. */
+  realShare?: number;
 }
 
-/** Checks the fields every sequence config has (strategy, iterations, seed), naming the bad one. */
-export function checkSequenceFields(c: SequenceConfig): void {
-  checkOneOf("strategy", c.strategy, STRATEGIES);
+/** The optional fields every sequence config may have: its modality's own checks accept them. */
+export const SEQUENCE_MODIFIER_KEYS = ["curation", "realShare"] as const;
+
+/** Checks the fields every sequence config has (strategy, iterations, seed, and the modifiers), naming the bad one. */
+export function checkSequenceFields(c: SequenceConfig, verifiers?: Readonly<Record<string, string>>): void {
+  const strategy = checkOneOf("strategy", c.strategy, STRATEGIES);
   checkInt("iterations", c.iterations, { min: 1 });
   checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
+  if (c.curation !== undefined) {
+    checkCuration("curation", c.curation);
+    if (verifiers !== undefined && !Object.hasOwn(verifiers, c.curation.verifier)) {
+      const known = Object.keys(verifiers);
+      throw new ConfigError("curation.verifier", `no verifier ${JSON.stringify(c.curation.verifier)} here; ${known.length ? `known: ${known.join(", ")}` : "this modality has none"}`);
+    }
+  }
+  if (c.realShare !== undefined) {
+    checkNumber("realShare", c.realShare, { min: 0, max: 1 });
+    if (strategy !== "replace") throw new ConfigError("realShare", `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
+  }
+}
+
+/** A spec's own checks, then the curation verifier's name against the spec's verifiers. */
+export function checkSequence<C extends SequenceConfig>(spec: { check(c: C): void; verifiers?: Readonly<Record<string, string>> }, c: C): void {
+  spec.check(c);
+  checkSequenceFields(c, spec.verifiers ?? {});
+}
+
+/** The loop fields a sequence config's modifiers set (none when it has none). */
+export function loopModifiers(c: Pick<SequenceConfig, "curation" | "realShare">): Pick<LoopConfig, "curation" | "realShare"> {
+  return { ...(c.curation !== undefined ? { curation: c.curation } : {}), ...(c.realShare !== undefined ? { realShare: c.realShare } : {}) };
+}
+
+/**
+ * The run-store key of a sequence: its spec's key plus the modifiers it sets, so that a curated or
+ * proportion run never reads an unmodified one's records (and runs without modifiers keep their keys).
+ */
+export function sequenceRunKey<C extends SequenceConfig, L>(spec: { runKey(c: C, loaded?: L): Record<string, unknown> }, c: C, loaded?: L): Record<string, unknown> {
+  return { ...spec.runKey(c, loaded), ...loopModifiers(c) };
 }
 
 /** What every sequence returns: its records, and where the store keeps them. */
@@ -122,7 +159,8 @@ export interface SetupContext {
 export interface SequenceSetup<F, X> {
   facts: F;
   extras: X;
-  collapse(run: Run | null, seed: number, opts: SequenceRunOptions): Promise<CollapseResult>;
+  /** Runs the loop for `sequence` (its seed, and the modifiers its config sets). */
+  collapse(run: Run | null, sequence: Pick<SequenceConfig, "seed" | "curation" | "realShare">, opts: SequenceRunOptions): Promise<CollapseResult>;
   dispose(): void;
 }
 
@@ -173,6 +211,8 @@ export interface ModalitySpec<C extends SequenceConfig, R extends SequenceResult
   setup(c: C, loaded: L, ctx: SetupContext): Promise<SequenceSetup<F, X>>;
   /** The result from the loop's, the run's facts and the in-memory extras (null: read back from `base.runDir`). */
   result(base: SequenceResult<C>, facts: F, extras: X | null): R;
+  /** Curation's verifiers (LoopConfig.curation): name → what it scores, one line (its Modality implements them). */
+  verifiers?: Readonly<Record<string, string>>;
   /** Relative work of the iterations still to run (the parallel runner starts the longest first). */
   cost(c: C, finishedIterations: number): number;
   /** What a run will cost before it runs (`collapse plan`, `ck.plan`): its work per fit, and its steps timed here. */

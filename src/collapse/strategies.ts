@@ -1,4 +1,4 @@
-import { ConfigError, checkInt, checkOneOf } from "../errors";
+import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
 import type { Rng } from "../random";
 
 /**
@@ -44,10 +44,56 @@ export interface LoopConfig {
   syntheticSizes?: number | readonly number[];
   /** Fresh real samples added at every iteration n ≥ 2 (0 = none, the paper's main setting). */
   freshRealSize?: number;
+  /** Verifier-filtered synthetic data: every synthetic set is curated before it enters the pool. */
+  curation?: CurationConfig;
+  /**
+   * The proportion setting (replace only): every model n ≥ 2 trains on `realSize` samples of which
+   * round(realShare·realSize) are real (the first ones of the original set, the same every time) and the
+   * rest are the newest model's samples. 0 is replace; 1 retrains on that real subset alone.
+   */
+  realShare?: number;
 }
 
+/**
+ * Curation (Feng et al. 2025; "Escaping model collapse via synthetic data verification", 2026): a
+ * verifier scores each sample a model draws and only the best enter the pool, the set keeping its
+ * scheduled size. Either `keep` (draw size/keep samples, keep the `size` best) or `threshold` (keep
+ * samples scoring at least that, drawing sets of the scheduled size until enough passed).
+ */
+export interface CurationConfig {
+  /** A verifier of the modality (its spec's `verifiers` names them). */
+  verifier: string;
+  /** Share of the drawn samples kept, in (0, 1]. */
+  keep?: number;
+  /** The lowest score kept. */
+  threshold?: number;
+  /** With a threshold: the most samples drawn per sample kept before the sequence stops with an error (default 20). */
+  maxDraws?: number;
+}
+
+/** With a threshold: at most this many samples drawn per sample kept, unless the config says otherwise. */
+export const DEFAULT_MAX_DRAWS = 20;
+
+/** Checks a curation config (the verifier's name is checked against the modality by its caller). */
+export function checkCuration(field: string, c: CurationConfig): Required<Pick<CurationConfig, "verifier">> & CurationConfig {
+  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError(field, "expected {verifier, keep} or {verifier, threshold}");
+  checkKnownKeys(field, c, ["verifier", "keep", "threshold", "maxDraws"]);
+  if (typeof c.verifier !== "string" || c.verifier === "") throw new ConfigError(`${field}.verifier`, "names the verifier that scores synthetic samples");
+  if ((c.keep === undefined) === (c.threshold === undefined)) throw new ConfigError(field, "needs exactly one of keep (a share of the drawn samples) and threshold (a lowest score)");
+  if (c.keep !== undefined) checkNumber(`${field}.keep`, c.keep, { exclusiveMin: 0, max: 1 });
+  if (c.threshold !== undefined) checkNumber(`${field}.threshold`, c.threshold, {});
+  if (c.maxDraws !== undefined) {
+    if (c.threshold === undefined) throw new ConfigError(`${field}.maxDraws`, "applies to a threshold only");
+    checkNumber(`${field}.maxDraws`, c.maxDraws, { min: 1 });
+  }
+  return c;
+}
+
+/** A loop config with its defaults filled in (curation and a real share stay optional). */
+export type CheckedLoopConfig = Required<Omit<LoopConfig, "curation" | "realShare">> & Pick<LoopConfig, "curation" | "realShare">;
+
 /** Validates a loop config, naming the offending field. Returns it with defaults filled in. */
-export function checkLoopConfig(config: LoopConfig, prefix = ""): Required<LoopConfig> {
+export function checkLoopConfig(config: LoopConfig, prefix = ""): CheckedLoopConfig {
   const f = (name: string) => (prefix ? `${prefix}.${name}` : name);
   if (typeof config !== "object" || config === null) throw new ConfigError(prefix || "config", "expected an object");
   const strategy = checkOneOf(f("strategy"), config.strategy, STRATEGIES);
@@ -63,11 +109,22 @@ export function checkLoopConfig(config: LoopConfig, prefix = ""): Required<LoopC
   } else {
     checkInt(f("syntheticSizes"), sizes, { min: 1 });
   }
-  return { strategy, iterations, realSize, syntheticSizes: sizes, freshRealSize };
+  if (config.curation !== undefined) checkCuration(f("curation"), config.curation);
+  if (config.realShare !== undefined) {
+    checkNumber(f("realShare"), config.realShare, { min: 0, max: 1 });
+    if (strategy !== "replace") throw new ConfigError(f("realShare"), `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
+    if (config.syntheticSizes !== undefined) throw new ConfigError(f("realShare"), "sets the synthetic sets' size itself (the rest of realSize); leave syntheticSizes out");
+  }
+  return { strategy, iterations, realSize, syntheticSizes: sizes, freshRealSize, ...(config.curation !== undefined ? { curation: config.curation } : {}), ...(config.realShare !== undefined ? { realShare: config.realShare } : {}) };
+}
+
+/** Real samples of the original set that every later model keeps under a real share (null: none). */
+export function keptRealSize(config: Pick<LoopConfig, "realSize" | "realShare">): number | null {
+  return config.realShare === undefined ? null : Math.round(config.realShare * config.realSize);
 }
 
 /** Samples model m adds to the pool under the schedule (before replace-multiple's growth). */
-export function scheduledSyntheticSize(config: Required<LoopConfig>, m: number): number {
+export function scheduledSyntheticSize(config: CheckedLoopConfig, m: number): number {
   const s = config.syntheticSizes;
   return typeof s === "number" ? s : s[m - 1];
 }
@@ -76,7 +133,9 @@ export function scheduledSyntheticSize(config: Required<LoopConfig>, m: number):
  * How many samples to draw from model m (m < iterations). Replace-multiple draws as many as
  * accumulate's synthetic-plus-original-real total would hold at iteration m+1.
  */
-export function samplesToDraw(config: Required<LoopConfig>, m: number): number {
+export function samplesToDraw(config: CheckedLoopConfig, m: number): number {
+  const kept = keptRealSize(config);
+  if (kept !== null) return config.realSize - kept;
   if (config.strategy !== "replace-multiple") return scheduledSyntheticSize(config, m);
   let total = config.realSize;
   for (let k = 1; k <= m; k++) total += scheduledSyntheticSize(config, k);
@@ -89,6 +148,8 @@ export interface Pool<D> {
   readonly real: Part<D>[];
   /** synthetic[m-1] was sampled from model m. */
   readonly synthetic: Part<D>[];
+  /** Under a real share, the real samples every model n ≥ 2 trains on (see LoopConfig.realShare). */
+  realKept?: Part<D>;
 }
 
 /** What accumulate-subsample needs to cut the accumulated pool down: sizes, selection, target size, randomness. */
@@ -113,6 +174,7 @@ export function trainingParts<D>(strategy: Strategy, n: number, pool: Pool<D>, s
   const fresh = pool.real.slice(1).filter((p) => p.generation === n);
   switch (strategy) {
     case "replace":
+      return pool.realKept ? [pool.realKept, newestSynthetic, ...fresh] : [newestSynthetic, ...fresh];
     case "replace-multiple":
     case "replace-matched-compute":
       return [newestSynthetic, ...fresh];

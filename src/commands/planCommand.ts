@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { type Plan, GPUS, formatBytes, formatDuration, planRows, planSequences, planText } from "../collapse/plan";
 import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
 import { storedIterations } from "../collapse/runSequence";
-import type { AnyModalitySpec, SequenceConfig } from "../collapse/spec";
+import { type AnyModalitySpec, type SequenceConfig, checkSequence } from "../collapse/spec";
 import { EXPERIMENTS, experimentNamed } from "../experiments/registry";
 import { modalityNames, modalitySpec } from "../modalities";
 import { RunStore } from "../store/runStore";
@@ -137,7 +137,7 @@ export async function planCommand(args: string[]): Promise<number> {
 
 function modalityBatch(spec: AnyModalitySpec, text: Record<string, string>, profile: Profile): Batch {
   const config = configFromFlags(spec, text, profile);
-  spec.check(config);
+  checkSequence(spec, config);
   const seeds = num("seeds", text.seeds ?? "1", true);
   if (seeds < 1) throw new UsageError(`--seeds: must be ≥ 1, got ${seeds}`);
   return { title: `collapse ${spec.name} --profile ${profile}`, spec, configs: withSeeds([config], seeds) };

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { FitCheckpointInterval, IterationRecord } from "../collapse/loop";
 import { PROFILES, type Profile, checkProfile, withSeeds } from "../collapse/profiles";
 import { runSequences } from "../collapse/sequences";
-import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalitySpec, type SequenceConfig, type SequenceResult } from "../collapse/spec";
+import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalitySpec, type SequenceConfig, type SequenceResult, checkSequence } from "../collapse/spec";
 import { runSequence, storedIterations } from "../collapse/runSequence";
 import { PlannedClock, planSequences } from "../collapse/plan";
 import type { RunStore } from "../store/runStore";
@@ -182,7 +182,7 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
   let config: SequenceConfig;
   try {
     config = configFromFlags(cmd, text, profile);
-    cmd.check(config);
+    checkSequence(cmd, config);
   } catch (e) {
     throw flagError(cmd, e, text, profile, true);
   }

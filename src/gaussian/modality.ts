@@ -1,6 +1,6 @@
 import { CholeskyDecomposition, Matrix } from "ml-matrix";
 import type { DataCodec, Modality } from "../collapse/modality";
-import { checkSequenceFields } from "../collapse/spec";
+import { type SequenceConfig, checkSequenceFields } from "../collapse/spec";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import type { Rng } from "../random";
@@ -142,7 +142,7 @@ export const gaussianCodec: DataCodec<GaussianData> = {
 };
 
 /** A Figure 8 sequence: Gaussian fits under one strategy. */
-export interface GaussianSequenceConfig {
+export interface GaussianSequenceConfig extends SequenceConfig {
   /** 1 or more; the truth is N(0, diag(1, 0.5, ...)) unless `truth` is given. */
   dim: number;
   /** Real samples in the original set; every synthetic set has as many. */
@@ -158,7 +158,7 @@ export interface GaussianSequenceConfig {
 }
 
 export function checkGaussianSequenceConfig(c: GaussianSequenceConfig): GaussianSequenceConfig {
-  checkKnownKeys("", c, fieldNames<GaussianSequenceConfig>({ dim: true, samples: true, strategy: true, iterations: true, seed: true, referenceSize: true, freshRealSamples: true, truth: true }));
+  checkKnownKeys("", c, fieldNames<GaussianSequenceConfig>({ dim: true, samples: true, strategy: true, iterations: true, seed: true, referenceSize: true, freshRealSamples: true, truth: true, curation: true, realShare: true }));
   const dim = checkInt("dim", c.dim, { min: 1, max: 64 });
   checkInt("samples", c.samples, { min: 2 });
   checkSequenceFields(c);

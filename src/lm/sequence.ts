@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { type SequenceConfig, type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
 import { lazyField, sequenceSetup } from "../collapse/runSequence";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
@@ -17,7 +17,7 @@ import { type TrainConfig, checkTrainConfig, windows } from "./train";
 import type { LmConfig } from "./types";
 
 /** One §3.1 sequence of language models: everything that determines its results. */
-export interface LmSequenceConfig {
+export interface LmSequenceConfig extends SequenceConfig {
   /** A named model config (see lmConfigNames()): gpt2-9m, llama2-42m, gpt2-quick, ... */
   model: string;
   /** BPE vocabulary size to train (ours: 8000 at paper, where the paper's parameter counts come out exactly; the paper states none); a small corpus may support fewer merges. */
@@ -66,6 +66,8 @@ const KEYS = fieldNames<LmSequenceConfig>({
   firstIterationEpochs: true,
   freshRealDocuments: true,
   textMetricDocuments: true,
+  curation: true,
+  realShare: true,
 });
 
 /** Rejects bad fields before any work starts. The model config is checked again once the vocabulary is known. */

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { type SequenceConfig, type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
 import { sequenceSetup } from "../collapse/runSequence";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
@@ -15,7 +15,7 @@ import { type ConformationSet, conformationCodec } from "./types";
 import { readStoredSynthetic } from "../store/runStore";
 
 /** One §3.2 sequence of conformation diffusion models: everything that determines its results. */
-export interface MoleculeSequenceConfig {
+export interface MoleculeSequenceConfig extends SequenceConfig {
   /** "embedded", "geom-drugs", "geom-qm9" or "msgpack:PATH" (a file in GEOM's crude msgpack format). */
   data: string;
   /** Molecules whose conformers form the real training set. */
@@ -54,6 +54,8 @@ const KEYS = fieldNames<MoleculeSequenceConfig>({
   diffusion: true,
   train: true,
   evaluation: true,
+  curation: true,
+  realShare: true,
 });
 
 export interface CheckedMoleculeSequence {

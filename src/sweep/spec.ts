@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { PROFILES, type Profile } from "../collapse/profiles";
-import type { AnyModalitySpec, SequenceConfig } from "../collapse/spec";
+import { type AnyModalitySpec, type SequenceConfig, checkSequence } from "../collapse/spec";
 import { mergeConfig } from "../commands/sequenceCommand";
 import { ConfigError, DataError } from "../errors";
 import { modalityNames } from "../modalities";
@@ -226,7 +226,7 @@ export function expandSweep(spec: SweepSpec): SweepEntry[] {
     const setBySweep = [...baseFields, ...Object.keys(combo.values)];
     config = applyFieldRules(cmd, config, setBySweep);
     try {
-      cmd.check(config);
+      checkSequence(cmd, config);
     } catch (e) {
       throw sweepError(spec, e, combo, baseFields, index);
     }

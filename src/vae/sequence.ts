@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
+import { type SequenceConfig, type SequenceResult, type SequenceSetup, type SetupContext, checkSequenceFields } from "../collapse/spec";
 import { lazyField, sequenceSetup } from "../collapse/runSequence";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
@@ -35,7 +35,7 @@ export function parseImageDataSpec(spec: unknown, field = "data"): ImageDataSpec
 export type VaeModelSpec = Omit<VaeConfig, "imageSize">;
 
 /** One §3.3 sequence of VAEs: everything that determines its results. */
-export interface VaeSequenceConfig {
+export interface VaeSequenceConfig extends SequenceConfig {
   /** "embedded" (procedural faces), "celeba" ($COLLAPSE_CELEBA_DIR), "celeba:DIR" or "folder:PATH". */
   data: string;
   /** Side of the square images (the paper: 64). */
@@ -78,6 +78,8 @@ const KEYS = fieldNames<VaeSequenceConfig>({
   classifierImages: true,
   classifierEpochs: true,
   faces: true,
+  curation: true,
+  realShare: true,
 });
 
 /** Rejects bad fields before any work starts, naming the field. */
