@@ -190,9 +190,11 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
         curation = drawn.curation;
         pool.synthetic.push({ data: drawn.data, origin: "synthetic", generation: n });
       } else if (opts.extendable) {
-        // The preview is not curated: it is shown, not trained on (a continued run draws the curated set).
-        const preview = opts.restore && modality.previewSize ? Math.min(modality.previewSize, samplesToDraw(cfg, n)) : samplesToDraw(cfg, n);
-        if (preview > 0) await drawSynthetic(opts, { ...cfg, curation: undefined }, model, preview, n);
+        const size = samplesToDraw(cfg, n);
+        const preview = opts.restore && modality.previewSize ? Math.min(modality.previewSize, size) : size;
+        // A preview is shown, not trained on: it is not curated (a continued run draws the curated set).
+        if (preview === size && size > 0) curation = (await drawSynthetic(opts, cfg, model, size, n)).curation;
+        else if (preview > 0) await drawSynthetic(opts, { ...cfg, curation: undefined }, model, preview, n);
       }
     } finally {
       modality.dispose?.(model);

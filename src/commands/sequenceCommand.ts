@@ -7,7 +7,7 @@ import { type AnyModalitySpec, type FieldFlag, type MetricColumn, type ModalityS
 import { runSequence, storedIterations } from "../collapse/runSequence";
 import { PlannedClock, planSequences } from "../collapse/plan";
 import type { RunStore } from "../store/runStore";
-import { STRATEGIES } from "../collapse/strategies";
+import { DEFAULT_MAX_DRAWS, STRATEGIES } from "../collapse/strategies";
 import { ConfigError } from "../errors";
 import { meanAndStandardError } from "../plots/metricFigures";
 import { formatSeconds, progressBar } from "../progress";
@@ -25,6 +25,23 @@ function fieldFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResul
     ...data,
     { flag: "seed", field: "seed", type: "int", help: ["S", "seed of every random draw (default 0)"] },
     ...cmd.flags,
+    ...modifierFlags(cmd),
+  ];
+}
+
+/** Curation and the real share, which every modality takes (curation where it has verifiers). */
+function modifierFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>): FieldFlag<C>[] {
+  const verifiers = Object.entries(cmd.verifiers ?? {});
+  const curation: FieldFlag<C>[] = verifiers.length
+    ? [
+        { flag: "curate", field: "curation.verifier", type: "string", help: ["V", "curate every synthetic set with verifier V (with --keep or --threshold):", ...verifiers.map(([name, what]) => `  ${name}: ${what}`)], choices: () => verifiers.map(([name]) => name) },
+        { flag: "keep", field: "curation.keep", type: "real", help: ["P", "with --curate: draw size/P samples and keep the best P of them"] },
+        { flag: "threshold", field: "curation.threshold", type: "real", help: ["S", "with --curate: keep samples scoring at least S (drawing more sets", `until enough pass, at most ${DEFAULT_MAX_DRAWS} draws per kept sample)`] },
+      ]
+    : [];
+  return [
+    ...curation,
+    { flag: "real-share", field: "realShare", type: "real", help: ["P", "replace only: every model after the first trains on its usual size,", "a share P of it the first real samples (the rest synthetic)"] },
   ];
 }
 
