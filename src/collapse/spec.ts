@@ -211,6 +211,11 @@ export interface ModalitySpec<C extends SequenceConfig, R extends SequenceResult
   setup(c: C, loaded: L, ctx: SetupContext): Promise<SequenceSetup<F, X>>;
   /** The result from the loop's, the run's facts and the in-memory extras (null: read back from `base.runDir`). */
   result(base: SequenceResult<C>, facts: F, extras: X | null): R;
+  /**
+   * The config with its original real set `factor` times as large (rounded; the synthetic schedule and
+   * whatever is sized by it follow): the real set sizes of the proportion sweep. Absent: one size only.
+   */
+  scaleRealSet?(c: C, factor: number): C;
   /** Curation's verifiers (LoopConfig.curation): name → what it scores, one line (its Modality implements them). */
   verifiers?: Readonly<Record<string, string>>;
   /** Relative work of the iterations still to run (the parallel runner starts the longest first). */

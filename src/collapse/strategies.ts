@@ -113,7 +113,8 @@ export function checkLoopConfig(config: LoopConfig, prefix = ""): CheckedLoopCon
   if (config.realShare !== undefined) {
     checkNumber(f("realShare"), config.realShare, { min: 0, max: 1 });
     if (strategy !== "replace") throw new ConfigError(f("realShare"), `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
-    if (config.syntheticSizes !== undefined) throw new ConfigError(f("realShare"), "sets the synthetic sets' size itself (the rest of realSize); leave syntheticSizes out");
+    const constant = typeof sizes === "number" ? sizes === realSize : (sizes as readonly number[]).every((s: number) => s === realSize);
+    if (!constant) throw new ConfigError(f("realShare"), "sets the synthetic sets' size itself (the rest of realSize); it needs the constant schedule (synthetic sets as large as the real set)");
   }
   return { strategy, iterations, realSize, syntheticSizes: sizes, freshRealSize, ...(config.curation !== undefined ? { curation: config.curation } : {}), ...(config.realShare !== undefined ? { realShare: config.realShare } : {}) };
 }

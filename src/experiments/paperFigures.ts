@@ -1,7 +1,7 @@
 import type { IterationRecord } from "../collapse/loop";
 import type { Profile } from "../collapse/profiles";
 import type { Strategy } from "../collapse/strategies";
-import { type SequenceCurve, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
+import { type SequenceCurve, type XAxis, formatMeanSe, metricByIterationFigure, metricsPanelsFigure, strategyPanelsFigure } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 import type { DataFrame } from "danfojs-node";
 import type { TidyRow } from "../store/export";
@@ -33,6 +33,11 @@ export function lmFigure3Models(profile: Profile): string[] {
   }
 }
 
+/** The x axis of a per-iteration figure: iteration (default) or cumulative training compute. */
+export interface FigureAxis {
+  x?: XAxis;
+}
+
 /** What the builders read of a sequence's result. */
 export interface StrategyRun {
   config: { strategy: Strategy };
@@ -54,8 +59,8 @@ function lmCurves(runs: readonly LmRun[], model?: string): SequenceCurve[] {
 }
 
 /** Figure 3: replace and accumulate side by side, one line per model, test cross-entropy on real text. */
-export function figure3(runs: readonly LmRun[]): Figure {
-  return lmCrossEntropyByStrategyFigure(lmCurves(runs), "Figure 3: replace vs accumulate (test cross-entropy on real stories)");
+export function figure3(runs: readonly LmRun[], axis: FigureAxis = {}): Figure {
+  return lmCrossEntropyByStrategyFigure(lmCurves(runs), "Figure 3: replace vs accumulate (test cross-entropy on real stories)", axis.x);
 }
 
 /** §3.1's text measures (beyond the paper): valid-word rate and distinct-n of each model's generated documents. */
@@ -104,8 +109,8 @@ export function figure11(appendix: LmAppendixConfig, results: SequenceResults): 
 }
 
 /** The reviewers' controls for §3.1, on the appendix's base setting. */
-export function lmControlsFigure(appendix: LmAppendixConfig, results: SequenceResults): Figure {
-  return lmCrossEntropyFigure(results.curves([{ label: "GPT-2, base setting", setting: appendix.base }], appendix.controls, appendix.shortIterations), "Controls: data, steps or real data?");
+export function lmControlsFigure(appendix: LmAppendixConfig, results: SequenceResults, axis: FigureAxis = {}): Figure {
+  return lmCrossEntropyFigure(results.curves([{ label: "GPT-2, base setting", setting: appendix.base }], appendix.controls, appendix.shortIterations), "Controls: data, steps or real data?", axis.x);
 }
 
 const EGNN = "GeoDiff-style EGNN diffusion";
@@ -113,8 +118,8 @@ const TEST_LOSS = { metric: "testLoss", axisTitle: "test denoising loss" };
 const NEG_ELBO = { metric: "testNegElbo", axisTitle: "test −ELBO (nats/image)", unit: "nats" };
 
 /** Figure 5: replace and accumulate side by side, test denoising loss on held-out molecules. */
-export function figure5(runs: readonly StrategyRun[]): Figure {
-  return strategyPanelsFigure(curves(runs, EGNN), TEST_LOSS, "Figure 5: replace vs accumulate (test loss on held-out molecules)");
+export function figure5(runs: readonly StrategyRun[], axis: FigureAxis = {}): Figure {
+  return strategyPanelsFigure(curves(runs, EGNN), { ...TEST_LOSS, ...axis }, "Figure 5: replace vs accumulate (test loss on held-out molecules)");
 }
 
 /** Coverage of the test conformers (COV) at RMSD threshold `threshold` Å (beyond the paper). */
@@ -128,13 +133,13 @@ export function moleculeMatchingFigure(runs: readonly StrategyRun[]): Figure {
 }
 
 /** The reviewers' controls for §3.2: every control strategy's test loss in one panel. */
-export function moleculeControlsFigure(runs: readonly StrategyRun[]): Figure {
-  return metricByIterationFigure(curves(runs, EGNN), TEST_LOSS, "Controls: data, steps or real data? (test loss on held-out molecules)");
+export function moleculeControlsFigure(runs: readonly StrategyRun[], axis: FigureAxis = {}): Figure {
+  return metricByIterationFigure(curves(runs, EGNN), { ...TEST_LOSS, ...axis }, "Controls: data, steps or real data? (test loss on held-out molecules)");
 }
 
 /** Figure 6: replace and accumulate side by side, negative ELBO on held-out real images. */
-export function figure6(runs: readonly StrategyRun[]): Figure {
-  return strategyPanelsFigure(curves(runs, "VAE"), NEG_ELBO, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)");
+export function figure6(runs: readonly StrategyRun[], axis: FigureAxis = {}): Figure {
+  return strategyPanelsFigure(curves(runs, "VAE"), { ...NEG_ELBO, ...axis }, "Figure 6: replace vs accumulate (negative ELBO on held-out real images)");
 }
 
 /** How often the attribute classifier finds each attribute among generated faces (beyond the paper). */
@@ -148,24 +153,24 @@ export function vaeFidelityFigure(runs: readonly StrategyRun[]): Figure {
 }
 
 /** The reviewers' controls for §3.3: every control strategy's negative ELBO in one panel. */
-export function vaeControlsFigure(runs: readonly StrategyRun[]): Figure {
-  return metricByIterationFigure(curves(runs, "VAE"), NEG_ELBO, "Controls: data, steps or real data? (negative ELBO on held-out real images)");
+export function vaeControlsFigure(runs: readonly StrategyRun[], axis: FigureAxis = {}): Figure {
+  return metricByIterationFigure(curves(runs, "VAE"), { ...NEG_ELBO, ...axis }, "Controls: data, steps or real data? (negative ELBO on held-out real images)");
 }
 
-const FIDELITY = (distance: string) => [
-  { metric: "frechetDistance", axisTitle: distance },
-  { metric: "precision", axisTitle: "precision" },
-  { metric: "recall", axisTitle: "recall" },
+const FIDELITY = (distance: string, axis: FigureAxis = {}) => [
+  { metric: "frechetDistance", axisTitle: distance, ...axis },
+  { metric: "precision", axisTitle: "precision", ...axis },
+  { metric: "recall", axisTitle: "recall", ...axis },
 ];
 
 /** Figure 8 on the Gaussian: replace, augment and accumulate, distance to the truth, precision, recall. */
-export function figure8Gaussian(runs: readonly { strategy: Strategy; records: readonly IterationRecord[] }[], dim: number): Figure {
-  return metricsPanelsFigure(runs, FIDELITY("Fréchet distance to the truth"), `Figure 8 (Gaussian, ${dim}-D): three loops`);
+export function figure8Gaussian(runs: readonly { strategy: Strategy; records: readonly IterationRecord[] }[], dim: number, axis: FigureAxis = {}): Figure {
+  return metricsPanelsFigure(runs, FIDELITY("Fréchet distance to the truth", axis), `Figure 8 (Gaussian, ${dim}-D): three loops`);
 }
 
 /** Figure 8 on the VAE: the same three loops, in the attribute classifier's feature space. */
-export function figure8Vae(runs: readonly StrategyRun[]): Figure {
-  return metricsPanelsFigure(curves(runs, "VAE"), FIDELITY("Fréchet distance (classifier features)"), "Figure 8 (VAE on faces): three loops");
+export function figure8Vae(runs: readonly StrategyRun[], axis: FigureAxis = {}): Figure {
+  return metricsPanelsFigure(curves(runs, "VAE"), FIDELITY("Fréchet distance (classifier features)", axis), "Figure 8 (VAE on faces): three loops");
 }
 
 /**

@@ -1,6 +1,4 @@
 import type { Figure } from "../plots/plotly";
-import type { Progress } from "../progress";
-import type { RunStore } from "../store/runStore";
 import { linearResultJson, runLinearExperiment } from "../linear/montecarlo";
 import { SECTION2_FIGURES, figure2Name, figure2Sigma2s, section2Config } from "./linearRegression";
 import type { LmSequenceResult } from "../lm/sequence";
@@ -13,46 +11,17 @@ import { gaussianBaseConfig, runGaussianSequence } from "../gaussian/spec";
 import { defaultCoverageThreshold } from "../molecules/sequence";
 import { MOLECULES, moleculeBaseConfig } from "../molecules/spec";
 import { figure3, figure4, lmTails, lmTextMeasures, figure10, figure11, lmControlsFigure, lmFigure3Models, figure5, figure6, figure8Gaussian, figure8Vae, moleculeControlsFigure, moleculeCoverageFigure, moleculeMatchingFigure, vaeAttributesFigure, vaeControlsFigure, vaeFidelityFigure } from "./paperFigures";
-import { runSequences, storedFits } from "../collapse/sequences";
-import { type AnyModalitySpec, type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
+import { type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
 import { modalityNames, modalitySpec } from "../modalities";
 import { VAE, vaeBaseConfig } from "../vae/spec";
 import { runsFrame } from "../store/frames";
-import { type Profile, withSeeds } from "../collapse/profiles";
+import type { Profile } from "../collapse/profiles";
 import { defaultSeeds } from "./seeds";
+import { CURATION, PROPORTION } from "./beyond";
+import { type Experiment, sequencesOf, strategyConfigs, withProgress } from "./experiment";
 
-export interface ExperimentContext {
-  store: RunStore | null;
-  progress: (label: string, total: number) => Progress;
-  /**
-   * Sequences per (model, strategy) in the §3.1 (Figures 3, 4), §3.2, §3.3 and §5 experiments, seeds
-   * S..S+K−1 (default: defaultSeeds(profile, experiment)); the figures draw their mean with a ±1 SE
-   * band. The appendix (Table 2) and the controls stay single-seed.
-   */
-  seeds?: number;
-}
+export type { Experiment, ExperimentContext, ExperimentOutput, ExperimentSequences } from "./experiment";
 
-export interface ExperimentOutput {
-  figures: Record<string, Figure>;
-  json: unknown;
-  /** Other files to write next to the figures (name → content), e.g. a table as CSV. */
-  files?: Record<string, string>;
-}
-
-export interface Experiment {
-  description: string;
-  run(profile: Profile, ctx: ExperimentContext): Promise<ExperimentOutput>;
-  /** The sequences it trains at `profile` (what `collapse plan --reproduce` plans); none for §2's closed-form Monte Carlo. */
-  sequences?(profile: Profile, seeds?: number): ExperimentSequences[];
-}
-
-/** Sequences of one modality an experiment runs. */
-export interface ExperimentSequences {
-  spec: AnyModalitySpec;
-  configs: SequenceConfig[];
-}
-
-const sequencesOf = (spec: AnyModalitySpec, configs: SequenceConfig[]): ExperimentSequences => ({ spec, configs });
 
 const figure3Configs = (profile: Profile, seeds?: number) => lmFigure3Models(profile).flatMap((model) => strategyConfigs({ ...lmBaseConfig(profile), model }, undefined, seeds ?? defaultSeeds(profile, "lm")));
 const moleculeConfigs = (profile: Profile, seeds?: number) => strategyConfigs(moleculeBaseConfig(profile), undefined, seeds ?? defaultSeeds(profile, "molecules"));
@@ -88,7 +57,7 @@ export const EXPERIMENTS = {
       const base = lmBaseConfig(profile);
       const models = lmFigure3Models(profile);
       const results = await withProgress(LM, figure3Configs(profile, ctx.seeds), ctx);
-      const figures: Record<string, Figure> = { figure3: figure3(results), "section3_1-text-measures": lmTextMeasures(results), "section3_1-tails": lmTails(results) };
+      const figures: Record<string, Figure> = { figure3: figure3(results), "figure3-compute": figure3(results, { x: "compute" }), "section3_1-text-measures": lmTextMeasures(results), "section3_1-tails": lmTails(results) };
       for (const model of models) figures[`figure4-${model}`] = figure4(results, model, { x: "epochs", epochs: base.train.epochs ?? 1 });
       return { figures, json: results.map(lmResultJson) };
     },
@@ -106,6 +75,7 @@ export const EXPERIMENTS = {
           figure10: figure10(appendix, results),
           figure11: figure11(appendix, results),
           "section3_1-controls": lmControlsFigure(appendix, results),
+          "section3_1-controls-compute": lmControlsFigure(appendix, results, { x: "compute" }),
         },
         json: { table2: table2Display(table2) },
         files: table2Files(table2),
@@ -121,6 +91,7 @@ export const EXPERIMENTS = {
       return {
         figures: {
           figure5: figure5(runs),
+          "figure5-compute": figure5(runs, { x: "compute" }),
           "section3_2-coverage": moleculeCoverageFigure(runs, defaultCoverageThreshold(base.data)),
           "section3_2-matching": moleculeMatchingFigure(runs),
         },
@@ -136,6 +107,7 @@ export const EXPERIMENTS = {
       return {
         figures: {
           figure6: figure6(runs),
+          "figure6-compute": figure6(runs, { x: "compute" }),
           "section3_3-attributes": vaeAttributesFigure(runs, runs[0].realFrequencies),
           "section3_3-fidelity": vaeFidelityFigure(runs),
         },
@@ -173,7 +145,9 @@ export const EXPERIMENTS = {
       return {
         figures: {
           "controls-molecules": moleculeControlsFigure(molecules),
+          "controls-molecules-compute": moleculeControlsFigure(molecules, { x: "compute" }),
           "controls-vae": vaeControlsFigure(vae),
+          "controls-vae-compute": vaeControlsFigure(vae, { x: "compute" }),
           "controls-gaussian": metricByIterationFigure(gaussian, { metric: "frechetDistance", axisTitle: "Fréchet distance" }, "Controls (§5 Gaussian): Fréchet distance to the truth"),
         },
         json: { molecules: json(molecules), vae: json(vae), gaussian: gaussian.map((g) => ({ strategy: g.strategy, iterations: g.records.map((x) => ({ iteration: x.iteration, ...x.metrics })) })) },
@@ -181,6 +155,8 @@ export const EXPERIMENTS = {
     },
     sequences: (profile) => [sequencesOf(MOLECULES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES)), sequencesOf(VAE, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES))],
   },
+  curation: CURATION,
+  proportion: PROPORTION,
 } satisfies Record<string, Experiment>;
 
 /**
@@ -213,23 +189,6 @@ function modalityExperiment<C extends SequenceConfig, R extends SequenceResult<C
     },
     sequences: (profile, seeds) => [sequencesOf(modalitySpec(spec.name)!, strategyConfigs(baseConfig(spec, profile), undefined, seeds ?? 1))],
   };
-}
-
-/** The base config once per strategy and seed (seeds base.seed, +1, ...). */
-function strategyConfigs<C extends { strategy: Strategy; seed: number }>(base: C, strategies: readonly Strategy[] = ["replace", "accumulate"], seeds = 1): C[] {
-  return withSeeds(strategies.map((strategy) => ({ ...base, strategy })), seeds);
-}
-
-/** Sequences through runSequences (in parallel where a store allows it), counting model fits. */
-async function withProgress<C extends SequenceConfig, R extends SequenceResult<C>, L, F, X>(spec: ModalitySpec<C, R, L, F, X>, configs: readonly C[], ctx: ExperimentContext): Promise<R[]> {
-  const bar = ctx.progress("model fits", configs.reduce((s, c) => s + c.iterations, 0));
-  let fits = storedFits(spec, configs, ctx.store);
-  const results = await runSequences(spec, configs, {
-    store: ctx.store,
-    onIteration: (i) => bar.update(++fits, spec.label(configs[i])),
-  });
-  bar.finish();
-  return results;
 }
 
 function lmResultJson(r: LmSequenceResult) {

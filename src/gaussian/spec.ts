@@ -45,6 +45,7 @@ export const GAUSSIAN: ModalitySpec<GaussianSequenceConfig, SequenceResult<Gauss
     }),
   result: (base) => base,
   cost: (c, finished) => c.iterations - finished,
+  scaleRealSet: (c, factor) => ({ ...c, samples: Math.max(2, Math.round(c.samples * factor)) }),
   metrics: [
     { key: "frechetDistance", label: "Fréchet", digits: 4 },
     { key: "totalVariance", label: "total variance", digits: 4 },

@@ -1,5 +1,5 @@
 import type { Strategy } from "../collapse/strategies";
-import { STRATEGY_COLORS, type SequenceCurve, metricByIterationFigure, lastIteration, logAxisTicks, metricsPanelsFigure, panelsLayout, strategyPanelsFigure } from "../plots/metricFigures";
+import { STRATEGY_COLORS, type SequenceCurve, type XAxis, metricByIterationFigure, lastIteration, logAxisTicks, metricsPanelsFigure, panelsLayout, strategyPanelsFigure } from "../plots/metricFigures";
 import { escapeHtml, type Figure } from "../plots/plotly";
 
 /** The §3.1 name of a SequenceCurve. */
@@ -11,13 +11,13 @@ const CROSS_ENTROPY = { metric: "testCrossEntropy", axisTitle: "test cross-entro
  * Test cross-entropy on real held-out text against model-fitting iteration, one panel per label, one
  * line per strategy (Figure 11's columns, the controls figure).
  */
-export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
-  return metricByIterationFigure(curves, CROSS_ENTROPY, title);
+export function lmCrossEntropyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration", x?: XAxis): Figure {
+  return metricByIterationFigure(curves, { ...CROSS_ENTROPY, x }, title);
 }
 
 /** Figures 3 and 10 as the paper draws them: one panel per strategy, one line per model (or setting). */
-export function lmCrossEntropyByStrategyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration"): Figure {
-  return strategyPanelsFigure(curves, CROSS_ENTROPY, title);
+export function lmCrossEntropyByStrategyFigure(curves: readonly LmCurve[], title = "Test cross-entropy vs model-fitting iteration", x?: XAxis): Figure {
+  return strategyPanelsFigure(curves, { ...CROSS_ENTROPY, x }, title);
 }
 
 /** Figure 4's x axis: epochs (the paper's), or training tokens. */

@@ -151,6 +151,7 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
   setup: setupLmSequence,
   result: lmResult,
   // Training work: parameters × tokens trained on × epochs.
+  scaleRealSet: (c, factor) => (c.trainTokens !== undefined ? { ...c, trainTokens: Math.max(1, Math.round(c.trainTokens * factor)) } : { ...c, trainDocuments: Math.max(1, Math.round((c.trainDocuments ?? 0) * factor)) }),
   cost(c, finished) {
     let params = 1;
     try {

@@ -107,6 +107,7 @@ export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceRes
   setup: setupMoleculeSequence,
   result: (base, facts) => ({ ...base, ...facts }),
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, () => c.trainMolecules * c.conformersPerMolecule * (c.train.epochs ?? 1)),
+  scaleRealSet: (c, factor) => ({ ...c, trainMolecules: Math.max(1, Math.round(c.trainMolecules * factor)) }),
   async beforeWorkers(configs, opts) {
     // Generate the embedded set (minutes) or download GEOM once, rather than once per worker.
     for (const c of configs) {

@@ -28,6 +28,47 @@ export interface MetricSpec {
   axisTitle: string;
   /** Shown in the hover text. */
   unit?: string;
+  /**
+   * The x axis: model-fitting iteration (default), or the sequence's cumulative training compute up to
+   * each model (FLOPs where every record knows them, else tokens, else examples seen), which asks
+   * whether a strategy is better per unit of training rather than per model.
+   */
+  x?: XAxis;
+}
+
+export type XAxis = "iteration" | "compute";
+
+/** What a compute axis counts: the finest measure every record of the figure has. */
+export type ComputeUnit = "flops" | "tokens" | "examples";
+
+const COMPUTE_TITLES: Record<ComputeUnit, string> = {
+  flops: "cumulative training FLOPs",
+  tokens: "cumulative training tokens",
+  examples: "cumulative training examples seen",
+};
+
+/** The finest compute measure every record of the curves carries (records written before compute was recorded count as examples). */
+export function computeUnit(curves: readonly { records: readonly IterationRecord[] }[]): ComputeUnit {
+  const records = curves.flatMap((c) => c.records);
+  if (records.length > 0 && records.every((r) => r.compute?.flops !== undefined)) return "flops";
+  if (records.length > 0 && records.every((r) => r.compute?.tokens !== undefined)) return "tokens";
+  return "examples";
+}
+
+/**
+ * A sequence's cumulative training compute at each of its records, in `unit`. Records without a
+ * compute field (runs written before it was recorded) count one pass over their training set at
+ * their training scale, the loop's default.
+ */
+export function cumulativeCompute(records: readonly IterationRecord[], unit: ComputeUnit): number[] {
+  if (records.every((r) => r.compute !== undefined)) return records.map((r) => r.compute![unit] ?? NaN);
+  let total = 0;
+  return records.map((r) => (total += r.trainSize * (r.trainingScale ?? 1)));
+}
+
+/** The x title of an axis. */
+export function xAxisTitle(x: XAxis | undefined, unit: ComputeUnit): string {
+  return x === "compute" ? COMPUTE_TITLES[unit] : "model-fitting iteration";
 }
 
 /** Sequences of one label and strategy that differ only in seed, as a mean and its standard error per iteration. */
@@ -37,13 +78,16 @@ export interface SeedGroup {
   /** Most seeds any iteration has; an iteration is averaged over the seeds that reached it. */
   seeds: number;
   iterations: number[];
+  /** The x of each iteration: the iteration itself, or the mean over seeds of the cumulative compute (MetricSpec.x). */
+  x: number[];
   mean: number[];
   /** Standard error of the mean (sample standard deviation / √n); 0 where one seed reached the iteration. */
   se: number[];
 }
 
 /** Groups curves by (label, strategy) in order of appearance: a group of several is several seeds. */
-export function groupSeeds(curves: readonly SequenceCurve[], metric: string): SeedGroup[] {
+export function groupSeeds(curves: readonly SequenceCurve[], metric: string, x: XAxis = "iteration"): SeedGroup[] {
+  const unit = computeUnit(curves);
   const groups = new Map<string, SequenceCurve[]>();
   for (const c of curves) {
     const key = `${c.label}\u0000${c.strategy}`;
@@ -51,10 +95,18 @@ export function groupSeeds(curves: readonly SequenceCurve[], metric: string): Se
   }
   return [...groups.values()].map((members) => {
     const byIteration = new Map<number, number[]>();
-    for (const c of members) for (const r of c.records) byIteration.set(r.iteration, [...(byIteration.get(r.iteration) ?? []), r.metrics[metric]]);
+    const computeAt = new Map<number, number[]>();
+    for (const c of members) {
+      const compute = cumulativeCompute(c.records, unit);
+      c.records.forEach((r, i) => {
+        byIteration.set(r.iteration, [...(byIteration.get(r.iteration) ?? []), r.metrics[metric]]);
+        computeAt.set(r.iteration, [...(computeAt.get(r.iteration) ?? []), compute[i]]);
+      });
+    }
     const iterations = [...byIteration.keys()].sort((a, b) => a - b);
     const stats = iterations.map((t) => meanAndStandardError(byIteration.get(t)!));
-    return { label: members[0].label, strategy: members[0].strategy, seeds: members.length, iterations, mean: stats.map((x) => x.mean), se: stats.map((x) => x.se) };
+    const xs = x === "compute" ? iterations.map((t) => meanAndStandardError(computeAt.get(t)!).mean) : iterations;
+    return { label: members[0].label, strategy: members[0].strategy, seeds: members.length, iterations, x: xs, mean: stats.map((v) => v.mean), se: stats.map((v) => v.se) };
   });
 }
 
@@ -83,10 +135,11 @@ function seedGroupTraces(g: SeedGroup, o: { panel: number; name: string; color: 
     name: o.name,
     legendgroup: o.name,
     showlegend: o.showlegend,
-    x: g.iterations,
+    x: g.x,
     y: g.mean,
+    ...(o.spec.x === "compute" ? { customdata: g.iterations } : {}),
     line: { color: o.color, width: 2 },
-    hovertemplate: `${g.label}, ${g.strategy}${seeds}<br>t=%{x}: %{y:.3f}${o.spec.unit ? ` ${o.spec.unit}` : ""}<extra></extra>`,
+    hovertemplate: `${g.label}, ${g.strategy}${seeds}<br>${o.spec.x === "compute" ? "t=%{customdata}, compute %{x:.3s}" : "t=%{x}"}: %{y:.3f}${o.spec.unit ? ` ${o.spec.unit}` : ""}<extra></extra>`,
     ...axes,
   };
   if (g.seeds < 2) return [line];
@@ -96,7 +149,7 @@ function seedGroupTraces(g: SeedGroup, o: { panel: number; name: string; color: 
     name: `${o.name} ±1 SE`,
     legendgroup: o.name,
     showlegend: false,
-    x: [...g.iterations, ...[...g.iterations].reverse()],
+    x: [...g.x, ...[...g.x].reverse()],
     y: [...g.mean.map((m, i) => m + g.se[i]), ...g.mean.map((m, i) => m - g.se[i]).reverse()],
     fill: "toself",
     fillcolor: withAlpha(o.color, 0.2),
@@ -121,12 +174,12 @@ function withAlpha(hex: string, alpha: number): string {
 export function metricByIterationFigure(curves: readonly SequenceCurve[], spec: MetricSpec, title: string): Figure {
   const labels = [...new Set(curves.map((c) => c.label))];
   const shown = new Set<string>();
-  const data = groupSeeds(curves, spec.metric).flatMap((g) => {
+  const data = groupSeeds(curves, spec.metric, spec.x).flatMap((g) => {
     const traces = seedGroupTraces(g, { panel: labels.indexOf(g.label) + 1, name: g.strategy, color: STRATEGY_COLORS[g.strategy], showlegend: !shown.has(g.strategy), spec });
     shown.add(g.strategy);
     return traces;
   });
-  const layout = panelsLayout(labels, title, (_, first) => ({ title: first ? { text: spec.axisTitle } : undefined }), lastIteration(curves));
+  const layout = panelsLayout(labels, title, (_, first) => ({ title: first ? { text: spec.axisTitle } : undefined }), lastIteration(curves), xAxisOf(spec, curves));
   return { data, layout };
 }
 
@@ -143,13 +196,24 @@ export function strategyPanelsFigure(curves: readonly SequenceCurve[], spec: Met
   const strategies = [...new Set(curves.map((c) => c.strategy))];
   const labels = [...new Set(curves.map((c) => c.label))];
   const shown = new Set<string>();
-  const data = groupSeeds(curves, spec.metric).flatMap((g) => {
+  const data = groupSeeds(curves, spec.metric, spec.x).flatMap((g) => {
     const traces = seedGroupTraces(g, { panel: strategies.indexOf(g.strategy) + 1, name: g.label, color: LABEL_COLORS[labels.indexOf(g.label) % LABEL_COLORS.length], showlegend: !shown.has(g.label), spec });
     shown.add(g.label);
     return traces;
   });
-  const layout = panelsLayout(strategies, title, (k, first) => ({ ...(first ? { title: { text: spec.axisTitle } } : {}), ...(k > 0 ? { matches: "y" } : {}) }), lastIteration(curves));
+  const layout = panelsLayout(strategies, title, (k, first) => ({ ...(first ? { title: { text: spec.axisTitle } } : {}), ...(k > 0 ? { matches: "y" } : {}) }), lastIteration(curves), xAxisOf(spec, curves));
   return { data, layout };
+}
+
+/** The bottom x axes' title and ticks of a figure of `spec` over `curves`. */
+function xAxisOf(spec: MetricSpec, curves: readonly SequenceCurve[]): PanelXAxis {
+  return { title: xAxisTitle(spec.x, computeUnit(curves)), wholeIterations: spec.x !== "compute" };
+}
+
+/** What panelsLayout puts on the x axes: the bottom row's title, and whether whole iterations are ticked. */
+export interface PanelXAxis {
+  title: string;
+  wholeIterations: boolean;
 }
 
 /** The last model-fitting iteration any curve reached. */
@@ -184,7 +248,7 @@ export const MAX_PANEL_COLUMNS = 4;
  * gives panel k's y axis (`first`: it starts a row, so it carries the y title). Whole iterations are
  * ticked one by one up to `lastIteration` 12, automatically beyond.
  */
-export function panelsLayout(labels: readonly string[], title: string, yaxis: (k: number, first: boolean) => Record<string, unknown>, lastIteration = 1): Record<string, unknown> {
+export function panelsLayout(labels: readonly string[], title: string, yaxis: (k: number, first: boolean) => Record<string, unknown>, lastIteration = 1, x: PanelXAxis = { title: "model-fitting iteration", wholeIterations: true }): Record<string, unknown> {
   const columns = Math.min(labels.length, MAX_PANEL_COLUMNS);
   const rows = Math.ceil(labels.length / columns);
   const layout: Record<string, unknown> = {
@@ -206,7 +270,7 @@ export function panelsLayout(labels: readonly string[], title: string, yaxis: (k
   labels.forEach((_, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
     const bottom = k + columns >= labels.length;
-    layout[`xaxis${suffix}`] = { title: bottom ? { text: "model-fitting iteration" } : undefined, ...(lastIteration <= 12 ? { dtick: 1 } : {}) };
+    layout[`xaxis${suffix}`] = { title: bottom ? { text: x.title } : undefined, ...(x.wholeIterations && lastIteration <= 12 ? { dtick: 1 } : {}) };
     layout[`yaxis${suffix}`] = yaxis(k, k % columns === 0);
   });
   return layout;
@@ -220,5 +284,5 @@ export function metricsPanelsFigure(curves: readonly { strategy: Strategy; recor
   const panels: SequenceCurve[] = specs.flatMap((spec) =>
     curves.map((c) => ({ label: spec.axisTitle, strategy: c.strategy, records: c.records.map((r) => ({ ...r, metrics: { value: r.metrics[spec.metric] } })) })),
   );
-  return metricByIterationFigure(panels, { metric: "value", axisTitle: "" }, title);
+  return metricByIterationFigure(panels, { metric: "value", axisTitle: "", x: specs[0]?.x }, title);
 }

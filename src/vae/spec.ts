@@ -116,6 +116,7 @@ export const VAE: ModalitySpec<VaeSequenceConfig, VaeSequenceResult, VaeData, Va
   setup: setupVaeSequence,
   result: vaeResult,
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, (n) => (n === 1 ? c.trainImages : c.samplesPerIteration) * (c.train.epochs ?? 1)),
+  scaleRealSet: (c, factor) => ({ ...c, trainImages: Math.max(1, Math.round(c.trainImages * factor)), samplesPerIteration: Math.max(1, Math.round(c.samplesPerIteration * factor)) }),
   plan: VAE_COST,
   metrics: [
     { key: "testNegElbo", label: "test −ELBO", digits: 2 },
