@@ -38,6 +38,7 @@ export * from "./plots/plotly";
 export * from "./plots/notebook";
 export * from "./plots/export";
 export * from "./plots/metricFigures";
+export * from "./plots/studyFigures";
 
 // The paper's experiments: §2's and the §3.1 appendix's configs, seeds, one builder per figure, reproduce.
 export * from "./experiments/linearRegression";
@@ -45,6 +46,9 @@ export * from "./experiments/lmAppendix";
 export * from "./experiments/paperFigures";
 export * from "./experiments/seeds";
 export * from "./experiments/registry";
+export * from "./experiments/experiment";
+// Beyond the paper: curated synthetic data and the real-data proportion, for every modality.
+export * from "./experiments/beyond";
 
 // Building blocks every neural model shares: parameters, checkpoints, the optimizer, the fit loop.
 export * from "./nn/params";

@@ -25,12 +25,22 @@ function curatedSpecs(): AnyModalitySpec[] {
     .filter((s) => studyVerifier(s) !== null);
 }
 
-/** The curation study's sequences of one modality: its profile's base config under replace and accumulate, plain and curated. */
-export function curationConfigs<C extends SequenceConfig>(spec: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, profile: Profile): C[] {
-  const verifier = studyVerifier(spec as unknown as AnyModalitySpec);
+/** What a reader may change of the curation study (the notebook's config cell). */
+export interface CurationStudyOptions {
+  /** Default: the spec's first verifier. */
+  verifier?: string;
+  /** Default CURATION_KEEP. */
+  keep?: number;
+  /** Default replace and accumulate. */
+  strategies?: Strategy[];
+}
+
+/** The curation study's sequences of one modality: its profile's base config under each strategy, plain and curated. */
+export function curationConfigs<C extends SequenceConfig>(spec: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, profile: Profile, o: CurationStudyOptions = {}): C[] {
+  const verifier = o.verifier ?? studyVerifier(spec as unknown as AnyModalitySpec);
   const base = baseConfig(spec, profile);
-  const strategies: Strategy[] = ["replace", "accumulate"];
-  return strategies.flatMap((strategy) => [{ ...base, strategy }, ...(verifier ? [{ ...base, strategy, curation: { verifier, keep: CURATION_KEEP } }] : [])]);
+  const strategies: Strategy[] = o.strategies ?? ["replace", "accumulate"];
+  return strategies.flatMap((strategy) => [{ ...base, strategy }, ...(verifier ? [{ ...base, strategy, curation: { verifier, keep: o.keep ?? CURATION_KEEP } }] : [])]);
 }
 
 /** "reference, keep 50%": a curation config in a legend. */
@@ -59,13 +69,19 @@ export function proportionFactors(spec: AnyModalitySpec, profile: Profile): numb
   return spec.tensors ? [0.25, 1] : [0.25, 1, 4];
 }
 
+/** What a reader may change of the proportion study: the real shares and the real set sizes (factors of the profile's). */
+export interface ProportionStudyOptions {
+  shares?: number[];
+  factors?: number[];
+}
+
 /** The proportion study's sequences of one modality: replace at every real share and real set size. */
-export function proportionConfigs<C extends SequenceConfig>(spec: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, profile: Profile): C[] {
+export function proportionConfigs<C extends SequenceConfig>(spec: ModalitySpec<C, SequenceResult<C>, unknown, unknown, unknown>, profile: Profile, o: ProportionStudyOptions = {}): C[] {
   const any = spec as unknown as AnyModalitySpec;
-  return proportionFactors(any, profile).flatMap((factor) => {
+  return (o.factors ?? proportionFactors(any, profile)).flatMap((factor) => {
     const base = { ...baseConfig(spec, profile), strategy: "replace" as const };
     const sized = factor === 1 || !spec.scaleRealSet ? base : spec.scaleRealSet(base, factor);
-    return proportionShares(any, profile).map((realShare) => ({ ...sized, realShare }));
+    return (o.shares ?? proportionShares(any, profile)).map((realShare) => ({ ...sized, realShare }));
   });
 }
 
