@@ -150,6 +150,10 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
   load: (c, ctx) => loadLmCorpus(c, ctx.status),
   setup: setupLmSequence,
   result: lmResult,
+  verifiers: {
+    reference: "mean log-probability per token under a bigram model of the whole real training pool (interpolated with unigrams)",
+    "valid-words": "share of the document's words that occur in the real training text",
+  },
   // Training work: parameters × tokens trained on × epochs.
   cost(c, finished) {
     let params = 1;
