@@ -8,9 +8,10 @@ import { type TrainConfig, evaluateCrossEntropy, train, windows } from "./train"
 import type { LmConfig } from "./types";
 import { cloneParams, disposeParams } from "../nn/params";
 import type { Rng } from "../random";
-import { quantile, textMeasures } from "../text/metrics";
+import { quantile, textMeasures, vocabularyOf } from "../text/metrics";
 import { documentCrossEntropies } from "./score";
 import type { Params } from "../nn/params";
+import { type BigramReference, bigramReference, lmFitCompute, validWordShare } from "./verifiers";
 
 /** Tokenized documents (ids without the end-of-document token). */
 export interface LmData {
@@ -89,6 +90,10 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
     }
     return out;
   };
+  // Built on first use: only a curated sequence asks for them.
+  let reference: BigramReference | null = null;
+  let vocabulary: ReadonlySet<string> | null = o.textMetrics?.vocabulary ?? null;
+  const realVocabulary = () => (vocabulary ??= vocabularyOf(o.realDocs.slice(0, o.originalDocs).map((d) => o.tokenizer.decode(d, { skipSpecial: true }))));
   return {
     name: "lm",
     // sampleDocuments draws batch by batch from one generator: the first batch begins every sample.
@@ -150,6 +155,26 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
       first = null;
     },
     codec: lmCodec,
+    verifiers: {
+      // The modality's whole real pool (the original set and every fresh draw): more real text than any training set of the sequence.
+      reference: (data) => {
+        reference ??= bigramReference(o.realDocs, o.tokenizer.vocabSize, eot);
+        return Float64Array.from(data.docs, (d) => reference!.meanLogProb(d));
+      },
+      // The original real training set's words, the vocabulary of the validWordRate metric.
+      "valid-words": (data) => {
+        const known = realVocabulary();
+        return Float64Array.from(data.docs, (d) => validWordShare(o.tokenizer.decode(d, { skipSpecial: true }), known));
+      },
+    },
+    trainingCompute(parts, trainingScale) {
+      const docs = parts.flatMap((p) => p.data.docs);
+      // Model 1 is the only one trained without a synthetic part (from model 2 on, one is there, if empty).
+      const first = parts.every((p) => p.origin === "real");
+      const epochs = (first && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs) * trainingScale;
+      const streamTokens = docs.reduce((s, d) => s + d.length + 1, 0);
+      return lmFitCompute(o.model, o.train, docs.length, streamTokens, epochs);
+    },
   };
 }
 

@@ -150,6 +150,10 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
   load: (c, ctx) => loadLmCorpus(c, ctx.status),
   setup: setupLmSequence,
   result: lmResult,
+  verifiers: {
+    reference: "mean log-probability per token under a bigram model of the whole real training pool (interpolated with unigrams)",
+    "valid-words": "share of the document's words that occur in the real training text",
+  },
   // Training work: parameters × tokens trained on × epochs.
   scaleRealSet: (c, factor) => (c.trainTokens !== undefined ? { ...c, trainTokens: Math.max(1, Math.round(c.trainTokens * factor)) } : { ...c, trainDocuments: Math.max(1, Math.round((c.trainDocuments ?? 0) * factor)) }),
   cost(c, finished) {

@@ -7,6 +7,7 @@ import { DRUGS_COVERAGE_THRESHOLD, coverageAndMatching } from "./rmsd";
 import { type ConformationSet, type Conformer, conformationCodec, conformersByMolecule, mergeConformationSets, selectConformers } from "./types";
 import { disposeParams } from "../nn/params";
 import type { Params } from "../nn/params";
+import { bondLengthScores, meanBondLengths, moleculeFitCompute } from "./verifiers";
 
 /** How a fitted conformation model is scored on the held-out test molecules. */
 export interface MoleculeEvaluationConfig {
@@ -79,6 +80,8 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
   const testDraws = () => (draws ??= evaluationDraws(o.test, o.diffusion, o.evaluation.lossRepeats, o.evaluation.batchSize, Rng.derive(o.evaluationSeed, "test-loss-draws")));
   const byMolecule = conformersByMolecule(o.test);
   const coverageMolecules = Math.min(o.evaluation.coverageMolecules, o.test.molecules.length);
+  // The real pool's mean bond lengths, measured on first use (only a curated sequence asks for them).
+  let realBondLengths: Map<string, number> | null = null;
 
   return {
     name: "molecules",
@@ -148,5 +151,13 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
     },
     dispose: (model) => disposeParams(model.params),
     codec: conformationCodec,
+    verifiers: {
+      "bond-lengths": (data) => bondLengthScores(data, (realBondLengths ??= meanBondLengths(o.realTrain))),
+    },
+    trainingCompute(parts, trainingScale) {
+      const data = mergeConformationSets(parts.map((p) => p.data));
+      const train = scaledMoleculeTraining(o.train, trainingScale);
+      return moleculeFitCompute(o.model, data, trainingSteps(train, data.conformers.length), train.batchSize);
+    },
   };
 }

@@ -6,6 +6,7 @@ import { GEODIFF_DRUGS_DIFFUSION, MOLECULE_TRAIN_DEFAULTS, rescaledDrugsSchedule
 import { geomFile, parseMoleculeDataSpec } from "./geom";
 import { type MoleculeData, type MoleculeFacts, type MoleculeSequenceConfig, type MoleculeSequenceResult, checkMoleculeSequenceConfig, loadMoleculeData, moleculeRunKey, setupMoleculeSequence } from "./sequence";
 import { MOLECULE_COST } from "./plan";
+import { BOND_LENGTH_TOLERANCE } from "./verifiers";
 
 /** §3.2: sequences of GeoDiff-style conformation diffusion models, each trained on conformations the models before it generated. */
 export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceResult, MoleculeData, MoleculeFacts, null> = {
@@ -106,6 +107,9 @@ export const MOLECULES: ModalitySpec<MoleculeSequenceConfig, MoleculeSequenceRes
   load: (c, ctx) => loadMoleculeData(c, { onStatus: ctx.status }),
   setup: setupMoleculeSequence,
   result: (base, facts) => ({ ...base, ...facts }),
+  verifiers: {
+    "bond-lengths": `share of the conformation's bonds within ${BOND_LENGTH_TOLERANCE} Å of the real training set's mean length for their elements and order`,
+  },
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, () => c.trainMolecules * c.conformersPerMolecule * (c.train.epochs ?? 1)),
   scaleRealSet: (c, factor) => ({ ...c, trainMolecules: Math.max(1, Math.round(c.trainMolecules * factor)) }),
   async beforeWorkers(configs, opts) {

@@ -90,6 +90,18 @@ export function epochSteps(examples: number, batchSize: number, epochs: number, 
   return Math.min(maxSteps, Math.max(1, Math.round(Math.ceil(examples / batchSize) * epochs)));
 }
 
+/**
+ * Examples a fit of `steps` batches of `batchSize` visits when it takes them from a ShuffledOrder over
+ * `examples`: whole passes of `examples` each (a pass's last batch being short), then full batches of
+ * the pass under way. What a record's training compute counts, the short batches included.
+ */
+export function examplesVisited(examples: number, batchSize: number, steps: number): number {
+  if (examples === 0) return 0;
+  const batchesPerPass = Math.ceil(examples / batchSize);
+  const passes = Math.floor(steps / batchesPerPass);
+  return passes * examples + (steps - passes * batchesPerPass) * batchSize;
+}
+
 export function learningRateAt(c: ScheduleConfig, step: number, total: number): number {
   const warmup = Math.max(1, Math.round(c.warmupFraction * total));
   if (step < warmup) return (c.learningRate * (step + 1)) / warmup;

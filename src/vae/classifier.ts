@@ -152,3 +152,20 @@ export function classifierAccuracy(clf: Classifier, data: ImageSet): Record<stri
   });
   return out;
 }
+
+/**
+ * How sure the classifier is of each image: the mean over attributes of max(p, 1 − p), from ½ (no
+ * idea) to 1. Real faces should sit far from its decision boundaries, implausible images nearer them.
+ */
+export function attributeConfidence(clf: Classifier, data: ImageSet): Float64Array {
+  const a = clf.config.attributes.length;
+  if (a === 0) throw new ConfigError("curation.verifier", "classifier-confidence needs an attribute classifier, and this one has no attributes (the images carry no attribute labels)");
+  const { probabilities } = classify(clf, data);
+  const out = new Float64Array(data.n);
+  for (let i = 0; i < data.n; i++) {
+    let sum = 0;
+    for (let k = 0; k < a; k++) sum += Math.max(probabilities[i * a + k], 1 - probabilities[i * a + k]);
+    out[i] = sum / a;
+  }
+  return out;
+}

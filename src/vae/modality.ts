@@ -2,10 +2,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { Modality } from "../collapse/modality";
 import { type ImageSet, concatImages, imageCodec, quantize8, selectImages } from "../images/types";
 import { Rng } from "../random";
-import { type Classifier, attributeFrequencies, classify } from "./classifier";
+import { type Classifier, attributeConfidence, attributeFrequencies, classify } from "./classifier";
 import { type FeatureStats, featureStats, frechetDistance, precisionRecall } from "../metrics/features";
 import { type VaeConfig, decode, disposeVae, vaeInit } from "./model";
 import { type VaeTrainConfig, evaluateElbo, normalTensor, scaledVaeTraining, trainVae } from "./train";
+import { vaeFitCompute } from "./plan";
+import { ConfigError } from "../errors";
 import type { Params } from "../nn/params";
 
 export interface VaeModel {
@@ -106,5 +108,12 @@ export function vaeModality(o: VaeModalityOptions): Modality<ImageSet, VaeModel>
     },
     dispose: (model) => disposeVae(model.params),
     codec: imageCodec,
+    verifiers: {
+      "classifier-confidence": (data) => {
+        if (!o.classifier) throw new ConfigError("curation.verifier", "classifier-confidence needs the attribute classifier, and this VAE modality was given none");
+        return attributeConfidence(o.classifier, data);
+      },
+    },
+    trainingCompute: (parts, trainingScale) => vaeFitCompute(o.model, scaledVaeTraining(o.train, trainingScale), parts.reduce((s, p) => s + p.data.n, 0)),
   };
 }

@@ -6,8 +6,9 @@ import { Rng } from "../random";
 import { disposeClassifier, trainClassifier } from "./classifier";
 import { type VaeConfig, decode, vaeInit, vaeParameterCount, vaeSpecs } from "./model";
 import { type VaeSequenceConfig, classifierFor, loadVaeData } from "./sequence";
-import { checkVaeTrainConfig, evaluateElbo, trainVae } from "./train";
-import { epochSteps } from "../nn/fit";
+import { type VaeTrainConfig, checkVaeTrainConfig, evaluateElbo, trainVae } from "./train";
+import { epochSteps, examplesVisited } from "../nn/fit";
+import type { FitCompute } from "../collapse/modality";
 
 /**
  * Multiply-adds of one image's forward pass: each conv's weights once per output position (the
@@ -25,6 +26,17 @@ export function vaeForwardMacs(c: VaeConfig): { encoder: number; decoder: number
     decoder += size(`dec.${i}.w`) * side * side;
   });
   return { encoder, decoder };
+}
+
+/**
+ * The training work of one VAE fit on `images` images, as trainVae counts it: epochSteps batches, the
+ * images they visit (a pass's last batch short), and 3× the forward pass's FLOPs per image (2 per
+ * multiply-add; a backward pass is about twice a forward one), the convention of the cost model below.
+ */
+export function vaeFitCompute(model: VaeConfig, train: VaeTrainConfig, images: number): FitCompute {
+  const macs = vaeForwardMacs(model);
+  const examples = examplesVisited(images, train.batchSize, epochSteps(images, train.batchSize, train.epochs, train.maxSteps));
+  return { examples, flops: 3 * 2 * (macs.encoder + macs.decoder) * examples };
 }
 
 /** Float32 values a training step keeps per image: every layer's output, its activation and their gradients. */

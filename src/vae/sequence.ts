@@ -102,6 +102,11 @@ export function checkVaeSequenceConfig(c: VaeSequenceConfig): VaeSequenceConfig 
   if (metric > 0 && c.testImages < 4) throw new ConfigError("testImages", `needs at least 4 held-out images for the k-NN precision/recall, got ${c.testImages} (or metricSamples 0 for none)`);
   checkInt("classifierImages", c.classifierImages, { min: 0 });
   checkInt("classifierEpochs", c.classifierEpochs, { min: 0 });
+  if (c.curation?.verifier === "classifier-confidence") {
+    // Judged by the attribute classifier: it must exist and be trained on labelled real images.
+    const missing = spec.kind === "folder" ? "a folder of images has no attribute labels to train it on" : c.classifierImages === 0 ? "classifierImages is 0" : c.classifierEpochs === 0 ? "classifierEpochs is 0" : null;
+    if (missing) throw new ConfigError("curation.verifier", `classifier-confidence needs a trained attribute classifier, and this config has none (${missing}); curate with another verifier or train the classifier`);
+  }
   if (c.faces !== undefined) {
     if (spec.kind !== "embedded") throw new ConfigError("faces", "only applies to the embedded faces");
     checkFaceConfig(c.faces);

@@ -115,6 +115,9 @@ export const VAE: ModalitySpec<VaeSequenceConfig, VaeSequenceResult, VaeData, Va
   load: (c, ctx) => loadVaeData(c, ctx.status),
   setup: setupVaeSequence,
   result: vaeResult,
+  verifiers: {
+    "classifier-confidence": "the attribute classifier's mean confidence max(p, 1 − p) over its attributes",
+  },
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, (n) => (n === 1 ? c.trainImages : c.samplesPerIteration) * (c.train.epochs ?? 1)),
   scaleRealSet: (c, factor) => ({ ...c, trainImages: Math.max(1, Math.round(c.trainImages * factor)), samplesPerIteration: Math.max(1, Math.round(c.samplesPerIteration * factor)) }),
   plan: VAE_COST,
