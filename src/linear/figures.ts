@@ -309,7 +309,7 @@ export function linearCurationFigure(variants: readonly CurationVariant[], opts:
     }
   });
   const layout: Record<string, unknown> = {
-    title: { text: opts.title ?? "Curation: test error with and without a verifier filtering the synthetic data (Monte Carlo ±1 SE; theory dashed where known)" },
+    title: { text: opts.title ?? "Curation by a verifier: test error (Monte Carlo ±1 SE; theory dashed where known)" },
     grid: { rows: settings.length, columns: strategies.length, pattern: "independent", roworder: "top to bottom" },
     height: Math.max(380, 300 * settings.length + 120),
     hovermode: "closest",
@@ -393,7 +393,7 @@ export function linearProportionFigure(points: readonly ProportionPoint[], opts:
   return {
     data,
     layout: {
-      title: { text: opts.title ?? `Real share: test error at iteration ${iterations.join("/")} vs the share p of real data in every training set (Monte Carlo ±1 SE, theory dashed)` },
+      title: { text: opts.title ?? `Real share p of every training set: test error at iteration ${iterations.join("/")} (Monte Carlo ±1 SE, theory dashed)` },
       xaxis: { title: { text: "real share p (p = 0: replace; p = 1: the real data alone)" }, range: [-0.03, 1.03] },
       yaxis: { ...logAxisTicks(Math.min(...values), Math.max(...values)), title: { text: "test error ‖ŵ−w*‖²<sub>Σ</sub>" }, exponentformat: "power" },
       height: 460,
