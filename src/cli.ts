@@ -64,6 +64,16 @@ Flags (lists are comma-separated; the grid is every combination with T ≥ d):
   --synthetic-scale K    synthetic samples per iteration, as a multiple of T (default 1)
   --fresh-real-scale K   fresh real samples added per iteration, multiple of T (default 0)
   --test-samples M       also report the empirical test MSE on M fresh samples (default 0)
+  --curate VERIFIER      curate every synthetic set: oracle (scores −|y − x·w*|) or noisy
+                         (−|y − x·w_v|, w_v = w* + δ drawn once per world; needs --verifier-noise);
+                         with --keep or --threshold (no theory under curation)
+  --keep P               keep the best share P ∈ (0, 1] of the drawn samples (draws T/P per T kept)
+  --threshold=S          keep samples scoring ≥ S, drawing until T pass; scores are −|residual|,
+                         so S < 0 and needs the = form (--threshold=-1)
+  --verifier-noise T2    the noisy verifier's τ² = E‖w_v − w*‖² (ours)
+  --real-share P         replace only: every model n ≥ 2 trains on T samples, round(P·T) of them the
+                         first real ones (the same rows every time), the rest the newest model's on
+                         the other rows; 0 is replace, 1 the real data alone; theory exact given X
   --config FILE.json     fields of the experiment (settings: [{d, T, sigma2}], strategies,
                          iterations, seeds, ...); a flag given wins over the file
   --json                 print machine-readable results (per iteration: mean test error,
@@ -152,6 +162,11 @@ async function linearCommand(args: string[]): Promise<number> {
     "synthetic-scale": { type: "string" },
     "fresh-real-scale": { type: "string" },
     "test-samples": { type: "string" },
+    curate: { type: "string" },
+    keep: { type: "string" },
+    threshold: { type: "string" },
+    "verifier-noise": { type: "string" },
+    "real-share": { type: "string" },
     figure: { type: "string" },
     config: { type: "string" },
     ...COMMON_FLAGS,
@@ -182,6 +197,7 @@ async function linearCommand(args: string[]): Promise<number> {
     syntheticScale: num("synthetic-scale", v["synthetic-scale"] ?? "1", false),
     freshRealScale: num("fresh-real-scale", v["fresh-real-scale"] ?? "0", false),
     testSamples: num("test-samples", v["test-samples"] ?? "0", true),
+    ...linearModifierFlags(v),
   };
   if (v.config !== undefined) applyLinearConfigFile(config, readConfigFile(v.config), v);
   const bar = progressBar("linear", config.settings.length * config.strategies.length * config.seeds);
@@ -200,6 +216,21 @@ async function linearCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** --curate/--keep/--threshold, --verifier-noise and --real-share: config fields only where given. */
+function linearModifierFlags(v: Record<string, unknown>): Pick<LinearExperimentConfig, "curation" | "verifierNoise" | "realShare"> {
+  const flag = (name: string) => v[name] as string | undefined;
+  const out: Pick<LinearExperimentConfig, "curation" | "verifierNoise" | "realShare"> = {};
+  if (flag("curate") !== undefined) {
+    if ((flag("keep") === undefined) === (flag("threshold") === undefined)) throw new UsageError("--curate needs exactly one of --keep P and --threshold S");
+    out.curation = { verifier: flag("curate")!, ...(flag("keep") !== undefined ? { keep: num("keep", flag("keep")!, false) } : { threshold: num("threshold", flag("threshold")!, false) }) };
+  } else if (flag("keep") !== undefined || flag("threshold") !== undefined) {
+    throw new UsageError(`--${flag("keep") !== undefined ? "keep" : "threshold"} applies to curation: give --curate VERIFIER too`);
+  }
+  if (flag("verifier-noise") !== undefined) out.verifierNoise = num("verifier-noise", flag("verifier-noise")!, false);
+  if (flag("real-share") !== undefined) out.realShare = num("real-share", flag("real-share")!, false);
+  return out;
+}
+
 /** The flag that sets each field of a linear experiment's config (a flag given wins over the file). */
 const LINEAR_FIELD_FLAGS: Record<string, string[]> = {
   settings: ["dim", "samples", "sigma2"],
@@ -212,6 +243,9 @@ const LINEAR_FIELD_FLAGS: Record<string, string[]> = {
   syntheticScale: ["synthetic-scale"],
   freshRealScale: ["fresh-real-scale"],
   testSamples: ["test-samples"],
+  curation: ["curate", "keep", "threshold"],
+  verifierNoise: ["verifier-noise"],
+  realShare: ["real-share"],
 };
 
 function applyLinearConfigFile(config: Record<string, unknown>, file: Record<string, unknown>, flags: Record<string, unknown>): void {
@@ -225,13 +259,22 @@ function applyLinearConfigFile(config: Record<string, unknown>, file: Record<str
 function printLinearTable(result: LinearExperimentResult): void {
   for (const c of result.curves) {
     const { d, T, sigma2 } = c.setting;
-    console.log(`\n${c.strategy}  d=${d} T=${T} σ²=${sigma2}  (${c.perSeed.length} repeats${c.cached ? ", from run store" : ""})`);
+    console.log(`\n${c.strategy}${modifiersNote(result.config)}  d=${d} T=${T} σ²=${sigma2}  (${c.perSeed.length} repeats${c.cached ? ", from run store" : ""})`);
     console.log("  iter    mean test error   ± SE        theory");
     c.iteration.forEach((n, i) => {
       const theory = c.theory ? c.theory[i].toPrecision(5) : "—";
       console.log(`  ${String(n).padStart(4)}    ${c.meanTestError[i].toPrecision(5).padStart(12)}   ${c.stdErr[i].toPrecision(2).padStart(8)}   ${theory.padStart(10)}`);
     });
   }
+}
+
+/** The curation and real share of a linear experiment, for its table's headings. */
+function modifiersNote(config: LinearExperimentConfig): string {
+  const parts: string[] = [];
+  const c = config.curation;
+  if (c) parts.push(`curated by ${c.verifier}${config.verifierNoise !== undefined ? ` (τ²=${config.verifierNoise})` : ""}, ${c.keep !== undefined ? `keep ${c.keep}` : `threshold ${c.threshold}`}`);
+  if (config.realShare !== undefined) parts.push(`real share ${config.realShare}`);
+  return parts.length ? ` (${parts.join("; ")})` : "";
 }
 
 async function reproduceCommand(args: string[]): Promise<number> {

@@ -2,7 +2,7 @@ import type { Strategy } from "../collapse/strategies";
 import { InterruptedError } from "../interrupt";
 import { type LinearExperimentConfig, type LinearExperimentResult, type LinearRunOptions, checkLinearConfig, runLinearExperiment } from "../linear/montecarlo";
 import type { LinearSetting } from "../linear/problem";
-import { type LinearFigureOptions, linearErrorFigure } from "../linear/figures";
+import { type CurationVariant, type LinearFigureOptions, type ProportionPoint, linearErrorFigure, linearProportionFigure, proportionPoints } from "../linear/figures";
 import type { NotebookDisplay } from "../plots/notebook";
 import type { Figure } from "../plots/plotly";
 import type { Profile } from "../collapse/profiles";
@@ -169,3 +169,83 @@ export function normalizedFigure(result: LinearExperimentResult): Figure {
 }
 
 export const SECTION2_FIGURES = { figure2, figure9, strategiesFigure, normalizedFigure } as const;
+
+/** One variant of the curation experiment: its legend label and its config. */
+export interface LinearCurationExperiment {
+  label: string;
+  config: LinearExperimentConfig;
+}
+
+/** The share of a model's samples the curation experiment keeps (ours). */
+export const CURATION_KEEP = 0.5;
+/**
+ * The noisy verifier's τ² (ours): about the one-fit error σ²d/(T−d−1) ≈ 0.11 of the quick setting, so the
+ * verifier knows w* about as well as a model fit on the real data does.
+ */
+export const CURATION_VERIFIER_NOISE = 0.1;
+
+/**
+ * Beyond the paper: replace and accumulate, each without curation, with the oracle verifier and with
+ * the noisy one keeping the best CURATION_KEEP of the drawn samples. Same worlds in every variant.
+ */
+export function linearCurationExperiment(profile: Profile): LinearCurationExperiment[] {
+  const base = (() => {
+    switch (profile) {
+      case "smoke":
+        return { settings: [{ d: 3, T: 20, sigma2: 1 }], iterations: 6, seeds: 10 };
+      case "quick":
+        return { settings: [{ d: 10, T: 100, sigma2: 1 }], iterations: 30, seeds: 100 };
+      case "medium":
+        return { settings: [{ d: 10, T: 100, sigma2: 1 }], iterations: 50, seeds: 200 };
+      case "paper":
+        return { settings: [{ d: 10, T: 100, sigma2: 1 }], iterations: 100, seeds: 500 };
+    }
+  })();
+  const strategies: Strategy[] = ["replace", "accumulate"];
+  return [
+    { label: "no curation", config: checkLinearConfig({ ...base, strategies }) },
+    { label: `oracle verifier, keep ${CURATION_KEEP}`, config: checkLinearConfig({ ...base, strategies, curation: { verifier: "oracle", keep: CURATION_KEEP } }) },
+    {
+      label: `noisy verifier (τ²=${CURATION_VERIFIER_NOISE}), keep ${CURATION_KEEP}`,
+      config: checkLinearConfig({ ...base, strategies, curation: { verifier: "noisy", keep: CURATION_KEEP }, verifierNoise: CURATION_VERIFIER_NOISE }),
+    },
+  ];
+}
+
+/** Runs every variant of the curation experiment (each cached in the run store under its own config). */
+export async function runLinearCuration(variants: readonly LinearCurationExperiment[], opts: LinearRunOptions = {}): Promise<CurationVariant[]> {
+  const out: CurationVariant[] = [];
+  for (const v of variants) out.push({ label: v.label, result: await runLinearExperiment(v.config, opts) });
+  return out;
+}
+
+/** The real shares of the proportion experiment: 0, 0.1, ..., 1 (0 and 1 at smoke and 0.5 between). */
+export function proportionShares(profile: Profile): number[] {
+  return profile === "smoke" ? [0, 0.5, 1] : Array.from({ length: 11 }, (_, k) => k / 10);
+}
+
+/**
+ * Beyond the paper: replace where every training set keeps a share p of real data, one config per p,
+ * each over real set sizes T at d = 10, σ² = 1 (ours: T ∈ {16, 32, 128, 1024} from the nearly square
+ * T = 16 to T ≫ d).
+ */
+export function linearProportionExperiment(profile: Profile): LinearExperimentConfig[] {
+  const sizes = profile === "smoke" ? [16, 64] : [16, 32, 128, 1024];
+  const { iterations, seeds } = { smoke: { iterations: 5, seeds: 10 }, quick: { iterations: 10, seeds: 100 }, medium: { iterations: 50, seeds: 200 }, paper: { iterations: 100, seeds: 500 } }[profile];
+  return proportionShares(profile).map((realShare) =>
+    checkLinearConfig({ settings: sizes.map((T) => ({ d: 10, T, sigma2: 1 })), strategies: ["replace"], iterations, seeds, realShare }),
+  );
+}
+
+/** Runs every real share of the proportion experiment. */
+export async function runLinearProportion(configs: readonly LinearExperimentConfig[], opts: LinearRunOptions = {}): Promise<LinearExperimentResult[]> {
+  const out: LinearExperimentResult[] = [];
+  for (const c of configs) out.push(await runLinearExperiment(c, opts));
+  return out;
+}
+
+/** The proportion figure at the experiment's last iteration (or `iteration`). */
+export function proportionFigure(results: readonly LinearExperimentResult[], iteration?: number): { figure: Figure; points: ProportionPoint[] } {
+  const points = proportionPoints(results, iteration);
+  return { figure: linearProportionFigure(points), points };
+}

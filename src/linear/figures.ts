@@ -1,5 +1,6 @@
 import type { Strategy } from "../collapse/strategies";
 import type { LinearCurve, LinearExperimentResult } from "./montecarlo";
+import type { LinearSetting } from "./problem";
 import { unitError } from "./theory";
 import { logAxisTicks } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
@@ -45,10 +46,14 @@ function facetValue(c: LinearCurve, f: LinearFacet): string {
     case "dT":
       return `d=${c.setting.d}, T=${c.setting.T}`;
     case "setting":
-      return `d=${c.setting.d}, T=${c.setting.T}, ${SIGMA}=${c.setting.sigma2}`;
+      return settingLabel(c.setting);
     case "none":
       return "";
   }
+}
+
+function settingLabel(s: LinearSetting): string {
+  return `d=${s.d}, T=${s.T}, ${SIGMA}=${s.sigma2}`;
 }
 
 function facetSortKey(c: LinearCurve, f: LinearFacet, strategies: readonly Strategy[]): number[] {
@@ -247,4 +252,154 @@ export function linearSummaryRows(result: LinearExperimentResult, iterations: re
 
 function round(v: number, digits = 4): number {
   return Number(v.toPrecision(digits));
+}
+
+/** One curated (or uncurated) experiment of the curation figure, under the name its legend shows. */
+export interface CurationVariant {
+  label: string;
+  result: LinearExperimentResult;
+}
+
+/**
+ * Curation figure: mean test error against iteration, one panel per strategy (and one row per setting),
+ * one colour per variant (no curation, oracle, noisy verifier, ...), ±1 SE bands, log y. Theory (dashed)
+ * only where a curve has one: the uncurated variants (curation has no closed form, see theory.ts).
+ */
+export function linearCurationFigure(variants: readonly CurationVariant[], opts: { strategies?: readonly Strategy[]; title?: string } = {}): Figure {
+  if (variants.length === 0) throw new Error("linearCurationFigure: no variants");
+  const strategies = opts.strategies ?? variants[0].result.config.strategies;
+  const settings = orderedValues(variants.flatMap((v) => v.result.curves), "setting", strategies);
+  const data: Record<string, unknown>[] = [];
+  const yRange = new Map<number, [number, number]>();
+  let theoryLegendShown = false;
+  variants.forEach((v, k) => {
+    const color = PALETTE[k % PALETTE.length];
+    let legendShown = false;
+    for (const c of v.result.curves) {
+      const col = strategies.indexOf(c.strategy);
+      if (col < 0) continue;
+      const axis = settings.indexOf(facetValue(c, "setting")) * strategies.length + col + 1;
+      const xa = axis === 1 ? "x" : `x${axis}`;
+      const ya = axis === 1 ? "y" : `y${axis}`;
+      const lower = c.meanTestError.map((m, i) => Math.max(m - c.stdErr[i], m * 1e-3));
+      const upper = c.meanTestError.map((m, i) => m + c.stdErr[i]);
+      data.push({ type: "scatter", x: [...c.iteration, ...c.iteration.slice().reverse()], y: [...upper, ...lower.slice().reverse()], mode: "lines", fill: "toself", fillcolor: rgba(color, 0.18), line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: v.label, xaxis: xa, yaxis: ya });
+      data.push({
+        type: "scatter",
+        mode: c.iteration.length <= 30 ? "lines+markers" : "lines",
+        name: v.label,
+        legendgroup: v.label,
+        showlegend: !legendShown,
+        x: c.iteration,
+        y: c.meanTestError,
+        customdata: c.stdErr,
+        line: { color, width: 2 },
+        marker: { size: 4 },
+        hovertemplate: `${v.label}, ${c.strategy}<br>n=%{x}: %{y:.4g} ± %{customdata:.2g}<extra></extra>`,
+        xaxis: xa,
+        yaxis: ya,
+      });
+      legendShown = true;
+      const [lo, hi] = yRange.get(axis) ?? [Infinity, -Infinity];
+      yRange.set(axis, [Math.min(lo, ...lower), Math.max(hi, ...upper)]);
+      if (c.theory) {
+        data.push({ type: "scatter", mode: "lines", name: "theory (dashed)", legendgroup: "theory", showlegend: !theoryLegendShown, x: c.iteration, y: c.theory, line: { color, width: 1.5, dash: "dash" }, hovertemplate: `theory, ${c.strategy}<br>n=%{x}: %{y:.4g}<extra></extra>`, xaxis: xa, yaxis: ya });
+        theoryLegendShown = true;
+      }
+    }
+  });
+  const layout: Record<string, unknown> = {
+    title: { text: opts.title ?? "Curation by a verifier: test error (Monte Carlo ±1 SE; theory dashed where known)" },
+    grid: { rows: settings.length, columns: strategies.length, pattern: "independent", roworder: "top to bottom" },
+    height: Math.max(380, 300 * settings.length + 120),
+    hovermode: "closest",
+    legend: { title: { text: "curation" } },
+    margin: { t: 90, r: 40 },
+    annotations: [] as Record<string, unknown>[],
+  };
+  settings.forEach((setting, r) =>
+    strategies.forEach((strategy, col) => {
+      const axis = r * strategies.length + col + 1;
+      const suffix = axis === 1 ? "" : String(axis);
+      const [lo, hi] = yRange.get(axis) ?? [1, 1];
+      layout[`xaxis${suffix}`] = { title: r === settings.length - 1 ? { text: "model-fitting iteration n" } : undefined };
+      layout[`yaxis${suffix}`] = { ...logAxisTicks(lo, hi), title: col === 0 ? { text: `${setting}<br>test error ‖ŵ−w*‖²<sub>Σ</sub>` } : undefined, exponentformat: "power" };
+      if (r === 0) (layout.annotations as Record<string, unknown>[]).push({ text: `<b>${strategy}</b>`, xref: `x${suffix} domain`, yref: `y${suffix} domain`, x: 0.5, y: 1.08, showarrow: false, xanchor: "center", yanchor: "bottom" });
+    }),
+  );
+  return { data, layout };
+}
+
+/** The test error of one (setting, real share) cell at one iteration. */
+export interface ProportionPoint {
+  setting: LinearSetting;
+  realShare: number;
+  iteration: number;
+  mean: number;
+  stdErr: number;
+  /** Exact over the label noise given each world's design, averaged over the worlds (null: none). */
+  theory: number | null;
+}
+
+/** The points of the proportion figure: every replace curve of the results (one result per real share), at `iteration` (default the last). */
+export function proportionPoints(results: readonly LinearExperimentResult[], iteration?: number): ProportionPoint[] {
+  const points: ProportionPoint[] = [];
+  for (const r of results) {
+    if (r.config.realShare === undefined) throw new Error("proportionPoints: a result without a real share");
+    const n = iteration ?? r.config.iterations;
+    if (!(n >= 1 && n <= r.config.iterations)) throw new Error(`proportionPoints: iteration ${n} outside 1..${r.config.iterations}`);
+    for (const c of r.curves) {
+      points.push({ setting: c.setting, realShare: r.config.realShare, iteration: n, mean: c.meanTestError[n - 1], stdErr: c.stdErr[n - 1], theory: c.theory ? c.theory[n - 1] : null });
+    }
+  }
+  return points.sort((a, b) => a.setting.T - b.setting.T || a.setting.d - b.setting.d || a.setting.sigma2 - b.setting.sigma2 || a.realShare - b.realShare);
+}
+
+/**
+ * Proportion figure: test error at one iteration against the real share p of every training set, one
+ * colour per setting (e.g. per real set size T): Monte Carlo as markers with ±1 SE bars, the exact
+ * expectation given the designs (averaged over the worlds) dashed. Log y: p = 0 is replace's linear
+ * growth, p = 1 one fit on the real data.
+ */
+export function linearProportionFigure(points: readonly ProportionPoint[], opts: { title?: string } = {}): Figure {
+  if (points.length === 0) throw new Error("linearProportionFigure: no points");
+  const keys = [...new Set(points.map((p) => settingLabel(p.setting)))];
+  const data: Record<string, unknown>[] = [];
+  let theoryLegendShown = false;
+  keys.forEach((key, k) => {
+    const line = points.filter((p) => settingLabel(p.setting) === key);
+    const color = PALETTE[k % PALETTE.length];
+    const label = `T=${line[0].setting.T}` + (new Set(points.map((p) => `${p.setting.d},${p.setting.sigma2}`)).size > 1 ? ` (d=${line[0].setting.d}, ${SIGMA}=${line[0].setting.sigma2})` : "");
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: label,
+      legendgroup: label,
+      x: line.map((p) => p.realShare),
+      y: line.map((p) => p.mean),
+      error_y: { type: "data", array: line.map((p) => p.stdErr), visible: true, color },
+      line: { color, width: 2 },
+      marker: { size: 6 },
+      customdata: line.map((p) => p.stdErr),
+      hovertemplate: `${label}<br>p=%{x}: %{y:.4g} ± %{customdata:.2g}<extra></extra>`,
+    });
+    if (line.every((p) => p.theory !== null)) {
+      data.push({ type: "scatter", mode: "lines", name: "theory (dashed)", legendgroup: "theory", showlegend: !theoryLegendShown, x: line.map((p) => p.realShare), y: line.map((p) => p.theory), line: { color, width: 1.5, dash: "dash" }, hovertemplate: `theory, ${label}<br>p=%{x}: %{y:.4g}<extra></extra>` });
+      theoryLegendShown = true;
+    }
+  });
+  const values = points.flatMap((p) => [Math.max(p.mean - p.stdErr, p.mean * 1e-3), p.mean + p.stdErr]);
+  const iterations = [...new Set(points.map((p) => p.iteration))];
+  return {
+    data,
+    layout: {
+      title: { text: opts.title ?? `Real share p of every training set: test error at iteration ${iterations.join("/")} (Monte Carlo ±1 SE, theory dashed)` },
+      xaxis: { title: { text: "real share p (p = 0: replace; p = 1: the real data alone)" }, range: [-0.03, 1.03] },
+      yaxis: { ...logAxisTicks(Math.min(...values), Math.max(...values)), title: { text: "test error ‖ŵ−w*‖²<sub>Σ</sub>" }, exponentformat: "power" },
+      height: 460,
+      hovermode: "closest",
+      legend: { title: { text: "real set size" } },
+      margin: { t: 90, r: 40 },
+    },
+  };
 }

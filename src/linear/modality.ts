@@ -1,4 +1,4 @@
-import type { DataCodec, Modality } from "../collapse/modality";
+import type { DataCodec, Modality, Verifier } from "../collapse/modality";
 import type { Part } from "../collapse/strategies";
 import { DataError } from "../errors";
 import type { Rng } from "../random";
@@ -16,15 +16,40 @@ export interface LinearData {
 /** A fitted linear model: its coefficient vector ŵ. */
 export type LinearModel = Float64Array;
 
+/** The verifiers curation can use on the linear modality (see linearVerifiers). */
+export const LINEAR_VERIFIERS = ["oracle", "noisy"] as const;
+export type LinearVerifierName = (typeof LINEAR_VERIFIERS)[number];
+
+export interface LinearModalityOptions {
+  /**
+   * The row of X a synthetic set starts on (it then cycles through the rows). 0 by default. Under a
+   * real share the kept real samples are rows 0..r−1, so starting the synthetic ones at row r makes
+   * every training set cover X exactly once, as in the paper's fixed design; starting at 0 would put
+   * them on the same rows and leave rows r..T−1 unused (rank-deficient once fewer than d rows remain).
+   */
+  syntheticStartRow?: number;
+  /**
+   * The noisy verifier's weights w_v = w* + δ, δ ~ N(0, (τ²/d)·I) drawn once per world (so E‖δ‖² = τ²).
+   * Without it the modality has only the oracle verifier.
+   */
+  noisyVerifier?: { tau2: number; rng: Rng };
+}
+
+/** The rows of X a set of `size` labels sits on, starting at `start` and cycling (what `labels` uses). */
+export function cyclingRows(T: number, size: number, start = 0): Int32Array {
+  return Int32Array.from({ length: size }, (_, i) => (start + i) % T);
+}
+
 /**
  * Linear regression as a collapse-loop modality. Real labels are y = Xw* + ε; a model's synthetic
  * labels are y = Xŵ + ε on the same X (cycling through its rows when more than T are asked for).
  */
-export function linearModality(problem: LinearProblem): Modality<LinearData, LinearModel> {
+export function linearModality(problem: LinearProblem, options: LinearModalityOptions = {}): Modality<LinearData, LinearModel> {
   const { T, d, sigma2, testSamples } = problem.config;
   const noiseStd = Math.sqrt(sigma2);
+  const syntheticStart = options.syntheticStartRow ?? 0;
 
-  const labels = (w: Float64Array, size: number, rng: Rng): LinearData => {
+  const labels = (w: Float64Array, size: number, rng: Rng, start: number): LinearData => {
     const mean = new Float64Array(T);
     for (let t = 0; t < T; t++) {
       let s = 0;
@@ -32,8 +57,8 @@ export function linearModality(problem: LinearProblem): Modality<LinearData, Lin
       mean[t] = s;
     }
     const y = new Float64Array(size);
-    for (let i = 0; i < size; i++) y[i] = mean[i % T] + noiseStd * rng.normal();
-    return { rows: size === T ? null : Int32Array.from({ length: size }, (_, i) => i % T), y };
+    for (let i = 0; i < size; i++) y[i] = mean[(start + i) % T] + noiseStd * rng.normal();
+    return { rows: size === T && start === 0 ? null : cyclingRows(T, size, start), y };
   };
 
   return {
@@ -43,16 +68,47 @@ export function linearModality(problem: LinearProblem): Modality<LinearData, Lin
       rows: Int32Array.from(indices, (i) => (data.rows ? data.rows[i] : i)),
       y: Float64Array.from(indices, (i) => data.y[i]),
     }),
-    real: (size, rng) => labels(problem.wStar, size, rng),
+    real: (size, rng) => labels(problem.wStar, size, rng, 0),
     fit: (train) => fitLinear(problem, train),
-    sample: (w, size, rng) => labels(w, size, rng),
+    sample: (w, size, rng) => labels(w, size, rng, syntheticStart),
     evaluate: (w, rng) => {
       const metrics: Record<string, number> = { testError: exactTestError(problem, w) };
       if (testSamples > 0) metrics.testMSE = empiricalTestMse(problem, w, testSamples, rng);
       return metrics;
     },
     codec: linearCodec,
+    verifiers: linearVerifiers(problem, options.noisyVerifier),
   };
+}
+
+/**
+ * Verifiers of synthetic labels, higher = more trustworthy. `oracle`: −|y − x·w*|, the residual under
+ * the true weights. `noisy` (ours, given a τ²): −|y − x·w_v| with w_v = w* + δ, δ ~ N(0, (τ²/d)·I)
+ * drawn once here, a verifier that knows the truth only up to an error of squared norm τ² on average.
+ */
+export function linearVerifiers(problem: LinearProblem, noisy?: { tau2: number; rng: Rng }): Record<string, Verifier<LinearData, LinearModel>> {
+  const { d } = problem.config;
+  const verifiers: Record<string, Verifier<LinearData, LinearModel>> = { oracle: (data) => residualScores(problem, problem.wStar, data) };
+  if (noisy) {
+    const delta = noisy.rng.normals(d, Math.sqrt(noisy.tau2 / d));
+    const wV = problem.wStar.map((w, i) => w + delta[i]);
+    verifiers.noisy = (data) => residualScores(problem, wV, data);
+  }
+  return verifiers;
+}
+
+/** −|y_i − x_{row i}·w| for every sample (rows null: sample i is on row i). */
+export function residualScores(problem: LinearProblem, w: Float64Array, data: LinearData): Float64Array {
+  const { d } = problem.config;
+  const { X } = problem;
+  const scores = new Float64Array(data.y.length);
+  for (let i = 0; i < data.y.length; i++) {
+    const o = (data.rows ? data.rows[i] : i) * d;
+    let fit = 0;
+    for (let j = 0; j < d; j++) fit += X[o + j] * w[j];
+    scores[i] = -Math.abs(data.y[i] - fit);
+  }
+  return scores;
 }
 
 /** The least-squares fit on the union of the parts, via per-row counts and label sums. */

@@ -1,13 +1,13 @@
 import { interruptible, pacer } from "../interrupt";
 import { runCollapse } from "../collapse/loop";
-import { STRATEGIES, type Strategy } from "../collapse/strategies";
+import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkCuration, keptRealSize } from "../collapse/strategies";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
 import { Rng, deriveSeed } from "../random";
 import { columnMeanAndStdErr } from "../stats";
 import type { RunStore } from "../store/runStore";
 import { type CovarianceSpec, type LinearSetting, checkSetting, covarianceMatrix, createLinearProblem } from "./problem";
-import { linearModality } from "./modality";
-import { theoryCurve } from "./theory";
+import { LINEAR_VERIFIERS, cyclingRows, linearModality } from "./modality";
+import { realShareTheory, theoryCurve } from "./theory";
 
 /** One §2 experiment: a grid of (d, T, σ²) settings × strategies, each repeated over `seeds` worlds. */
 export interface LinearExperimentConfig {
@@ -28,6 +28,15 @@ export interface LinearExperimentConfig {
   freshRealScale: number;
   /** Fresh test samples for the empirical test MSE (0 = exact test error only). */
   testSamples: number;
+  /** Every synthetic set curated by a verifier of the linear modality (oracle, noisy); see CurationConfig. */
+  curation?: CurationConfig;
+  /**
+   * The proportion setting (replace only): every model n ≥ 2 trains on T labels, round(realShare·T) of
+   * them the original real labels of rows 0..r−1, the rest the newest model's labels on rows r..T−1.
+   */
+  realShare?: number;
+  /** τ² of the noisy verifier (ours): its weights are w* + δ with E‖δ‖² = τ², drawn once per world. */
+  verifierNoise?: number;
 }
 
 export const LINEAR_DEFAULTS: Omit<LinearExperimentConfig, "settings"> = {
@@ -42,7 +51,7 @@ export const LINEAR_DEFAULTS: Omit<LinearExperimentConfig, "settings"> = {
   testSamples: 0,
 };
 
-const KEYS = ["settings", "strategies", "iterations", "seeds", "seed", "ridge", "covariance", "syntheticScale", "freshRealScale", "testSamples"];
+const KEYS = ["settings", "strategies", "iterations", "seeds", "seed", "ridge", "covariance", "syntheticScale", "freshRealScale", "testSamples", "curation", "realShare", "verifierNoise"];
 
 /** Fills defaults and rejects bad or contradictory values, naming the field, before any work starts. */
 export function checkLinearConfig(partial: Partial<LinearExperimentConfig> & { settings: LinearSetting[] }): LinearExperimentConfig {
@@ -73,12 +82,39 @@ export function checkLinearConfig(partial: Partial<LinearExperimentConfig> & { s
     syntheticScale: checkNumber("syntheticScale", c.syntheticScale, { exclusiveMin: 0 }),
     freshRealScale: checkNumber("freshRealScale", c.freshRealScale, { min: 0 }),
     testSamples: checkInt("testSamples", c.testSamples, { min: 0 }),
+    // The modifiers appear only when given, so the configs (and run-store keys) of plain runs stay as they were.
+    ...checkModifiers(c, strategies),
   };
   for (const s of settings) {
     covarianceMatrix(config.covariance, s.d);
     if (Math.round(config.syntheticScale * s.T) < 1) throw new ConfigError("syntheticScale", `gives no synthetic rows for T=${s.T}`);
   }
   return config;
+}
+
+/** Curation, a real share and the noisy verifier's τ², checked against each other and the strategies. */
+function checkModifiers(c: Partial<LinearExperimentConfig>, strategies: readonly Strategy[]): Pick<LinearExperimentConfig, "curation" | "realShare" | "verifierNoise"> {
+  const out: Pick<LinearExperimentConfig, "curation" | "realShare" | "verifierNoise"> = {};
+  if (c.curation !== undefined) {
+    const curation = checkCuration("curation", c.curation);
+    if (!(LINEAR_VERIFIERS as readonly string[]).includes(curation.verifier)) {
+      throw new ConfigError("curation.verifier", `the linear modality has no verifier ${JSON.stringify(curation.verifier)}; it has ${LINEAR_VERIFIERS.join(", ")}`);
+    }
+    out.curation = curation;
+  }
+  if (c.verifierNoise !== undefined) {
+    if (c.curation?.verifier !== "noisy") throw new ConfigError("verifierNoise", "is the noisy verifier's τ²; it applies only with curation by the noisy verifier");
+    out.verifierNoise = checkNumber("verifierNoise", c.verifierNoise, { min: 0 });
+  } else if (c.curation?.verifier === "noisy") {
+    throw new ConfigError("verifierNoise", "the noisy verifier needs its τ² (E‖w_v − w*‖²), e.g. 0.1");
+  }
+  if (c.realShare !== undefined) {
+    out.realShare = checkNumber("realShare", c.realShare, { min: 0, max: 1 });
+    const other = strategies.find((s) => s !== "replace");
+    if (other) throw new ConfigError("realShare", `sets a fixed real share of replace's training sets; it does not apply to ${other}`);
+    if (c.syntheticScale !== undefined && c.syntheticScale !== 1) throw new ConfigError("realShare", "sets the synthetic sets' size itself (the rest of T); leave syntheticScale at 1");
+  }
+  return out;
 }
 
 /** Monte-Carlo summary of one (setting, strategy) cell. */
@@ -89,7 +125,10 @@ export interface LinearCurve {
   iteration: number[];
   meanTestError: number[];
   stdErr: number[];
-  /** Closed-form expectation, or null where none exists (see theoryCurve). */
+  /**
+   * Closed-form expectation, or null where none exists (see theoryCurve; curation has none). Under a
+   * real share: the expectation over the label noise given each world's design, averaged over the worlds.
+   */
   theory: number[] | null;
   meanTestMSE?: number[];
   /** Test error of every repeat: perSeed[s][n-1]. */
@@ -130,6 +169,8 @@ interface SeedRecord {
   seed: number;
   testError: number[];
   testMSE?: number[];
+  /** Under a real share: E[test error | this world's X] per iteration (see realShareTheory). */
+  theory?: number[];
 }
 
 /** Runs every (setting, strategy) cell through the shared collapse loop, one sequence per repeat. */
@@ -191,20 +232,34 @@ export function repeatSeed(config: LinearExperimentConfig, setting: LinearSettin
 async function runOneSequence(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy, s: number): Promise<SeedRecord> {
   const seed = repeatSeed(config, setting, s);
   const problem = createLinearProblem({ ...setting, ridge: config.ridge, covariance: config.covariance, testSamples: config.testSamples }, Rng.derive(seed, "problem"));
-  const { records } = await runCollapse({
-    modality: linearModality(problem),
-    seed,
-    loop: {
-      strategy,
-      iterations: config.iterations,
-      realSize: setting.T,
-      syntheticSizes: Math.round(config.syntheticScale * setting.T),
-      freshRealSize: Math.round(config.freshRealScale * setting.T),
-    },
+  const loop = loopConfig(config, setting, strategy);
+  const kept = keptRealSize(loop);
+  const modality = linearModality(problem, {
+    // Under a real share the synthetic labels fill the rows the kept real ones leave (see LinearModalityOptions).
+    ...(kept !== null ? { syntheticStartRow: kept % setting.T } : {}),
+    ...(config.verifierNoise !== undefined ? { noisyVerifier: { tau2: config.verifierNoise, rng: Rng.derive(seed, "verifier") } } : {}),
   });
+  const { records } = await runCollapse({ modality, seed, loop });
   const out: SeedRecord = { seed: s, testError: records.map((r) => r.metrics.testError) };
   if (config.testSamples > 0) out.testMSE = records.map((r) => r.metrics.testMSE);
+  if (kept !== null && config.curation === undefined && config.ridge === 0 && config.freshRealScale === 0) {
+    const theory = realShareTheory(problem, { realRows: cyclingRows(setting.T, kept), syntheticRows: cyclingRows(setting.T, setting.T - kept, kept % setting.T) }, config.iterations);
+    if (theory) out.theory = theory;
+  }
   return out;
+}
+
+/** The collapse loop's config for one sequence of a cell. */
+export function loopConfig(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy): LoopConfig {
+  return {
+    strategy,
+    iterations: config.iterations,
+    realSize: setting.T,
+    // A real share sets the synthetic sets' size itself (T − r).
+    ...(config.realShare === undefined ? { syntheticSizes: Math.round(config.syntheticScale * setting.T) } : { realShare: config.realShare }),
+    freshRealSize: Math.round(config.freshRealScale * setting.T),
+    ...(config.curation !== undefined ? { curation: config.curation } : {}),
+  };
 }
 
 function summarize(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy, records: SeedRecord[], cached: boolean): LinearCurve {
@@ -216,12 +271,25 @@ function summarize(config: LinearExperimentConfig, setting: LinearSetting, strat
     iteration: Array.from({ length: config.iterations }, (_, i) => i + 1),
     meanTestError: mean,
     stdErr,
-    theory: theoryCurve(strategy, { ...setting, iterations: config.iterations, syntheticScale: config.syntheticScale, freshRealScale: config.freshRealScale, ridge: config.ridge }),
+    theory: theoryFor(config, setting, strategy, records),
     perSeed,
     cached,
   };
   if (config.testSamples > 0) curve.meanTestMSE = columnMeanAndStdErr(records.map((r) => r.testMSE ?? [])).mean;
   return curve;
+}
+
+/**
+ * The theory curve of a cell: none under curation (see theory.ts); under a real share the mean over the
+ * worlds of the exact expectation given each world's design (none where a world has none); else theoryCurve.
+ */
+function theoryFor(config: LinearExperimentConfig, setting: LinearSetting, strategy: Strategy, records: SeedRecord[]): number[] | null {
+  if (config.curation !== undefined) return null;
+  if (config.realShare !== undefined) {
+    if (records.length === 0 || records.some((r) => r.theory === undefined)) return null;
+    return columnMeanAndStdErr(records.map((r) => r.theory!)).mean;
+  }
+  return theoryCurve(strategy, { ...setting, iterations: config.iterations, syntheticScale: config.syntheticScale, freshRealScale: config.freshRealScale, ridge: config.ridge });
 }
 
 /** A compact, per-iteration view of the results (what `collapse linear --json` prints). */
