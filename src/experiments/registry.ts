@@ -20,6 +20,7 @@ import { VAE, vaeBaseConfig } from "../vae/spec";
 import { runsFrame } from "../store/frames";
 import { type Profile, withSeeds } from "../collapse/profiles";
 import { defaultSeeds } from "./seeds";
+import { THRIVE } from "./thrive";
 
 export interface ExperimentContext {
   store: RunStore | null;
@@ -181,6 +182,7 @@ export const EXPERIMENTS = {
     },
     sequences: (profile) => [sequencesOf(MOLECULES, strategyConfigs(moleculeBaseConfig(profile), CONTROL_STRATEGIES)), sequencesOf(VAE, strategyConfigs(vaeBaseConfig(profile), CONTROL_STRATEGIES))],
   },
+  thrive: THRIVE,
 } satisfies Record<string, Experiment>;
 
 /**
