@@ -3,7 +3,9 @@ import { test } from "node:test";
 import { type GaussianSequenceConfig, fitGaussian, gaussianCodec, runGaussianSequence, sampleGaussian } from "../src/index";
 import { Rng } from "../src/random";
 import { configErrorField } from "./helpers";
-import { checkGaussianSequenceConfig } from "../src/index";
+import { checkSequence } from "../src/collapse/spec";
+import { GAUSSIAN } from "../src/gaussian/spec";
+import { checkGaussianSequenceConfig, collapsedLogDetRatio, gaussianModality, logDetRatio } from "../src/index";
 
 const BASE: GaussianSequenceConfig = { dim: 2, samples: 20, strategy: "replace", iterations: 50, seed: 0, referenceSize: 0 };
 
@@ -56,4 +58,51 @@ test("1-D sequences and config errors", async () => {
   assert.equal(configErrorField(() => checkGaussianSequenceConfig({ ...BASE, samples: 1 })), "samples");
   assert.equal(configErrorField(() => checkGaussianSequenceConfig({ ...BASE, strategy: "keep" as never })), "strategy");
   assert.equal(configErrorField(() => checkGaussianSequenceConfig({ ...BASE, extra: 1 } as never)), "extra");
+});
+
+test("logDetRatio: 0 at the truth, the log of the determinant ratio elsewhere, a finite floor for a singular fit", () => {
+  const truth = [2, 0.6, 0.6, 1];
+  const truthLogDet = Math.log(2 * 1 - 0.6 * 0.6);
+  assert.ok(Math.abs(logDetRatio(truth, 2, truthLogDet)) < 1e-12);
+  // Halving every variance of a 2-D covariance quarters its determinant.
+  assert.ok(Math.abs(logDetRatio(truth.map((v) => v / 2), 2, truthLogDet) - Math.log(0.25)) < 1e-12);
+  // Rank 1 (one distinct direction) and all zeros: singular, read as collapsed rather than NaN or −∞.
+  assert.equal(logDetRatio([1, 1, 1, 1], 2, truthLogDet), collapsedLogDetRatio(2));
+  assert.equal(logDetRatio([0, 0, 0, 0], 2, truthLogDet), collapsedLogDetRatio(2));
+  assert.ok(Number.isFinite(collapsedLogDetRatio(10)) && collapsedLogDetRatio(10) < -300);
+});
+
+test("a sequence's records carry logDetRatio and detRatio = exp(logDetRatio); fewer samples than dimensions stay finite", async () => {
+  const { records } = await runGaussianSequence({ ...BASE, dim: 3, iterations: 4 });
+  for (const r of records) assert.ok(Math.abs(r.metrics.detRatio - Math.exp(r.metrics.logDetRatio)) < 1e-12 * r.metrics.detRatio);
+  // 2 samples in 4 dimensions: every ML covariance is singular.
+  const singular = await runGaussianSequence({ ...BASE, dim: 4, samples: 2, iterations: 3 });
+  for (const r of singular.records) assert.equal(r.metrics.logDetRatio, collapsedLogDetRatio(4));
+});
+
+test("the oracle verifier scores each sample by its log density under the truth, and curation with it keeps the likeliest", async () => {
+  const truth = { mean: [1, -1], cov: [2, 0.5, 0.5, 1] };
+  const modality = gaussianModality({ truth, referenceSize: 0 });
+  const data = sampleGaussian([0, 0], [4, 0, 0, 4], 50, Rng.fromSeed(5));
+  const scores = await modality.verifiers!.oracle(data, { iteration: 2, model: { mean: new Float64Array(2), cov: new Float64Array(4) }, rng: Rng.fromSeed(0) });
+  const det = 2 * 1 - 0.25;
+  const inverse = [1 / det, -0.5 / det, -0.5 / det, 2 / det];
+  for (let i = 0; i < data.n; i++) {
+    const x = [data.points[2 * i] - 1, data.points[2 * i + 1] + 1];
+    const quad = x[0] * (inverse[0] * x[0] + inverse[1] * x[1]) + x[1] * (inverse[2] * x[0] + inverse[3] * x[1]);
+    const expected = -0.5 * (quad + 2 * Math.log(2 * Math.PI) + Math.log(det));
+    assert.ok(Math.abs(scores[i] - expected) < 1e-10, `sample ${i}: ${scores[i]} vs ${expected}`);
+  }
+  // Keeping the likeliest half of each synthetic set under replace shrinks the fit faster than plain replace.
+  const plain = await runGaussianSequence({ ...BASE, iterations: 5 });
+  const curated = await runGaussianSequence({ ...BASE, iterations: 5, curation: { verifier: "oracle", keep: 0.5 } });
+  assert.equal(curated.records[1].curation?.drawn, 2 * BASE.samples);
+  assert.ok(curated.records[4].metrics.logDetRatio < plain.records[4].metrics.logDetRatio);
+  assert.equal(configErrorField(() => checkSequence(GAUSSIAN, { ...BASE, curation: { verifier: "nope", keep: 0.5 } })), "curation.verifier");
+});
+
+test("a truth covariance that is not symmetric positive definite is a ConfigError naming truth.cov", () => {
+  assert.equal(configErrorField(() => checkGaussianSequenceConfig({ ...BASE, truth: { mean: [0, 0], cov: [1, 2, 2, 1] } })), "truth.cov");
+  assert.equal(configErrorField(() => checkGaussianSequenceConfig({ ...BASE, truth: { mean: [0, 0], cov: [1, 0.5, 0.4, 1] } })), "truth.cov");
+  assert.equal(configErrorField(() => gaussianModality({ truth: { mean: [0], cov: [0] }, referenceSize: 0 })), "truth.cov");
 });

@@ -19,6 +19,7 @@ import type { Profile } from "../collapse/profiles";
 import { defaultSeeds } from "./seeds";
 import { CURATION, PROPORTION } from "./beyond";
 import { type Experiment, sequencesOf, strategyConfigs, withProgress } from "./experiment";
+import { THRIVE } from "./thrive";
 
 export type { Experiment, ExperimentContext, ExperimentOutput, ExperimentSequences } from "./experiment";
 
@@ -157,6 +158,7 @@ export const EXPERIMENTS = {
   },
   curation: CURATION,
   proportion: PROPORTION,
+  thrive: THRIVE,
 } satisfies Record<string, Experiment>;
 
 /**

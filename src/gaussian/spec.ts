@@ -46,9 +46,11 @@ export const GAUSSIAN: ModalitySpec<GaussianSequenceConfig, SequenceResult<Gauss
   result: (base) => base,
   cost: (c, finished) => c.iterations - finished,
   scaleRealSet: (c, factor) => ({ ...c, samples: Math.max(2, Math.round(c.samples * factor)) }),
+  verifiers: { oracle: "log density under the true Gaussian" },
   metrics: [
     { key: "frechetDistance", label: "Fréchet", digits: 4 },
     { key: "totalVariance", label: "total variance", digits: 4 },
+    { key: "detRatio", label: "det Σ̂ / det Σ₀", digits: 4 },
     { key: "precision", label: "precision", digits: 3 },
     { key: "recall", label: "recall", digits: 3 },
   ],
