@@ -29,7 +29,7 @@ export const KDE: ModalitySpec<KdeSequenceConfig, SequenceResult<KdeSequenceConf
   describe: (c) => `${c.dataset} (noise ${c.noise}), ${c.samples} points per set, bandwidth ${c.bandwidth}, ${c.iterations} iterations`,
   label: (c) => `${c.dataset} · ${c.strategy} · bandwidth ${c.bandwidth}`,
   flags: [
-    { flag: "dataset", field: "dataset", type: "string", help: ["NAME", `${DATASETS.join(", ")}`], choices: () => DATASETS },
+    { flag: "dataset", field: "dataset", type: "string", help: ["NAME", DATASETS.join(", ")], choices: () => DATASETS },
     { flag: "bandwidth", field: "bandwidth", type: "string", help: ["H", `a fixed kernel width, or fitted per model: ${BANDWIDTH_RULES.join(", ")}`] },
     { flag: "samples", field: "samples", type: "int", help: ["N", "real points; every synthetic set has as many"] },
     { flag: "noise", field: "noise", type: "real", help: ["S", "standard deviation of the noise on every real point"] },
