@@ -1,6 +1,7 @@
 import type { AnyModalitySpec } from "./collapse/spec";
 import { ConfigError } from "./errors";
 import { GAUSSIAN } from "./gaussian/spec";
+import { KDE } from "./kde/spec";
 import { LM } from "./lm/spec";
 import { MOLECULES } from "./molecules/spec";
 import { VAE } from "./vae/spec";
@@ -32,3 +33,4 @@ registerModality(LM);
 registerModality(MOLECULES);
 registerModality(VAE);
 registerModality(GAUSSIAN);
+registerModality(KDE);

@@ -9,7 +9,7 @@ import { packageRoot } from "../src/environment";
 
 const SRC = path.join(packageRoot(), "src");
 /** One folder per modality: its model, loss and modality adapter. */
-const MODALITIES = ["lm", "vae", "molecules", "gaussian", "linear"];
+const MODALITIES = ["lm", "vae", "molecules", "gaussian", "kde", "linear"];
 /** Data folders: datasets, tokenizers and image IO that any model of that data could use. */
 const DATA = ["text", "images"];
 /** Generic layers every modality may use. */
@@ -85,7 +85,7 @@ test("the CLI, sweeps and the sequence runners know modalities only through the 
 test("every modality with a spec is registered by one line of src/modalities.ts, and nothing else is there", () => {
   const registry = fs.readFileSync(path.join(SRC, "modalities.ts"), "utf8");
   const withSpec = MODALITIES.filter((m) => fs.existsSync(path.join(SRC, m, "spec.ts")));
-  assert.deepEqual(withSpec, ["lm", "vae", "molecules", "gaussian"]);
+  assert.deepEqual(withSpec, ["lm", "vae", "molecules", "gaussian", "kde"]);
   for (const m of withSpec) assert.match(registry, new RegExp(`^import \\{ [A-Z_]+ \\} from "\\./${m}/spec";$`, "m"), `${m}'s spec is imported`);
   const registrations = [...registry.matchAll(/^registerModality\((\w+)\);$/gm)].map((m) => m[1]);
   assert.equal(registrations.length, withSpec.length, "one registration line per modality");
