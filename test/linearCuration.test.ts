@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { Matrix, inverse } from "ml-matrix";
 import { runCollapse } from "../src/collapse/loop";
 import type { LoopConfig } from "../src/collapse/strategies";
-import { linearCurationExperiment, linearProportionExperiment, proportionFigure, runLinearCuration, runLinearProportion } from "../src/experiments/linearRegression";
+import { linearCurationExperiment, linearProportionExperiment, linearProportionStudyFigure, runLinearCuration, runLinearProportion } from "../src/experiments/linearRegression";
 import { linearCurationFigure } from "../src/linear/figures";
 import { type LinearData, cyclingRows, linearModality, linearVerifiers, residualScores } from "../src/linear/modality";
 import { type LinearExperimentConfig, checkLinearConfig, runLinearExperiment } from "../src/linear/montecarlo";
@@ -278,7 +278,7 @@ test("smoke curation and proportion experiments run and draw their figures", asy
   assert.equal((fig.layout.yaxis as { type: string }).type, "log");
   const configs = linearProportionExperiment("smoke");
   assert.deepEqual(configs.map((c) => c.realShare), [0, 0.5, 1]);
-  const { figure, points } = proportionFigure(await runLinearProportion(configs));
+  const { figure, points } = linearProportionStudyFigure(await runLinearProportion(configs));
   assert.equal(points.length, 3 * 2);
   assert.ok(points.every((p) => p.theory !== null && p.iteration === 5));
   assert.equal(figure.data.filter((t) => (t.line as { dash?: string } | undefined)?.dash === "dash").length, 2, "one theory line per T");

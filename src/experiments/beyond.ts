@@ -4,14 +4,14 @@ import type { Strategy } from "../collapse/strategies";
 import { modalityNames, modalitySpec } from "../modalities";
 import type { Figure } from "../plots/plotly";
 import { type CurationCurve, type ProportionRun, curationFigure, drawsPerKept, proportionFigure } from "../plots/studyFigures";
-import { type Experiment, type ExperimentContext, sequencesOf, withProgress } from "./experiment";
+import { CURATION_KEEP, type Experiment, type ExperimentContext, sequencesOf, withProgress } from "./experiment";
+import { linearCurationExperiment, linearProportionExperiment, linearProportionStudyFigure, runLinearCuration, runLinearProportion } from "./linearRegression";
+import { linearCurationFigure } from "../linear/figures";
+import { linearResultJson } from "../linear/montecarlo";
 
 // Two studies beyond the paper, run the same way for every registered modality through its spec:
 // curated synthetic data, and the share of real data at a fixed training-set size. Their sizes, shares
 // and verifier choices are ours.
-
-/** Share of the drawn synthetic samples curation keeps in the curation study (ours). */
-export const CURATION_KEEP = 0.5;
 
 /** The verifier the curation study uses for a spec: its first. */
 export function studyVerifier(spec: AnyModalitySpec): string | null {
@@ -62,10 +62,10 @@ export function proportionShares(spec: AnyModalitySpec, profile: Profile): numbe
   return spec.tensors ? [0, 0.25, 0.5, 0.75, 1] : Array.from({ length: 11 }, (_, k) => k / 10);
 }
 
-/** Real set sizes of the proportion study as factors of the profile's (ours); one where the spec cannot scale its real set. */
+/** Real set sizes of the proportion study as factors of the profile's (ours); one where the spec cannot scale its real set, and for trained models at smoke. */
 export function proportionFactors(spec: AnyModalitySpec, profile: Profile): number[] {
   if (!spec.scaleRealSet) return [1];
-  if (profile === "smoke") return [0.5, 1];
+  if (profile === "smoke") return spec.tensors ? [1] : [0.5, 1];
   return spec.tensors ? [0.25, 1] : [0.25, 1, 4];
 }
 
@@ -111,13 +111,15 @@ async function runEach(specs: readonly AnyModalitySpec[], configsOf: (spec: AnyM
 export const CURATION: Experiment = {
   description: "beyond the paper: curated synthetic data — replace and accumulate, plain and with each modality's first verifier keeping half of what the model draws, for every modality with verifiers",
   async run(profile, ctx) {
+    // §2 first: its closed-form Monte Carlo has no spec (Monte Carlo only: no closed form under curation is known here).
+    const linear = await runLinearCuration(linearCurationExperiment(profile), { store: ctx.store });
+    const figures: Record<string, Figure> = { "curation-linear": linearCurationFigure(linear) };
     const results = await runEach(curatedSpecs(), (spec) => curationConfigs(spec, profile), ctx);
-    const figures: Record<string, Figure> = {};
     for (const [spec, runs] of results) {
       figures[`curation-${spec.name}`] = modalityCurationFigure(spec, runs);
       figures[`curation-${spec.name}-compute`] = modalityCurationFigure(spec, runs, "compute");
     }
-    return { figures, json: Object.fromEntries([...results].map(([spec, runs]) => [spec.name, recordsJson(runs)])) };
+    return { figures, json: { linear: linear.map((v) => ({ label: v.label, ...(linearResultJson(v.result) as object) })), ...Object.fromEntries([...results].map(([spec, runs]) => [spec.name, recordsJson(runs)])) } };
   },
   sequences: (profile) => curatedSpecs().map((spec) => sequencesOf(spec, curationConfigs(spec, profile))),
 };
@@ -125,11 +127,13 @@ export const CURATION: Experiment = {
 export const PROPORTION: Experiment = {
   description: "beyond the paper: the share of real data in training sets of a fixed size (replace with a real share), at several real set sizes, for every modality",
   async run(profile, ctx) {
+    // §2 with the exact expectation over label noise given each design (see linear/theory.ts realShareTheory).
+    const linear = linearProportionStudyFigure(await runLinearProportion(linearProportionExperiment(profile), { store: ctx.store }));
     const specs = modalityNames().map((n) => modalitySpec(n)!);
     const results = await runEach(specs, (spec) => proportionConfigs(spec, profile), ctx);
-    const figures: Record<string, Figure> = {};
+    const figures: Record<string, Figure> = { "proportion-linear": linear.figure };
     for (const [spec, runs] of results) figures[`proportion-${spec.name}`] = modalityProportionFigure(spec, runs);
-    return { figures, json: Object.fromEntries([...results].map(([spec, runs]) => [spec.name, recordsJson(runs)])) };
+    return { figures, json: { linear: linear.points, ...Object.fromEntries([...results].map(([spec, runs]) => [spec.name, recordsJson(runs)])) } };
   },
   sequences: (profile) => modalityNames().map((n) => sequencesOf(modalitySpec(n)!, proportionConfigs(modalitySpec(n)!, profile))),
 };

@@ -40,6 +40,9 @@ export interface ExperimentSequences {
   configs: SequenceConfig[];
 }
 
+/** Share of the drawn synthetic samples the curation studies keep (ours), for §2 and every modality alike. */
+export const CURATION_KEEP = 0.5;
+
 /** An experiment's sequences of one modality. */
 export const sequencesOf = (spec: AnyModalitySpec, configs: SequenceConfig[]): ExperimentSequences => ({ spec, configs });
 

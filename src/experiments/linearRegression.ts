@@ -6,6 +6,7 @@ import { type CurationVariant, type LinearFigureOptions, type ProportionPoint, l
 import type { NotebookDisplay } from "../plots/notebook";
 import type { Figure } from "../plots/plotly";
 import type { Profile } from "../collapse/profiles";
+import { CURATION_KEEP } from "./experiment";
 
 /** Section 2 (linear regression): the settings grid and figure layouts at each profile. */
 
@@ -176,8 +177,6 @@ export interface LinearCurationExperiment {
   config: LinearExperimentConfig;
 }
 
-/** The share of a model's samples the curation experiment keeps (ours). */
-export const CURATION_KEEP = 0.5;
 /**
  * The noisy verifier's τ² (ours): about the one-fit error σ²d/(T−d−1) ≈ 0.11 of the quick setting, so the
  * verifier knows w* about as well as a model fit on the real data does.
@@ -220,7 +219,7 @@ export async function runLinearCuration(variants: readonly LinearCurationExperim
 }
 
 /** The real shares of the proportion experiment: 0, 0.1, ..., 1 (0 and 1 at smoke and 0.5 between). */
-export function proportionShares(profile: Profile): number[] {
+export function linearProportionShares(profile: Profile): number[] {
   return profile === "smoke" ? [0, 0.5, 1] : Array.from({ length: 11 }, (_, k) => k / 10);
 }
 
@@ -232,7 +231,7 @@ export function proportionShares(profile: Profile): number[] {
 export function linearProportionExperiment(profile: Profile): LinearExperimentConfig[] {
   const sizes = profile === "smoke" ? [16, 64] : [16, 32, 128, 1024];
   const { iterations, seeds } = { smoke: { iterations: 5, seeds: 10 }, quick: { iterations: 10, seeds: 100 }, medium: { iterations: 50, seeds: 200 }, paper: { iterations: 100, seeds: 500 } }[profile];
-  return proportionShares(profile).map((realShare) =>
+  return linearProportionShares(profile).map((realShare) =>
     checkLinearConfig({ settings: sizes.map((T) => ({ d: 10, T, sigma2: 1 })), strategies: ["replace"], iterations, seeds, realShare }),
   );
 }
@@ -245,7 +244,7 @@ export async function runLinearProportion(configs: readonly LinearExperimentConf
 }
 
 /** The proportion figure at the experiment's last iteration (or `iteration`). */
-export function proportionFigure(results: readonly LinearExperimentResult[], iteration?: number): { figure: Figure; points: ProportionPoint[] } {
+export function linearProportionStudyFigure(results: readonly LinearExperimentResult[], iteration?: number): { figure: Figure; points: ProportionPoint[] } {
   const points = proportionPoints(results, iteration);
   return { figure: linearProportionFigure(points), points };
 }
