@@ -49,6 +49,8 @@ export * from "./experiments/registry";
 export * from "./experiments/experiment";
 // Beyond the paper: curated synthetic data and the real-data proportion, for every modality.
 export * from "./experiments/beyond";
+// The follow-up's (Kazdan, Schaeffer et al. 2025) linear and Gaussian settings, beside its published values.
+export * from "./experiments/thrive";
 
 // Building blocks every neural model shares: parameters, checkpoints, the optimizer, the fit loop.
 export * from "./nn/params";

@@ -23,6 +23,7 @@ const EXPECTED_FIGURES: Record<string, string[]> = {
   "section3_2_molecules.ipynb": ["figure5", "section3_2-coverage", "section3_2-matching", "section3_2-conformers", "section3_2-controls"],
   "section3_3_vae.ipynb": ["figure6", "section3_3-attributes", "section3_3-fidelity", "section3_3-controls"],
   "section5_augmentation.ipynb": ["figure8-gaussian", "figure8-vae"],
+  "beyond_the_paper.ipynb": ["curation-linear", "curation-lm", "curation-vae", "curation-molecules", "curation-gaussian", "curation-kde", "proportion-linear", "proportion-lm", "proportion-vae", "proportion-molecules", "proportion-gaussian", "proportion-kde", "beyond-compute-vae", "thrive-linear", "thrive-gaussian", "beyond-kde-bandwidth"],
 };
 
 function py(args: string[], env: NodeJS.ProcessEnv = {}) {
