@@ -10,6 +10,7 @@ import type { RunStore } from "../store/runStore";
 import { DEFAULT_MAX_DRAWS, STRATEGIES } from "../collapse/strategies";
 import { ConfigError } from "../errors";
 import { meanAndStandardError } from "../plots/metricFigures";
+import { drawsPerKept } from "../plots/studyFigures";
 import { formatSeconds, progressBar } from "../progress";
 import { COMMON_FLAGS, backendHelp, type FlagOptions, UsageError, applyBackendFlag, num, oneOf, parse, signed, storeFrom, wrap } from "./args";
 
@@ -171,6 +172,8 @@ function jsonRows(cmd: { metrics: readonly MetricColumn[] }, result: SequenceRes
     ...r.metrics,
     trainSize: r.trainSize,
     realInTrain: r.realInTrain,
+    ...(r.compute ? { compute: r.compute } : {}),
+    ...(r.curation ? { curation: r.curation } : {}),
     seconds: r.seconds,
   }));
 }
@@ -269,6 +272,8 @@ export async function runSequenceCommand(cmd: AnyModalitySpec, args: string[]): 
       `  ${String(r.iteration).padStart(4)}   ${format(v, first.digits).padStart(width(first))}   ${delta.padStart(8)} ${rest.map((m) => format(r.metrics[m.key], m.digits).padStart(width(m))).join(" ")}   ${r.trainSize.toLocaleString("en-US").padStart(10)}   ${r.seconds.toFixed(1).padStart(7)}`,
     );
   }
+  if (config.curation) console.log(`curated by ${config.curation.verifier}: ${drawsPerKept(result.records).toFixed(2)} samples drawn per sample kept`);
+  if (config.realShare !== undefined) console.log(`real share ${config.realShare}: every model after the first trained on ${result.records[result.records.length - 1].realInTrain.toLocaleString("en-US")} real of ${result.records[result.records.length - 1].trainSize.toLocaleString("en-US")} ${cmd.sizeUnit}`);
   return 0;
 }
 
