@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { IterationRecord } from "../src/collapse/loop";
 import { baseConfig, sequenceRunKey } from "../src/collapse/spec";
 import { readSequence } from "../src/collapse/runSequence";
-import { curationConfigs, proportionConfigs, proportionFactors, proportionShares, studyVerifier } from "../src/experiments/beyond";
+import { curationConfigs, proportionConfigs, proportionFactors, proportionSeeds, proportionShares, studyVerifier } from "../src/experiments/beyond";
 import { GAUSSIAN, runGaussianSequence } from "../src/gaussian/spec";
 import { LM } from "../src/lm/spec";
 import { modalityNames, modalitySpec } from "../src/modalities";
@@ -36,15 +36,16 @@ test("every registered modality has the studies' configs: curated twins where it
     assert.equal(curation.length, verifier ? 4 : 2, name);
     for (const c of curation.filter((c) => c.curation)) assert.deepEqual(c.curation, { verifier, keep: 0.5 }, name);
     const proportion = proportionConfigs(spec, "smoke");
-    assert.equal(proportion.length, proportionShares(spec, "smoke").length * proportionFactors(spec, "smoke").length, name);
+    assert.equal(proportion.length, proportionShares(spec, "smoke").length * proportionFactors(spec, "smoke").length * proportionSeeds(spec, "smoke"), name);
     assert.ok(proportion.every((c) => c.strategy === "replace" && c.realShare !== undefined), name);
     for (const c of proportion) spec.check(c);
   }
-  // The Gaussian (closed form) gets eleven shares at three sizes at quick; its sizes scale its real set.
+  // The Gaussian (closed form) gets eleven shares at three sizes and five seeds at quick; its sizes scale its real set.
   const gaussian = proportionConfigs(GAUSSIAN, "quick");
-  assert.equal(gaussian.length, 33);
+  assert.equal(gaussian.length, 33 * 5);
+  assert.deepEqual([...new Set(gaussian.map((c) => c.seed))], [0, 1, 2, 3, 4]);
   assert.deepEqual([...new Set(gaussian.map((c) => c.samples))], [13, 50, 200]);
-  assert.deepEqual(proportionConfigs(GAUSSIAN, "smoke", { shares: [0.2], factors: [2] }).map((c) => [c.samples, c.realShare]), [[100, 0.2]]);
+  assert.deepEqual(proportionConfigs(GAUSSIAN, "smoke", { shares: [0.2], factors: [2], seeds: 1 }).map((c) => [c.samples, c.realShare]), [[100, 0.2]]);
 });
 
 test("the compute axis: the finest unit every record has; runs without compute count one pass per fit at its scale", () => {

@@ -1,4 +1,4 @@
-import type { Profile } from "../collapse/profiles";
+import { type Profile, withSeeds } from "../collapse/profiles";
 import { type AnyModalitySpec, type ModalitySpec, type SequenceConfig, type SequenceResult, baseConfig } from "../collapse/spec";
 import type { Strategy } from "../collapse/strategies";
 import { modalityNames, modalitySpec } from "../modalities";
@@ -69,10 +69,20 @@ export function proportionFactors(spec: AnyModalitySpec, profile: Profile): numb
   return spec.tensors ? [0.25, 1] : [0.25, 1, 4];
 }
 
-/** What a reader may change of the proportion study: the real shares and the real set sizes (factors of the profile's). */
+/** What a reader may change of the proportion study: the real shares, the real set sizes (factors of the profile's) and seeds per point. */
 export interface ProportionStudyOptions {
   shares?: number[];
   factors?: number[];
+  seeds?: number;
+}
+
+/**
+ * Seeds per point of the proportion study (ours): a closed-form fit's last iteration is one draw of a
+ * random walk, so its points average several; a trained model's sequence is minutes, so one.
+ */
+export function proportionSeeds(spec: AnyModalitySpec, profile: Profile): number {
+  if (spec.tensors) return 1;
+  return profile === "smoke" ? 2 : 5;
 }
 
 /** The proportion study's sequences of one modality: replace at every real share and real set size. */
@@ -81,7 +91,10 @@ export function proportionConfigs<C extends SequenceConfig>(spec: ModalitySpec<C
   return (o.factors ?? proportionFactors(any, profile)).flatMap((factor) => {
     const base = { ...baseConfig(spec, profile), strategy: "replace" as const };
     const sized = factor === 1 || !spec.scaleRealSet ? base : spec.scaleRealSet(base, factor);
-    return (o.shares ?? proportionShares(any, profile)).map((realShare) => ({ ...sized, realShare }));
+    return withSeeds(
+      (o.shares ?? proportionShares(any, profile)).map((realShare) => ({ ...sized, realShare })),
+      o.seeds ?? proportionSeeds(any, profile),
+    );
   });
 }
 

@@ -61,6 +61,7 @@ export const KDE: ModalitySpec<KdeSequenceConfig, SequenceResult<KdeSequenceConf
   verifiers: KDE_VERIFIERS,
   // Evaluation dominates: the test points against every training point, the samples against the reference.
   cost: (c, finished) => growingSetCost(c.strategy, c.iterations, finished, () => c.samples * c.testSize) + (c.iterations - finished) * c.testSize * c.referenceSize,
+  scaleRealSet: (c, factor) => ({ ...c, samples: Math.max(2, Math.round(c.samples * factor)) }),
   metrics: [
     { key: "testLogLikelihood", label: "test log-likelihood", digits: 4 },
     { key: "sampleLogLikelihood", label: "sample log-likelihood (reference)", header: "sample LL", digits: 4 },
