@@ -124,7 +124,7 @@ test("collapse reproduce --profile smoke writes every figure and JSON results", 
   assert.equal(json.results["lm-appendix"].table2.length, 5, "Table 2 rows at smoke");
   assert.match(fs.readFileSync(path.join(out, "table2.csv"), "utf8"), /^model,t=1,t=2 acc,t=2 acc Δ,/);
   assert.match(fs.readFileSync(path.join(out, "table2.md"), "utf8"), /^\| model \| t=1 \| t=2 acc \|/);
-  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "figure3", "figure4-gpt2-smoke", "figure4-llama2-smoke", "figure10", "figure11", "figure5", "figure6", "section3_3-attributes", "figure8-gaussian", "figure8-vae", "figure3-compute", "figure5-compute", "figure6-compute", "controls-vae-compute", "proportion-lm", "proportion-vae", "proportion-molecules", "proportion-gaussian", "proportion-kde", "proportion-linear", "curation-linear", "curation-lm", "curation-vae", "curation-molecules", "curation-gaussian", "curation-kde", "thrive-linear", "thrive-gaussian"]) {
+  for (const name of ["figure2", "figure9", "figure2-strategies", "figure2-normalized", "figure3", "figure4-gpt2-smoke", "figure4-llama2-smoke", "figure10", "figure11", "figure5", "figure6", "section3_3-attributes", "figure8-gaussian", "figure8-vae", "figure2-strategies-compute", "figure3-compute", "figure5-compute", "figure6-compute", "controls-vae-compute", "proportion-lm", "proportion-vae", "proportion-molecules", "proportion-gaussian", "proportion-kde", "proportion-linear", "curation-linear", "curation-lm", "curation-vae", "curation-molecules", "curation-gaussian", "curation-kde", "thrive-linear", "thrive-gaussian"]) {
     const fig = JSON.parse(fs.readFileSync(path.join(out, `${name}.json`), "utf8"));
     assert.ok(Array.isArray(fig.data) && fig.data.length > 0, name);
   }

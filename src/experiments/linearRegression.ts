@@ -7,6 +7,7 @@ import type { NotebookDisplay } from "../plots/notebook";
 import type { Figure } from "../plots/plotly";
 import type { Profile } from "../collapse/profiles";
 import { CURATION_KEEP } from "./experiment";
+import type { XAxis } from "../plots/metricFigures";
 
 /** Section 2 (linear regression): the settings grid and figure layouts at each profile. */
 
@@ -87,8 +88,9 @@ function facets(result: LinearExperimentResult, sigma2: number | null): Pick<Lin
 
 const sigmaNote = (result: LinearExperimentResult, sigma2: number | null) => (splitBySigma2(result) ? `, σ²=${sigma2 ?? 1}` : "");
 
-export function figure2(result: LinearExperimentResult, sigma2: number | null = null): Figure {
+export function figure2(result: LinearExperimentResult, sigma2: number | null = null, x: XAxis = "iteration"): Figure {
   return linearErrorFigure(result, {
+    x,
     ...facets(result, sigma2),
     strategies: ["replace", "accumulate"],
     maxIteration: FIGURE2_ITERATIONS,
@@ -96,8 +98,9 @@ export function figure2(result: LinearExperimentResult, sigma2: number | null = 
   });
 }
 
-export function figure9(result: LinearExperimentResult, sigma2: number | null = null, title?: string): Figure {
+export function figure9(result: LinearExperimentResult, sigma2: number | null = null, title?: string, x: XAxis = "iteration"): Figure {
   return linearErrorFigure(result, {
+    x,
     ...facets(result, sigma2),
     strategies: ["replace", "accumulate"],
     logY: true,
@@ -143,9 +146,10 @@ export async function runLinearExperimentLive(nb: NotebookDisplay, config: Linea
 }
 
 /** Beyond the paper: the four strategies side by side (columns), log scale. */
-export function strategiesFigure(result: LinearExperimentResult): Figure {
+export function strategiesFigure(result: LinearExperimentResult, x: XAxis = "iteration"): Figure {
   const f = facets(result, 1);
   return linearErrorFigure(result, {
+    x,
     rows: f.columns === "d" ? "none" : "sigma2",
     columns: "strategy",
     color: f.color,

@@ -46,6 +46,7 @@ export const EXPERIMENTS = {
         figures: {
           ...Object.fromEntries(figure2Sigma2s(result).flatMap((s) => [[figure2Name("figure2", s), SECTION2_FIGURES.figure2(result, s)], [figure2Name("figure9", s), SECTION2_FIGURES.figure9(result, s)]])),
           "figure2-strategies": SECTION2_FIGURES.strategiesFigure(result),
+          "figure2-strategies-compute": SECTION2_FIGURES.strategiesFigure(result, "compute"),
           "figure2-normalized": SECTION2_FIGURES.normalizedFigure(result),
         },
         json: linearResultJson(result),

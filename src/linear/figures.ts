@@ -1,8 +1,9 @@
 import type { Strategy } from "../collapse/strategies";
-import type { LinearCurve, LinearExperimentResult } from "./montecarlo";
+import { type LinearCurve, type LinearExperimentResult, loopConfig } from "./montecarlo";
+import { plannedIterations } from "../collapse/plan";
 import type { LinearSetting } from "./problem";
 import { unitError } from "./theory";
-import { logAxisTicks } from "../plots/metricFigures";
+import { type XAxis, logAxisTicks } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 
 /** What a facet (row, column or colour) of a §2 figure splits the curves by. */
@@ -18,6 +19,8 @@ export interface LinearFigureOptions {
   where?: (c: LinearCurve) => boolean;
   /** Draw iterations 1..maxIteration only. */
   maxIteration?: number;
+  /** x: model-fitting iteration (default) or the rows fit so far, repeats counted (one pass per closed-form fit). */
+  x?: XAxis;
   logY?: boolean;
   logX?: boolean;
   /** Divide by σ²d/(T−d−1), the one-fit error: every setting then falls on the same theory curve. */
@@ -123,7 +126,7 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
     const colorKey = facetValue(c, colorBy);
     const color = PALETTE[colorVals.indexOf(colorKey) % PALETTE.length];
     const scale = opts.normalize ? unitError(c.setting.d, c.setting.T, c.setting.sigma2) ?? NaN : 1;
-    const x = c.iteration.slice(0, maxIt);
+    const x = opts.x === "compute" ? rowsFitSoFar(result, c).slice(0, maxIt) : c.iteration.slice(0, maxIt);
     const mean = c.meanTestError.slice(0, maxIt).map((v) => v / scale);
     const se = c.stdErr.slice(0, maxIt).map((v) => v / scale);
     const label = colorKey || c.strategy;
@@ -200,7 +203,7 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
       const suffix = axis === 1 ? "" : String(axis);
       layout[`xaxis${suffix}`] = {
         type: opts.logX ? "log" : "linear",
-        title: r === nRows - 1 ? { text: "model-fitting iteration n" } : undefined,
+        title: r === nRows - 1 ? { text: opts.x === "compute" ? "rows fit so far" : "model-fitting iteration n" } : undefined,
       };
       const [lo, hi] = yRange.get(axis) ?? [1, 1];
       layout[`yaxis${suffix}`] = {
@@ -223,6 +226,12 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
     }
   }
   return { data, layout };
+}
+
+/** A curve's cumulative training rows per iteration, from the loop's own size rules (the compute axis of a closed-form fit). */
+function rowsFitSoFar(result: LinearExperimentResult, c: LinearCurve): number[] {
+  let total = 0;
+  return plannedIterations(loopConfig(result.config, c.setting, c.strategy)).map((p) => (total += p.trainSize * p.scale));
 }
 
 /** One row per (strategy, setting, chosen iteration): mean, SE, theory and the z-score between them. */
