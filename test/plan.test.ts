@@ -5,7 +5,9 @@ import { test } from "node:test";
 import { type CostModel, type FitWork, type Plan, GPU_CALL_SECONDS, PlannedClock, gpuFitSeconds, gpuNamed, planSequences, plannedIterations } from "../src/collapse/plan";
 import { lmConfig } from "../src/lm/configs";
 import { LM_COST, lmForwardFlopsPerToken, lmMicroBatchFor, lmPeakBytes } from "../src/lm/plan";
-import { LM } from "../src/lm/spec";
+import { LM, lmBaseConfig } from "../src/lm/spec";
+import { VAE, vaeBaseConfig } from "../src/vae/spec";
+import { InterruptedError } from "../src/interrupt";
 import { egnnForwardMacs } from "../src/molecules/plan";
 import { vaeForwardMacs } from "../src/vae/plan";
 import { packageRoot } from "../src/environment";
@@ -180,3 +182,15 @@ test("collapse plan: a command's plan, timed here; every section at paper, untim
 });
 
 const VAE_SMOKE_ITERATIONS = 3;
+
+test("an interrupted plan stops within one short fit of its timing, with an InterruptedError (a notebook's Kernel > Interrupt while it plans)", async () => {
+  const before = new AbortController();
+  before.abort(new InterruptedError());
+  await assert.rejects(planSequences(LM, [{ ...lmBaseConfig("smoke"), iterations: 2 }], { signal: before.signal, contention: false }), InterruptedError);
+  const during = new AbortController();
+  const started = performance.now();
+  setTimeout(() => during.abort(new InterruptedError()), 1500);
+  await assert.rejects(planSequences(VAE, [{ ...vaeBaseConfig("smoke"), iterations: 2 }], { signal: during.signal, contention: false }), InterruptedError);
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds < 20, `stopped ${seconds.toFixed(1)} s after it started (the whole timing takes longer)`);
+});

@@ -8,6 +8,7 @@ import { DataError } from "../src/errors";
 import { RunStore } from "../src/store/runStore";
 import { type AnyModalitySpec } from "../src/collapse/spec";
 import { runSequence } from "../src/collapse/runSequence";
+import { modalityNames } from "../src/modalities";
 import { GAUSSIAN } from "../src/gaussian/spec";
 import { VAE } from "../src/vae/spec";
 import { readSweep } from "../src/sweep/read";
@@ -85,7 +86,7 @@ test("sweep errors name the file and the grid value, base field or key at fault"
     ["command: gaussian\nprofile: smoke\nbase: {iterations: 0}\ngrid: {strategy: [replace]}\n", /^sweep\.yaml: base\.iterations: must be ≥ 1/],
     ["command: gaussian\nprofile: smoke\ngrid: {typo: [1]}\n", /^sweep\.yaml: grid\.typo\[0\]: unknown field \(known: dim, /],
     ["command: gaussian\nprofile: smoke\ngrdi: {strategy: [replace]}\n", /^sweep\.yaml: grdi: unknown key \(known: name, command/],
-    ["command: gauss\n", /^sweep\.yaml: command: expected one of lm, molecules, vae, gaussian, got "gauss"/],
+    ["command: gauss\n", new RegExp(`^sweep\\.yaml: command: expected one of ${modalityNames().join(", ")}, got "gauss"`)],
     ["command: gaussian\nprofile: huge\n", /^sweep\.yaml: profile: expected one of smoke, quick, medium, paper/],
     ["command: gaussian\ngrid: {strategy: replace}\n", /^sweep\.yaml: grid\.strategy: expected a list of values/],
     ["command: gaussian\ngrid: {strategy: []}\n", /^sweep\.yaml: grid\.strategy: is an empty list/],

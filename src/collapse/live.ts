@@ -1,4 +1,4 @@
-import { InterruptedError } from "../interrupt";
+import { InterruptedError, interruptible } from "../interrupt";
 import { type SequenceCurve, metricByIterationFigure } from "../plots/metricFigures";
 import type { NotebookDisplay } from "../plots/notebook";
 import { formatSeconds } from "../progress";
@@ -51,7 +51,10 @@ export async function runSequencesLive<C extends SequenceConfig, R extends Seque
   const store = opts.store;
   const planned =
     opts.plan && spec.plan
-      ? await planSequences(spec, configs, { parallel: opts.parallel ?? defaultParallelism(await (await import("../backend")).selectBackend()), finished: (c) => (store ? storedIterations(spec, store, c) : 0) })
+      ? // Interruptible like the run itself: Kernel > Interrupt while the steps are timed ends the cell in one line.
+        await interruptible(undefined, async (signal) =>
+          planSequences(spec, configs, { parallel: opts.parallel ?? defaultParallelism(await (await import("../backend")).selectBackend()), finished: (c) => (store ? storedIterations(spec, store, c) : 0), signal }),
+        )
       : null;
   if (planned) console.log(planSummary(planned));
   const clock = planned ? new PlannedClock(planned) : null;

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
+import { throwIfInterrupted } from "../interrupt";
 import { formatSeconds } from "../progress";
 import { loopModifiers } from "./spec";
 import { type LoopConfig, type Part, type Pool, checkLoopConfig, keptRealSize, samplesToDraw, trainingParts, trainingScale } from "./strategies";
@@ -79,7 +80,7 @@ export interface CostModel<C> {
    * Times the modality's real steps at `c`'s shapes on the backend selected now (seconds, not minutes);
    * `stepsOnly`: the training step alone (the other rates 0), to time it beside busy processes.
    */
-  calibrate(c: C, opts?: { stepsOnly?: boolean }): Promise<Rates>;
+  calibrate(c: C, opts?: { stepsOnly?: boolean; signal?: AbortSignal }): Promise<Rates>;
   /** A line on what to change when a fit of `c` would not fit in `budgetBytes` of memory (null: it fits). */
   advise?(c: C, budgetBytes: number): string | null;
   /** Configs with the same key have the same rates (default: the config without strategy, seed and iterations). */
@@ -94,13 +95,16 @@ export interface CostModel<C> {
  * `minSeconds` and at least half as long as the shorter fit: a fast step is timed over many, a slow one
  * over few.
  */
-export async function timeSteps(fit: (steps: number) => Promise<number>, opts: { warmUp: number; k?: number; maxK?: number; minSeconds?: number }): Promise<{ perStep: number; fitOverhead: number; k: number }> {
+export async function timeSteps(fit: (steps: number) => Promise<number>, opts: { warmUp: number; k?: number; maxK?: number; minSeconds?: number; signal?: AbortSignal }): Promise<{ perStep: number; fitOverhead: number; k: number }> {
   await fit(opts.warmUp);
   const maxK = opts.maxK ?? 1024;
   const enough = opts.minSeconds ?? 1;
   let k = opts.k ?? 1;
   for (;;) {
+    // Checked between fits, so that an interrupted plan stops within one short fit.
+    throwIfInterrupted(opts.signal, "planning");
     const short = await fit(k);
+    throwIfInterrupted(opts.signal, "planning");
     const long = await fit(2 * k);
     const extra = long - short;
     if ((extra >= enough && extra >= 0.5 * short) || 2 * k > maxK) {
@@ -212,6 +216,8 @@ export interface PlanOptions {
   /** Iterations already in the run store, per config (they cost nothing). */
   finished?: (c: SequenceConfig, i: number) => number;
   onStatus?: (message: string) => void;
+  /** Stops the timing with an InterruptedError (a notebook's Kernel > Interrupt while it plans). */
+  signal?: AbortSignal;
 }
 
 export interface SequencePlan {
@@ -279,8 +285,9 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
     for (const [i, c] of configs.entries()) {
       const k = key(c);
       if (rates.has(k) || (opts.finished?.(c, i) ?? 0) >= c.iterations) continue;
+      throwIfInterrupted(opts.signal, "planning");
       opts.onStatus?.(`timing the steps of ${spec.label(c)} here`);
-      const alone = await model.calibrate(c);
+      const alone = await model.calibrate(c, { signal: opts.signal });
       rates.set(k, alone);
       if (others > 0) {
         // How much slower the same work runs while the run's other workers are busy.
@@ -288,7 +295,7 @@ export async function planSequences<C extends SequenceConfig, R extends Sequence
         // Twice, keeping the faster: a few seconds' timing beside busy processes is noisy, and the
         // noise (a moment when both wait on the same cache or core) mostly makes a step look slower.
         const loaded = await besideLoad(spec.entry, c, others, async () => {
-          const [a, b] = [await model.calibrate(c, { stepsOnly: true }), await model.calibrate(c, { stepsOnly: true })];
+          const [a, b] = [await model.calibrate(c, { stepsOnly: true, signal: opts.signal }), await model.calibrate(c, { stepsOnly: true, signal: opts.signal })];
           return a.trainStep <= b.trainStep ? a : b;
         });
         // The training step is timed most carefully (over at least a second of steps) and dominates a fit.

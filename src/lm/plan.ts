@@ -149,7 +149,7 @@ export const LM_COST: CostModel<LmSequenceConfig> = {
       return r.seconds;
     };
     try {
-      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone });
+      const { perStep, fitOverhead, k } = await timeSteps(stepsOf, { warmUp: 1, k: 2, maxK: 32, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone, signal: opts?.signal });
       const parts = Math.ceil(t.batchSize / micro);
       if (opts?.stepsOnly) return stepsOnly(perStep * parts, fitOverhead);
       // Evaluation: forward passes over windows, in micro-batches.

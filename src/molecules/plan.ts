@@ -106,7 +106,7 @@ export const MOLECULE_COST: CostModel<MoleculeSequenceConfig> = {
     };
     try {
       // Real batches differ in atoms and edges, padded to a few shapes each compiled once: meet them all first.
-      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: real ? 24 : 2, k: real ? 16 : 1, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone });
+      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: real ? 24 : 2, k: real ? 16 : 1, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone, signal: opts?.signal });
       if (opts?.stepsOnly) return stepsOnly(perStep, fitOverhead);
       const draws = evaluationDraws(set, diffusion, 1, evaluation.batchSize, rng.fork("draws"));
       evaluateDenoisingLoss(model, diffusion, params, draws);

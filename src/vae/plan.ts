@@ -106,7 +106,7 @@ export const VAE_COST: CostModel<VaeSequenceConfig> = {
     const set = images(t.batchSize * 32);
     const fitOf = async (steps: number) => (await trainVae(m, params, set, { ...t, epochs: steps / 32, maxSteps: steps }, rng.fork("fit"))).seconds;
     try {
-      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: 2, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone });
+      const { perStep, fitOverhead, k } = await timeSteps(fitOf, { warmUp: 2, minSeconds: opts?.stepsOnly ? TIMED_SECONDS.besideLoad : TIMED_SECONDS.alone, signal: opts?.signal });
       if (opts?.stepsOnly) return stepsOnly(perStep, fitOverhead);
       const test = images(Math.min(256, Math.max(32, c.testImages)));
       evaluateElbo(m, params, test, rng.fork("eval"));
