@@ -1,6 +1,6 @@
 import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
-import { LABEL_COLORS, STRATEGY_COLORS, type MetricSpec, computeUnit, cumulativeCompute, groupSeeds, lastIteration, meanAndStandardError, panelsLayout, xAxisTitle } from "./metricFigures";
+import { LABEL_COLORS, STRATEGY_COLORS, type MetricSpec, computeUnit, groupSeeds, lastIteration, meanAndStandardError, panelsLayout, xAxisTitle } from "./metricFigures";
 import type { Figure } from "./plotly";
 
 // The figures of the studies beyond the paper that any modality's sequences feed: curated vs plain
@@ -99,10 +99,4 @@ export function proportionFigure(runs: readonly ProportionRun[], spec: MetricSpe
       legend: { title: { text: "real set size" } },
     },
   };
-}
-
-/** The cumulative compute of each record of `records` in the finest unit they share, for tables. */
-export function computeColumn(records: readonly IterationRecord[]): { unit: string; values: number[] } {
-  const unit = computeUnit([{ records }]);
-  return { unit, values: cumulativeCompute(records, unit) };
 }
