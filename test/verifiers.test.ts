@@ -210,6 +210,18 @@ test("a curated LM sequence keeps half of what it drew; compute's tokens are the
   assert.equal(second.compute!.tokens! - first.compute!.tokens!, second.metrics.trainTokens);
 });
 
+test("the LM's first-model verifier: model 1's samples are scored by model 1 itself, later ones by model 1 read back; a real share of 1 counts later fits' epochs as theirs, not model 1's", async () => {
+  const base = { ...lmBaseConfig("smoke"), trainDocuments: 40, validDocuments: 10, textMetricDocuments: 4, iterations: 3, firstIterationEpochs: 2 };
+  const curated = await runLmSequence({ ...base, strategy: "replace", curation: { verifier: "first-model", keep: 0.5 } }, { store: freshStore("verifiers-lm-first") });
+  assert.deepEqual(curated.records.slice(0, 2).map((r) => r.curation), [{ drawn: 80, kept: 40 }, { drawn: 80, kept: 40 }]);
+  // Under a real share of 1 every fit trains on the same 40 documents: models 2 and 3 at the configured epochs, model 1 at its own.
+  const shared = await runLmSequence({ ...base, strategy: "replace", realShare: 1 }, { store: freshStore("verifiers-lm-share") });
+  const [t1, t2, t3] = shared.records.map((r) => r.compute!.tokens!);
+  assert.equal(t2 - t1, shared.records[1].metrics.trainTokens);
+  assert.equal(t3 - t2, shared.records[2].metrics.trainTokens);
+  assert.notEqual(shared.records[0].metrics.trainTokens, shared.records[1].metrics.trainTokens, "model 1 trains for its own epochs");
+});
+
 test("a curated VAE sequence keeps half of what it drew; compute grows with the pool", async () => {
   const result = await runVaeSequence({ ...vaeBaseConfig("smoke"), strategy: "accumulate", iterations: 2, metricSamples: 0, curation: { verifier: "classifier-confidence", keep: 0.5 } }, { store: freshStore("verifiers-vae") });
   checkCurated(result.records);
@@ -242,7 +254,7 @@ test("an unknown verifier is a ConfigError naming curation.verifier before any w
   for (const spec of [LM, VAE, MOLECULES]) {
     for (const [name, line] of Object.entries(spec.verifiers ?? {})) assert.ok(line.length > 20 && !line.includes("\n"), `${spec.name} ${name}`);
   }
-  assert.deepEqual(Object.keys(LM.verifiers!), ["reference", "valid-words"]);
+  assert.deepEqual(Object.keys(LM.verifiers!), ["reference", "valid-words", "first-model"]);
   assert.deepEqual(Object.keys(VAE.verifiers!), ["classifier-confidence"]);
   assert.deepEqual(Object.keys(MOLECULES.verifiers!), ["bond-lengths"]);
 });

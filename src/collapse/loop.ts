@@ -201,7 +201,7 @@ async function collapse<D, M>(opts: CollapseOptions<D, M>): Promise<CollapseResu
     }
     const trainSize = parts.reduce((s, p) => s + modality.size(p.data), 0);
     const before = n === 1 ? NO_COMPUTE : records[n - 2].compute;
-    const compute = before && addCompute(before, modality.trainingCompute?.(parts, scale) ?? { examples: trainSize * scale });
+    const compute = before && addCompute(before, modality.trainingCompute?.(parts, scale, n) ?? { examples: trainSize * scale });
     const record: IterationRecord = {
       iteration: n,
       trainSize,

@@ -63,11 +63,11 @@ export interface Modality<D, M> {
    */
   readonly verifiers?: Readonly<Record<string, Verifier<D, M>>>;
   /**
-   * The training work of one fit on `train` at `trainingScale` (examples seen, and tokens and FLOPs
-   * where the modality knows them), from the parts alone. Unset: one pass over the training set, the
-   * work of a closed-form fit.
+   * The training work of fit `iteration` on `train` at `trainingScale` (examples seen, and tokens and
+   * FLOPs where the modality knows them), from the parts alone. Unset: one pass over the training set,
+   * the work of a closed-form fit.
    */
-  trainingCompute?(train: readonly Part<D>[], trainingScale: number): FitCompute;
+  trainingCompute?(train: readonly Part<D>[], trainingScale: number, iteration: number): FitCompute;
 }
 
 /** Scores of a synthetic set, one per sample (higher = kept first); `model` is the model that drew it. */

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors";
 import type { DataCodec, Modality } from "../collapse/modality";
 import { holdingAlso } from "../nn/fit";
 import { DataError } from "../errors";
@@ -161,17 +162,22 @@ export function lmModality(o: LmModalityOptions): Modality<LmData, LmModel> {
         reference ??= bigramReference(o.realDocs, o.tokenizer.vocabSize, eot);
         return Float64Array.from(data.docs, (d) => reference!.meanLogProb(d));
       },
+      // Model 1 as the reference (the text measures' first model): each document's mean log-probability per token under it.
+      "first-model": async (data, ctx) => {
+        if (first === null && ctx.iteration === 1) first = cloneParams(ctx.model.params);
+        if (first === null) first = o.textMetrics?.loadFirstModel?.() ?? null;
+        if (first === null) throw new ConfigError("curation.verifier", "first-model needs the sequence's first model: keep checkpoints in the run store (a run resumed without them has none)");
+        return Float64Array.from(documentCrossEntropies(o.model, first, data.docs, eot, o.train.microBatchSize ?? o.train.batchSize), (ce) => -ce);
+      },
       // The original real training set's words, the vocabulary of the validWordRate metric.
       "valid-words": (data) => {
         const known = realVocabulary();
         return Float64Array.from(data.docs, (d) => validWordShare(o.tokenizer.decode(d, { skipSpecial: true }), known));
       },
     },
-    trainingCompute(parts, trainingScale) {
+    trainingCompute(parts, trainingScale, iteration) {
       const docs = parts.flatMap((p) => p.data.docs);
-      // Model 1 is the only one trained without a synthetic part (from model 2 on, one is there, if empty).
-      const first = parts.every((p) => p.origin === "real");
-      const epochs = (first && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs) * trainingScale;
+      const epochs = (iteration === 1 && o.firstIterationEpochs !== undefined ? o.firstIterationEpochs : o.train.epochs) * trainingScale;
       const streamTokens = docs.reduce((s, d) => s + d.length + 1, 0);
       return lmFitCompute(o.model, o.train, docs.length, streamTokens, epochs);
     },

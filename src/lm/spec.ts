@@ -153,6 +153,7 @@ export const LM: ModalitySpec<LmSequenceConfig, LmSequenceResult, LmCorpus, LmFa
   verifiers: {
     reference: "mean log-probability per token under a bigram model of the whole real training pool (interpolated with unigrams)",
     "valid-words": "share of the document's words that occur in the real training text",
+    "first-model": "mean log-probability per token under the sequence's first model (trained on real data only)",
   },
   // Training work: parameters × tokens trained on × epochs.
   scaleRealSet: (c, factor) => (c.trainTokens !== undefined ? { ...c, trainTokens: Math.max(1, Math.round(c.trainTokens * factor)) } : { ...c, trainDocuments: Math.max(1, Math.round((c.trainDocuments ?? 0) * factor)) }),
