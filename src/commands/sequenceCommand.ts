@@ -35,7 +35,7 @@ function modifierFlags<C extends SequenceConfig>(cmd: ModalitySpec<C, SequenceRe
   const verifiers = Object.entries(cmd.verifiers ?? {});
   const curation: FieldFlag<C>[] = verifiers.length
     ? [
-        { flag: "curate", field: "curation.verifier", type: "string", help: ["V", "curate every synthetic set with verifier V (with --keep or --threshold):", ...verifiers.map(([name, what]) => `  ${name}: ${what}`)], choices: () => verifiers.map(([name]) => name) },
+        { flag: "curate", field: "curation.verifier", type: "string", help: ["V", "curate every synthetic set with verifier V (with --keep or --threshold):", ...verifiers.flatMap(([name, what]) => wrap(`${name}: ${what}`, 68).map((line, i) => `${i === 0 ? "  " : "    "}${line}`))], choices: () => verifiers.map(([name]) => name) },
         { flag: "keep", field: "curation.keep", type: "real", help: ["P", "with --curate: draw size/P samples and keep the best P of them"] },
         { flag: "threshold", field: "curation.threshold", type: "real", help: ["S", "with --curate: keep samples scoring at least S (drawing more sets", `until enough pass, at most ${DEFAULT_MAX_DRAWS} draws per kept sample)`] },
       ]
