@@ -10,7 +10,7 @@ import { GAUSSIAN, runGaussianSequence } from "../src/gaussian/spec";
 import { LM } from "../src/lm/spec";
 import { modalityNames, modalitySpec } from "../src/modalities";
 import { computeUnit, cumulativeCompute, metricByIterationFigure } from "../src/plots/metricFigures";
-import { curationFigure, drawsPerKept, proportionFigure } from "../src/plots/studyFigures";
+import { curationFigure, drawsPerKept, proportionFigure, proportionLines } from "../src/plots/studyFigures";
 import { RunStore } from "../src/store/runStore";
 import { collapse, tempDir } from "./helpers";
 
@@ -78,7 +78,7 @@ test("the studies' figures: curation's cost in the legend; one proportion line p
     ["replace", "replace, curated (oracle, keep 25%) — 4.00 drawn per kept"],
   );
   const runs = [0, 0.5, 1].flatMap((realShare) => ["10 samples", "40 samples"].map((label) => ({ label, realShare, records: [record(1, 10), { ...record(2, 10), metrics: { m: realShare } }] })));
-  const p = proportionFigure(runs, { metric: "m", axisTitle: "m" }, "t");
+  const p = proportionFigure(proportionLines(runs, "m"), { axisTitle: "m", title: "t" });
   assert.equal(p.data.length, 2);
   assert.deepEqual((p.data[0] as { x: number[]; y: number[] }).x, [0, 0.5, 1]);
   assert.deepEqual((p.data[0] as { x: number[]; y: number[] }).y, [0, 0.5, 1]);

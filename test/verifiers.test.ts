@@ -177,10 +177,10 @@ test("molecule training compute, by hand: steps × min(batch, set), 3 × 2 FLOPs
   };
   const perConformer = (egnnForwardMacs(model, 3) + 2 * egnnForwardMacs(model, 5)) / 3;
   // Batches of 8 from 3 conformers take all 3 every step.
-  const compute = moleculeFitCompute(model, set, 10, 8);
+  const compute = moleculeFitCompute(model, [set], 10, 8);
   assert.equal(compute.examples, 30);
   assert.ok(Math.abs(compute.flops! - 6 * perConformer * 30) < 1e-6 * compute.flops!);
-  assert.equal(moleculeFitCompute(model, set, 10, 2).examples, 20);
+  assert.equal(moleculeFitCompute(model, [set], 10, 2).examples, 20);
 });
 
 // ------------------------------------------------------------------------------------------------

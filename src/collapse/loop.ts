@@ -4,7 +4,7 @@ import { throwIfInterrupted } from "../interrupt";
 import { Rng } from "../random";
 import { type Run, syntheticArtifact } from "../store/runStore";
 import type { FitCompute, Modality } from "./modality";
-import { type CheckedLoopConfig, DEFAULT_MAX_DRAWS, type LoopConfig, type Pool, checkLoopConfig, keptRealSize, samplesToDraw, trainingParts, trainingScale } from "./strategies";
+import { type CheckedLoopConfig, DEFAULT_MAX_DRAWS, type LoopConfig, type Pool, checkLoopConfig, keptRealSize, samplesToDraw, trainingParts, trainingScale, unknownVerifier } from "./strategies";
 
 /** What happened at one model-fitting iteration. */
 export interface IterationRecord {
@@ -256,10 +256,7 @@ async function curate<D, M>(opts: CollapseOptions<D, M>, cfg: CheckedLoopConfig,
   const { modality } = opts;
   const c = cfg.curation!;
   const verify = modality.verifiers?.[c.verifier];
-  if (!verify) {
-    const known = Object.keys(modality.verifiers ?? {});
-    throw new ConfigError("curation.verifier", `${modality.name} has no verifier ${JSON.stringify(c.verifier)}; ${known.length ? `it has ${known.join(", ")}` : "it has none"}`);
-  }
+  if (!verify) throw unknownVerifier(c.verifier, Object.keys(modality.verifiers ?? {}));
   const scoreSet = async (count: number, attempt: number) => {
     const data = await modality.sample(model, count, attempt === 0 ? Rng.derive(opts.seed, "sample", n) : Rng.derive(opts.seed, "sample", n, attempt));
     const scores = await verify(data, { iteration: n, model, rng: Rng.derive(opts.seed, "verify", n, attempt) });

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { ConfigError, checkInt, checkNumber, checkOneOf } from "../errors";
+import { type ConfigError, checkInt, checkOneOf } from "../errors";
 import type { SequenceCurve } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
 import type { Run, RunStore } from "../store/runStore";
@@ -7,7 +7,7 @@ import type { CollapseResult, FitCheckpointInterval, IterationRecord } from "./l
 import { type CostModel, plannedIterations } from "./plan";
 import type { Profile } from "./profiles";
 import type { SequenceEntry } from "./sequenceProtocol";
-import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkCuration } from "./strategies";
+import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkModifiers, unknownVerifier } from "./strategies";
 
 // A modality plugs into the kit through one ModalitySpec: its config (profiles, flags, checks), how a
 // sequence loads its data and builds the collapse loop, and how its results are reported. The CLI,
@@ -25,31 +25,19 @@ export interface SequenceConfig {
   realShare?: number;
 }
 
-/** The optional fields every sequence config may have: its modality's own checks accept them. */
-export const SEQUENCE_MODIFIER_KEYS = ["curation", "realShare"] as const;
-
 /** Checks the fields every sequence config has (strategy, iterations, seed, and the modifiers), naming the bad one. */
-export function checkSequenceFields(c: SequenceConfig, verifiers?: Readonly<Record<string, string>>): void {
+export function checkSequenceFields(c: SequenceConfig): void {
   const strategy = checkOneOf("strategy", c.strategy, STRATEGIES);
   checkInt("iterations", c.iterations, { min: 1 });
   checkInt("seed", c.seed, { min: 0, max: 2 ** 31 - 1 });
-  if (c.curation !== undefined) {
-    checkCuration("curation", c.curation);
-    if (verifiers !== undefined && !Object.hasOwn(verifiers, c.curation.verifier)) {
-      const known = Object.keys(verifiers);
-      throw new ConfigError("curation.verifier", `no verifier ${JSON.stringify(c.curation.verifier)} here; ${known.length ? `known: ${known.join(", ")}` : "this modality has none"}`);
-    }
-  }
-  if (c.realShare !== undefined) {
-    checkNumber("realShare", c.realShare, { min: 0, max: 1 });
-    if (strategy !== "replace") throw new ConfigError("realShare", `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
-  }
+  checkModifiers(c, strategy);
 }
 
-/** A spec's own checks, then the curation verifier's name against the spec's verifiers. */
+/** A spec's own checks (which check the common fields), then the curation verifier's name against the spec's verifiers. */
 export function checkSequence<C extends SequenceConfig>(spec: { check(c: C): void; verifiers?: Readonly<Record<string, string>> }, c: C): void {
   spec.check(c);
-  checkSequenceFields(c, spec.verifiers ?? {});
+  const known = Object.keys(spec.verifiers ?? {});
+  if (c.curation !== undefined && !known.includes(c.curation.verifier)) throw unknownVerifier(c.curation.verifier, known);
 }
 
 /** The loop fields a sequence config's modifiers set (none when it has none). */

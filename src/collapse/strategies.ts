@@ -89,6 +89,20 @@ export function checkCuration(field: string, c: CurationConfig): Required<Pick<C
   return c;
 }
 
+/** Checks the modifiers a config sets (curation, a real share) for its strategy; `f` names a field as the config does. */
+export function checkModifiers(c: Pick<LoopConfig, "curation" | "realShare">, strategy: Strategy, f: (name: string) => string = (name) => name): void {
+  if (c.curation !== undefined) checkCuration(f("curation"), c.curation);
+  if (c.realShare !== undefined) {
+    checkNumber(f("realShare"), c.realShare, { min: 0, max: 1 });
+    if (strategy !== "replace") throw new ConfigError(f("realShare"), `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
+  }
+}
+
+/** The error for curating with a verifier the modality does not have. */
+export function unknownVerifier(name: string, known: readonly string[]): ConfigError {
+  return new ConfigError("curation.verifier", `no verifier ${JSON.stringify(name)} here; ${known.length ? `known: ${known.join(", ")}` : "this modality has none"}`);
+}
+
 /** A loop config with its defaults filled in (curation and a real share stay optional). */
 export type CheckedLoopConfig = Required<Omit<LoopConfig, "curation" | "realShare">> & Pick<LoopConfig, "curation" | "realShare">;
 
@@ -109,10 +123,8 @@ export function checkLoopConfig(config: LoopConfig, prefix = ""): CheckedLoopCon
   } else {
     checkInt(f("syntheticSizes"), sizes, { min: 1 });
   }
-  if (config.curation !== undefined) checkCuration(f("curation"), config.curation);
+  checkModifiers(config, strategy, f);
   if (config.realShare !== undefined) {
-    checkNumber(f("realShare"), config.realShare, { min: 0, max: 1 });
-    if (strategy !== "replace") throw new ConfigError(f("realShare"), `sets a fixed real share of replace's training sets; it does not apply to ${strategy}`);
     const constant = typeof sizes === "number" ? sizes === realSize : (sizes as readonly number[]).every((s: number) => s === realSize);
     if (!constant) throw new ConfigError(f("realShare"), "sets the synthetic sets' size itself (the rest of realSize); it needs the constant schedule (synthetic sets as large as the real set)");
   }

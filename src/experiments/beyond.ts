@@ -3,7 +3,7 @@ import { type AnyModalitySpec, type ModalitySpec, type SequenceConfig, type Sequ
 import type { Strategy } from "../collapse/strategies";
 import { modalityNames, modalitySpec } from "../modalities";
 import type { Figure } from "../plots/plotly";
-import { type CurationCurve, type ProportionRun, curationFigure, drawsPerKept, proportionFigure } from "../plots/studyFigures";
+import { type CurationCurve, type ProportionRun, curationFigure, drawsPerKept, proportionFigure, proportionLines } from "../plots/studyFigures";
 import { CURATION_KEEP, type Experiment, type ExperimentContext, sequencesOf, withProgress } from "./experiment";
 import { linearCurationExperiment, linearProportionExperiment, linearProportionStudyFigure, runLinearCuration, runLinearProportion } from "./linearRegression";
 import { linearCurationFigure } from "../linear/figures";
@@ -102,7 +102,7 @@ export function proportionConfigs<C extends SequenceConfig>(spec: ModalitySpec<C
 export function modalityProportionFigure(spec: AnyModalitySpec, runs: readonly SequenceResult[]): Figure {
   const [metric] = spec.metrics;
   const points: ProportionRun[] = runs.map((r) => ({ label: `${r.records[0].trainSize} ${spec.sizeUnit}`, realShare: r.config.realShare ?? 0, records: r.records }));
-  return proportionFigure(points, { metric: metric.key, axisTitle: metric.header ?? metric.label }, `${spec.name}: the share of real data at a fixed training-set size (replace)`);
+  return proportionFigure(proportionLines(points, metric.key), { axisTitle: `${metric.header ?? metric.label}, last iteration`, title: `${spec.name}: the share of real data at a fixed training-set size (replace)` });
 }
 
 function recordsJson(runs: readonly SequenceResult[]) {

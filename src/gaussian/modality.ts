@@ -4,7 +4,7 @@ import { type SequenceConfig, checkSequenceFields } from "../collapse/spec";
 import type { Strategy } from "../collapse/strategies";
 import { ConfigError, DataError, checkInt, checkKnownKeys, fieldNames } from "../errors";
 import type { Rng } from "../random";
-import { frechetDistance, precisionRecall } from "../metrics/features";
+import { frechetDistance, precisionRecall, toMatrix } from "../metrics/features";
 
 /**
  * The cheapest generative model of all, for the Figure 8 discussion (Alemohammad et al.'s Gaussian
@@ -60,7 +60,7 @@ export function sampleGaussian(mean: ArrayLike<number>, cov: ArrayLike<number>, 
 
 /** Lower-triangular L with L Lᵀ = cov; a singular (collapsed) covariance gets a tiny ridge. */
 function choleskyFactor(cov: ArrayLike<number>, dim: number): Float64Array {
-  const m = new Matrix(Array.from({ length: dim }, (_, i) => Array.from({ length: dim }, (_, j) => cov[i * dim + j])));
+  const m = toMatrix(cov, dim);
   let chol = new CholeskyDecomposition(m);
   if (!chol.isPositiveDefinite()) chol = new CholeskyDecomposition(m.add(Matrix.eye(dim).mul(1e-12)));
   const l = chol.lowerTriangularMatrix;
@@ -108,7 +108,7 @@ export function collapsedLogDetRatio(dim: number): number {
 
 /** Lower-triangular L with L Lᵀ = cov (row-major), or null where cov is not positive definite in float64. */
 function strictCholesky(cov: ArrayLike<number>, dim: number): Matrix | null {
-  const m = new Matrix(Array.from({ length: dim }, (_, i) => Array.from({ length: dim }, (_, j) => cov[i * dim + j])));
+  const m = toMatrix(cov, dim);
   const chol = new CholeskyDecomposition(m);
   return chol.isPositiveDefinite() ? chol.lowerTriangularMatrix : null;
 }

@@ -3,8 +3,9 @@ import { type LinearCurve, type LinearExperimentResult, loopConfig } from "./mon
 import { plannedIterations } from "../collapse/plan";
 import type { LinearSetting } from "./problem";
 import { unitError } from "./theory";
-import { type XAxis, logAxisTicks } from "../plots/metricFigures";
+import { type XAxis, logAxisTicks, withAlpha } from "../plots/metricFigures";
 import type { Figure } from "../plots/plotly";
+import { proportionFigure } from "../plots/studyFigures";
 
 /** What a facet (row, column or colour) of a §2 figure splits the curves by. */
 export type LinearFacet = "strategy" | "d" | "T" | "sigma2" | "dT" | "setting" | "none";
@@ -89,11 +90,6 @@ function orderedValues(curves: readonly LinearCurve[], f: LinearFacet, strategie
     .map(([k]) => k);
 }
 
-function rgba(hex: string, alpha: number): string {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
-}
-
 /**
  * Test error against model-fitting iteration, faceted into a grid: Monte-Carlo mean (solid, with a
  * ±1 SE band) and the closed-form expectation (dashed, same colour).
@@ -138,7 +134,7 @@ export function linearErrorFigure(result: LinearExperimentResult, opts: LinearFi
         y: [...mean.map((m, i) => m + se[i]), ...mean.map((m, i) => Math.max(m - se[i], floor)).reverse()],
         mode: "lines",
         fill: "toself",
-        fillcolor: rgba(color, 0.18),
+        fillcolor: withAlpha(color, 0.18),
         line: { width: 0 },
         hoverinfo: "skip",
         showlegend: false,
@@ -292,7 +288,7 @@ export function linearCurationFigure(variants: readonly CurationVariant[], opts:
       const ya = axis === 1 ? "y" : `y${axis}`;
       const lower = c.meanTestError.map((m, i) => Math.max(m - c.stdErr[i], m * 1e-3));
       const upper = c.meanTestError.map((m, i) => m + c.stdErr[i]);
-      data.push({ type: "scatter", x: [...c.iteration, ...c.iteration.slice().reverse()], y: [...upper, ...lower.slice().reverse()], mode: "lines", fill: "toself", fillcolor: rgba(color, 0.18), line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: v.label, xaxis: xa, yaxis: ya });
+      data.push({ type: "scatter", x: [...c.iteration, ...c.iteration.slice().reverse()], y: [...upper, ...lower.slice().reverse()], mode: "lines", fill: "toself", fillcolor: withAlpha(color, 0.18), line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: v.label, xaxis: xa, yaxis: ya });
       data.push({
         type: "scatter",
         mode: c.iteration.length <= 30 ? "lines+markers" : "lines",
@@ -366,49 +362,26 @@ export function proportionPoints(results: readonly LinearExperimentResult[], ite
 
 /**
  * Proportion figure: test error at one iteration against the real share p of every training set, one
- * colour per setting (e.g. per real set size T): Monte Carlo as markers with ±1 SE bars, the exact
- * expectation given the designs (averaged over the worlds) dashed. Log y: p = 0 is replace's linear
- * growth, p = 1 one fit on the real data.
+ * line per setting (e.g. per real set size T): Monte Carlo ±1 SE, the exact expectation given the
+ * designs (averaged over the worlds) dashed; log y.
  */
 export function linearProportionFigure(points: readonly ProportionPoint[], opts: { title?: string } = {}): Figure {
   if (points.length === 0) throw new Error("linearProportionFigure: no points");
-  const keys = [...new Set(points.map((p) => settingLabel(p.setting)))];
-  const data: Record<string, unknown>[] = [];
-  let theoryLegendShown = false;
-  keys.forEach((key, k) => {
+  const several = new Set(points.map((p) => `${p.setting.d},${p.setting.sigma2}`)).size > 1;
+  const lines = [...new Set(points.map((p) => settingLabel(p.setting)))].map((key) => {
     const line = points.filter((p) => settingLabel(p.setting) === key);
-    const color = PALETTE[k % PALETTE.length];
-    const label = `T=${line[0].setting.T}` + (new Set(points.map((p) => `${p.setting.d},${p.setting.sigma2}`)).size > 1 ? ` (d=${line[0].setting.d}, ${SIGMA}=${line[0].setting.sigma2})` : "");
-    data.push({
-      type: "scatter",
-      mode: "lines+markers",
-      name: label,
-      legendgroup: label,
-      x: line.map((p) => p.realShare),
-      y: line.map((p) => p.mean),
-      error_y: { type: "data", array: line.map((p) => p.stdErr), visible: true, color },
-      line: { color, width: 2 },
-      marker: { size: 6 },
-      customdata: line.map((p) => p.stdErr),
-      hovertemplate: `${label}<br>p=%{x}: %{y:.4g} ± %{customdata:.2g}<extra></extra>`,
-    });
-    if (line.every((p) => p.theory !== null)) {
-      data.push({ type: "scatter", mode: "lines", name: "theory (dashed)", legendgroup: "theory", showlegend: !theoryLegendShown, x: line.map((p) => p.realShare), y: line.map((p) => p.theory), line: { color, width: 1.5, dash: "dash" }, hovertemplate: `theory, ${label}<br>p=%{x}: %{y:.4g}<extra></extra>` });
-      theoryLegendShown = true;
-    }
+    return {
+      label: `T=${line[0].setting.T}` + (several ? ` (d=${line[0].setting.d}, ${SIGMA}=${line[0].setting.sigma2})` : ""),
+      share: line.map((p) => p.realShare),
+      mean: line.map((p) => p.mean),
+      se: line.map((p) => p.stdErr),
+      ...(line.every((p) => p.theory !== null) ? { theory: line.map((p) => p.theory!) } : {}),
+    };
   });
-  const values = points.flatMap((p) => [Math.max(p.mean - p.stdErr, p.mean * 1e-3), p.mean + p.stdErr]);
   const iterations = [...new Set(points.map((p) => p.iteration))];
-  return {
-    data,
-    layout: {
-      title: { text: opts.title ?? `Real share p of every training set: test error at iteration ${iterations.join("/")} (Monte Carlo ±1 SE, theory dashed)` },
-      xaxis: { title: { text: "real share p (p = 0: replace; p = 1: the real data alone)" }, range: [-0.03, 1.03] },
-      yaxis: { ...logAxisTicks(Math.min(...values), Math.max(...values)), title: { text: "test error ‖ŵ−w*‖²<sub>Σ</sub>" }, exponentformat: "power" },
-      height: 460,
-      hovermode: "closest",
-      legend: { title: { text: "real set size" } },
-      margin: { t: 90, r: 40 },
-    },
-  };
+  return proportionFigure(lines, {
+    axisTitle: "test error ‖ŵ−w*‖²<sub>Σ</sub>",
+    title: opts.title ?? `Real share p of every training set: test error at iteration ${iterations.join("/")} (Monte Carlo ±1 SE, theory dashed)`,
+    logY: true,
+  });
 }

@@ -1,6 +1,6 @@
 import { interruptible, pacer } from "../interrupt";
 import { runCollapse } from "../collapse/loop";
-import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkCuration, keptRealSize } from "../collapse/strategies";
+import { type CurationConfig, type LoopConfig, STRATEGIES, type Strategy, checkModifiers, keptRealSize, unknownVerifier } from "../collapse/strategies";
 import { ConfigError, checkInt, checkKnownKeys, checkNumber, checkOneOf } from "../errors";
 import { Rng, deriveSeed } from "../random";
 import { columnMeanAndStdErr } from "../stats";
@@ -83,7 +83,7 @@ export function checkLinearConfig(partial: Partial<LinearExperimentConfig> & { s
     freshRealScale: checkNumber("freshRealScale", c.freshRealScale, { min: 0 }),
     testSamples: checkInt("testSamples", c.testSamples, { min: 0 }),
     // The modifiers appear only when given, so the configs (and run-store keys) of plain runs stay as they were.
-    ...checkModifiers(c, strategies),
+    ...checkLinearModifiers(c, strategies),
   };
   for (const s of settings) {
     covarianceMatrix(config.covariance, s.d);
@@ -93,14 +93,12 @@ export function checkLinearConfig(partial: Partial<LinearExperimentConfig> & { s
 }
 
 /** Curation, a real share and the noisy verifier's τ², checked against each other and the strategies. */
-function checkModifiers(c: Partial<LinearExperimentConfig>, strategies: readonly Strategy[]): Pick<LinearExperimentConfig, "curation" | "realShare" | "verifierNoise"> {
+function checkLinearModifiers(c: Partial<LinearExperimentConfig>, strategies: readonly Strategy[]): Pick<LinearExperimentConfig, "curation" | "realShare" | "verifierNoise"> {
+  for (const strategy of strategies) checkModifiers(c, strategy);
   const out: Pick<LinearExperimentConfig, "curation" | "realShare" | "verifierNoise"> = {};
   if (c.curation !== undefined) {
-    const curation = checkCuration("curation", c.curation);
-    if (!(LINEAR_VERIFIERS as readonly string[]).includes(curation.verifier)) {
-      throw new ConfigError("curation.verifier", `the linear modality has no verifier ${JSON.stringify(curation.verifier)}; it has ${LINEAR_VERIFIERS.join(", ")}`);
-    }
-    out.curation = curation;
+    if (!(LINEAR_VERIFIERS as readonly string[]).includes(c.curation.verifier)) throw unknownVerifier(c.curation.verifier, LINEAR_VERIFIERS);
+    out.curation = c.curation;
   }
   if (c.verifierNoise !== undefined) {
     if (c.curation?.verifier !== "noisy") throw new ConfigError("verifierNoise", "is the noisy verifier's τ²; it applies only with curation by the noisy verifier");
@@ -109,9 +107,7 @@ function checkModifiers(c: Partial<LinearExperimentConfig>, strategies: readonly
     throw new ConfigError("verifierNoise", "the noisy verifier needs its τ² (E‖w_v − w*‖²), e.g. 0.1");
   }
   if (c.realShare !== undefined) {
-    out.realShare = checkNumber("realShare", c.realShare, { min: 0, max: 1 });
-    const other = strategies.find((s) => s !== "replace");
-    if (other) throw new ConfigError("realShare", `sets a fixed real share of replace's training sets; it does not apply to ${other}`);
+    out.realShare = c.realShare;
     if (c.syntheticScale !== undefined && c.syntheticScale !== 1) throw new ConfigError("realShare", "sets the synthetic sets' size itself (the rest of T); leave syntheticScale at 1");
   }
   return out;

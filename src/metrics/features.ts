@@ -41,7 +41,8 @@ export function featureStats(features: ArrayLike<number>, n: number, dim: number
   return { dim, n, mean, cov };
 }
 
-function toMatrix(values: ArrayLike<number>, d: number): Matrix {
+/** A row-major d × d array as an ml-matrix Matrix. */
+export function toMatrix(values: ArrayLike<number>, d: number): Matrix {
   return new Matrix(Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => values[i * d + j])));
 }
 

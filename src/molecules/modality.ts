@@ -155,9 +155,9 @@ export function moleculeModality(o: MoleculeModalityOptions): Modality<Conformat
       "bond-lengths": (data) => bondLengthScores(data, (realBondLengths ??= meanBondLengths(o.realTrain))),
     },
     trainingCompute(parts, trainingScale) {
-      const data = mergeConformationSets(parts.map((p) => p.data));
+      const sets = parts.map((p) => p.data);
       const train = scaledMoleculeTraining(o.train, trainingScale);
-      return moleculeFitCompute(o.model, data, trainingSteps(train, data.conformers.length), train.batchSize);
+      return moleculeFitCompute(o.model, sets, trainingSteps(train, sets.reduce((s, set) => s + set.conformers.length, 0)), train.batchSize);
     },
   };
 }

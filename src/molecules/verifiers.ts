@@ -67,15 +67,16 @@ export function bondLengthScores(set: ConformationSet, reference: ReadonlyMap<st
 }
 
 /**
- * The training work of one diffusion fit on `set` over `steps` steps of `batchSize` conformers (every
- * step takes min(batchSize, set size), see trainDiffusion): examples are the conformers noised and
- * denoised, FLOPs 3× the forward pass's of the set's average conformer (2 per multiply-add; a backward
- * pass is about twice a forward one), with plan.ts' count of a forward pass (every pair of atoms an edge).
+ * The training work of one diffusion fit on the union of `sets` over `steps` steps of `batchSize`
+ * conformers (every step takes min(batchSize, set size), see trainDiffusion): examples are the
+ * conformers noised and denoised, FLOPs 3× the forward pass's of the average conformer (2 per
+ * multiply-add; a backward pass is about twice a forward one), with plan.ts' count of a forward pass
+ * (every pair of atoms an edge). The sets are read as they are, not merged as the fit merges them.
  */
-export function moleculeFitCompute(model: EgnnConfig, set: ConformationSet, steps: number, batchSize: number): FitCompute {
-  const n = set.conformers.length;
+export function moleculeFitCompute(model: EgnnConfig, sets: readonly ConformationSet[], steps: number, batchSize: number): FitCompute {
+  const n = sets.reduce((s, set) => s + set.conformers.length, 0);
   if (n === 0) return { examples: 0, flops: 0 };
   const examples = steps * Math.min(batchSize, n);
-  const meanMacs = set.conformers.reduce((s, c) => s + egnnForwardMacs(model, set.molecules[c.molecule].atomicNumbers.length), 0) / n;
-  return { examples, flops: 3 * 2 * meanMacs * examples };
+  const totalMacs = sets.reduce((s, set) => set.conformers.reduce((t, c) => t + egnnForwardMacs(model, set.molecules[c.molecule].atomicNumbers.length), s), 0);
+  return { examples, flops: 3 * 2 * (totalMacs / n) * examples };
 }

@@ -161,7 +161,7 @@ function seedGroupTraces(g: SeedGroup, o: { panel: number; name: string; color: 
 }
 
 /** "#rrggbb" as an rgba() colour. */
-function withAlpha(hex: string, alpha: number): string {
+export function withAlpha(hex: string, alpha: number): string {
   const v = parseInt(hex.slice(1), 16);
   return `rgba(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255},${alpha})`;
 }

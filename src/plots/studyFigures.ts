@@ -1,6 +1,6 @@
 import type { IterationRecord } from "../collapse/loop";
 import type { Strategy } from "../collapse/strategies";
-import { LABEL_COLORS, STRATEGY_COLORS, type MetricSpec, computeUnit, groupSeeds, lastIteration, meanAndStandardError, panelsLayout, xAxisTitle } from "./metricFigures";
+import { LABEL_COLORS, STRATEGY_COLORS, type MetricSpec, computeUnit, groupSeeds, lastIteration, logAxisTicks, meanAndStandardError, panelsLayout, xAxisTitle } from "./metricFigures";
 import type { Figure } from "./plotly";
 
 // The figures of the studies beyond the paper that any modality's sequences feed: curated vs plain
@@ -60,43 +60,65 @@ export interface ProportionRun {
   records: readonly IterationRecord[];
 }
 
+/** One line of a proportion figure: a real set size's points (mean ± 1 SE) and, where known, its expectation. */
+export interface ProportionLine {
+  label: string;
+  share: number[];
+  mean: number[];
+  se: number[];
+  /** A closed form or exact expectation at each share (drawn dashed). */
+  theory?: number[];
+}
+
+/** A proportion figure's lines from sequences: each real set size's `metric` at its last iteration, mean ± 1 SE over seeds per share. */
+export function proportionLines(runs: readonly ProportionRun[], metric: string): ProportionLine[] {
+  return [...new Set(runs.map((r) => r.label))].map((label) => {
+    const mine = runs.filter((r) => r.label === label);
+    const share = [...new Set(mine.map((r) => r.realShare))].sort((a, b) => a - b);
+    const stats = share.map((p) => meanAndStandardError(mine.filter((r) => r.realShare === p).map((r) => r.records[r.records.length - 1].metrics[metric])));
+    return { label, share, mean: stats.map((s) => s.mean), se: stats.map((s) => s.se) };
+  });
+}
+
 /**
- * The proportion study's figure (after Kazdan, Schaeffer et al. 2025): the metric at the last
- * iteration against the share of real data in a training set of fixed size, one line per real set
- * size, mean ± 1 SE over seeds. `theory` adds dashed lines (label → value per share) where a closed
- * form or an exact expectation exists.
+ * The proportion study's figure (after Kazdan, Schaeffer et al. 2025): a metric against the share of
+ * real data in a training set of fixed size, one line per real set size, ±1 SE bars, the expectation
+ * dashed where a line has one. `logY` for errors that span decades (p = 0 is replace's growth).
  */
-export function proportionFigure(runs: readonly ProportionRun[], spec: MetricSpec, title: string, theory: readonly { label: string; share: number[]; value: number[] }[] = []): Figure {
-  const labels = [...new Set(runs.map((r) => r.label))];
+export function proportionFigure(lines: readonly ProportionLine[], o: { axisTitle: string; title: string; logY?: boolean }): Figure {
   const data: Record<string, unknown>[] = [];
-  labels.forEach((label, k) => {
+  let theoryLegendShown = false;
+  lines.forEach((line, k) => {
     const color = LABEL_COLORS[k % LABEL_COLORS.length];
-    const shares = [...new Set(runs.filter((r) => r.label === label).map((r) => r.realShare))].sort((a, b) => a - b);
-    const stats = shares.map((p) => meanAndStandardError(runs.filter((r) => r.label === label && r.realShare === p).map((r) => r.records[r.records.length - 1].metrics[spec.metric])));
-    const last = Math.max(...runs.filter((r) => r.label === label).map((r) => r.records.length));
     data.push({
       type: "scatter",
       mode: "lines+markers",
-      name: label,
-      legendgroup: label,
-      x: shares,
-      y: stats.map((s) => s.mean),
-      error_y: { type: "data", array: stats.map((s) => s.se), visible: stats.some((s) => s.se > 0) },
+      name: line.label,
+      legendgroup: line.label,
+      x: line.share,
+      y: line.mean,
+      error_y: { type: "data", array: line.se, visible: line.se.some((se) => se > 0), color },
       line: { color, width: 2 },
-      hovertemplate: `${label}<br>real share %{x:.2f}: %{y:.4g} at iteration ${last}<extra></extra>`,
+      marker: { size: 6 },
+      customdata: line.se,
+      hovertemplate: `${line.label}<br>p=%{x:.2f}: %{y:.4g} ± %{customdata:.2g}<extra></extra>`,
     });
-    for (const t of theory.filter((t) => t.label === label)) {
-      data.push({ type: "scatter", mode: "lines", name: `${label}, theory`, legendgroup: label, x: t.share, y: t.value, line: { color, width: 1.5, dash: "dash" }, hovertemplate: `${label}, theory<br>real share %{x:.2f}: %{y:.4g}<extra></extra>` });
+    if (line.theory) {
+      data.push({ type: "scatter", mode: "lines", name: "theory (dashed)", legendgroup: "theory", showlegend: !theoryLegendShown, x: line.share, y: line.theory, line: { color, width: 1.5, dash: "dash" }, hovertemplate: `theory, ${line.label}<br>p=%{x:.2f}: %{y:.4g}<extra></extra>` });
+      theoryLegendShown = true;
     }
   });
+  const values = lines.flatMap((l) => l.mean.flatMap((m, i) => [Math.max(m - l.se[i], m * 1e-3), m + l.se[i]]));
   return {
     data,
     layout: {
-      title: { text: title },
-      height: 420,
-      xaxis: { title: { text: "share of real data in each training set (after the first)" }, range: [-0.03, 1.03] },
-      yaxis: { title: { text: `${spec.axisTitle}, last iteration` } },
+      title: { text: o.title },
+      height: 460,
+      hovermode: "closest",
+      xaxis: { title: { text: "real share p of each training set after the first (0: replace; 1: the real subset alone)" }, range: [-0.03, 1.03] },
+      yaxis: { ...(o.logY ? { ...logAxisTicks(Math.min(...values), Math.max(...values)), exponentformat: "power" } : {}), title: { text: o.axisTitle } },
       legend: { title: { text: "real set size" } },
+      margin: { t: 90, r: 40 },
     },
   };
 }
